@@ -1,0 +1,61 @@
+"""The two consoles and the one progress bar.
+
+Results that scripts read go to stdout; messages and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class _RateColumn(ProgressColumn):
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} {self.unit}/s" if speed else f"- {self.unit}/s", style="cyan")
+
+
+def progress(quiet: bool, unit: str = "photos", extra: str | None = None) -> Progress:
+    """The progress bar every long job uses; silent with --quiet or when stderr
+    is not a terminal, so logs and pipes get no control characters.
+
+    ``extra`` names a task field shown after the counter (e.g. faces found).
+    """
+    columns: list[ProgressColumn | str] = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+    ]
+    if extra:
+        columns.append(TextColumn(f"{{task.fields[{extra}]}} {extra}"))
+    columns += [_RateColumn(unit), TimeRemainingColumn()]
+    return Progress(
+        *columns,
+        console=stderr,
+        transient=True,
+        disable=quiet or not stderr.is_terminal,
+    )
+
+
+def error_line(message: str) -> None:
+    stderr.print(message, markup=False, highlight=False, style="red")
+
+
+def warning_line(message: str) -> None:
+    stderr.print(message, markup=False, highlight=False, style="yellow")

@@ -1,0 +1,61 @@
+"""Errors facesort raises on purpose.
+
+``str(error)`` is the message a user reads; the CLI prints it as it is and
+chooses the exit code from the class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FacesortError(Exception):
+    """Something the user can fix: a setup, usage or library problem."""
+
+
+class ModelNotFoundError(FacesortError):
+    def __init__(self, pack: str, looked_in: Path, cause: str | None = None):
+        self.pack = pack
+        self.looked_in = looked_in
+        because = f" ({cause})" if cause else ""
+        super().__init__(
+            f"model pack {pack!r} not found in {looked_in} and it could not be "
+            f"downloaded{because}. Run facesort once with internet access so "
+            f"insightface can fetch it, or pass --model /path/to/pack "
+            f"(a folder with a detector and a recognizer .onnx)"
+        )
+
+
+class ModelLoadError(FacesortError):
+    def __init__(self, pack_path: Path, cause: str):
+        self.pack_path = pack_path
+        super().__init__(f"{pack_path}: cannot load this model pack: {cause}")
+
+
+class LibraryBusyError(FacesortError):
+    def __init__(self, db_path: Path, holder: str | None = None):
+        self.db_path = db_path
+        who = f" ({holder})" if holder else ""
+        super().__init__(
+            f"{db_path}: the library is busy: another facesort process is "
+            f"writing to it{who}. Wait for it to finish and run again"
+        )
+
+
+class StoreError(FacesortError):
+    def __init__(self, db_path: Path, cause: str):
+        self.db_path = db_path
+        super().__init__(f"{db_path}: {cause}")
+
+
+class PackMismatchError(StoreError):
+    """A pack name already in the library now points at different model files."""
+
+
+class PhotoError(FacesortError):
+    """One photo could not be read; the run records it and goes on."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")

@@ -1,0 +1,70 @@
+"""Which files under the roots are photos.
+
+Hidden files and folders are skipped, symbolic links are not followed unless
+asked, and a folder that cannot be read is reported without stopping the walk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from facesort.config import PHOTO_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def is_photo_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
+
+
+def walk_photos(
+    root: Path,
+    on_error: Callable[[str, str], None],
+    follow_symlinks: bool = False,
+) -> Iterator[FileEntry]:
+    """Yield the photos under ``root`` (or ``root`` itself if it is a photo),
+    in a stable order so that progress and reports repeat between runs."""
+    root_str = os.path.abspath(root)
+    if os.path.isfile(root_str):
+        st = os.stat(root_str)
+        yield FileEntry(root_str, st.st_size, st.st_mtime_ns)
+        return
+    # (device, inode) of each folder entered, so a symlink loop ends.
+    seen_dirs: set[tuple[int, int]] = set()
+    stack = [root_str]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            on_error(folder, exc.strerror or str(exc))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_symlink() and not follow_symlinks:
+                    continue
+                if entry.is_dir(follow_symlinks=follow_symlinks):
+                    subfolders.append(entry.path)
+                elif is_photo_name(entry.name) and entry.is_file(follow_symlinks=follow_symlinks):
+                    st = entry.stat(follow_symlinks=follow_symlinks)
+                    yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
+            except OSError as exc:
+                on_error(entry.path, exc.strerror or str(exc))
+        # Reversed so that popping visits subfolders in name order.
+        stack.extend(reversed(subfolders))
