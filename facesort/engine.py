@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import math
-import sys
 import warnings
 from dataclasses import dataclass
 
@@ -99,8 +99,9 @@ class FaceEngine:
 def _load_face_analysis(pack: PackRef):
     if pack.is_folder and not pack.exists:
         raise ModelNotFoundError(pack.name, pack.path, "no such folder")
-    # insightface prints download progress on stdout, which belongs to results.
-    with contextlib.redirect_stdout(sys.stderr):
+    # insightface prints its download steps on stdout, which belongs to
+    # results; a failure is summed up in one line below instead.
+    with contextlib.redirect_stdout(io.StringIO()):
         try:
             from insightface.app import FaceAnalysis
 

@@ -269,7 +269,8 @@ class Scanner:
     def _settle_known_content(self, item: _Item) -> bool:
         entry, state = item.entry, item.state
         if state is not None:
-            if state.status == "ok" and state.content_hash == item.content_hash and state.scanned_with_pack:
+            # Also after a failure: the content is back to what was scanned.
+            if state.content_hash == item.content_hash and state.scanned_with_pack:
                 self.store.update_file_stat(state.id, entry.size, entry.mtime_ns)
                 self.report.unchanged += 1
                 return True

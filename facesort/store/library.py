@@ -289,9 +289,10 @@ class Store:
             )
 
     def update_file_stat(self, photo_id: int, size: int, mtime_ns: int) -> None:
+        """The file was touched but its content is what was scanned."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE photos SET size = ?, mtime_ns = ? WHERE id = ?",
+                "UPDATE photos SET size = ?, mtime_ns = ?, status = 'ok', error = NULL WHERE id = ?",
                 (size, mtime_ns, photo_id),
             )
 

@@ -1,0 +1,98 @@
+"""Shared fixtures. Every test gets its own home folder, so the user's real
+library and insightface folder are never touched, and the real model packs and
+photos from ../shared (or $FACESORT_SHARED)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from facesort.cli import app
+from facesort.config import resolve_pack
+from facesort.store import Store
+
+SHARED = Path(os.environ.get("FACESORT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+MODELS = SHARED / "models"
+DATA = SHARED / "data"
+LFW = DATA / "lfw"
+GROUP = DATA / "group"
+DLIB_PACK = MODELS / "sc_dlib"
+FACERES_PACK = MODELS / "sc_faceres"
+
+# From ../shared/data/README.md: faces a good detector should find.
+GROUP_FACES = {
+    "solvay_conference_1927.png": 29,
+    "insightface_t1.jpg": 6,
+    "obama_and_biden.jpg": 3,
+    "two_people.jpg": 2,
+    "kit_with_rose.jpg": 2,
+}
+
+
+def pytest_sessionstart(session):
+    # Tests that need the models must run, never skip: fail loudly instead.
+    missing = [p for p in (DLIB_PACK, FACERES_PACK, LFW, GROUP) if not p.is_dir()]
+    if missing:
+        raise pytest.UsageError(
+            "the shared models and data are missing: " + ", ".join(map(str, missing))
+            + " (set FACESORT_SHARED to the folder that holds models/ and data/)"
+        )
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.delenv("FACESORT_DB", raising=False)
+    monkeypatch.setenv("FACESORT_MODEL", str(DLIB_PACK))
+    return home
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "library.db"
+
+
+@pytest.fixture
+def pack():
+    return resolve_pack(str(DLIB_PACK))
+
+
+@pytest.fixture
+def store(db_path):
+    with Store(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def cli(db_path):
+    """Run facesort as a user would, against the test's library."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, ["--help"] if not args else list(args),
+                             env={"FACESORT_DB": str(db_path)}, input=input)
+
+    return invoke
+
+
+def lfw_photo(person: str, number: int = 1) -> Path:
+    return LFW / person / f"{person}_{number:04d}.jpg"
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A small photo folder: six LFW portraits of three people, in subfolders."""
+    root = tmp_path / "photos"
+    for person, numbers in {"Junichiro_Koizumi": (1, 2), "Colin_Powell": (1, 2), "Tony_Blair": (1, 2)}.items():
+        folder = root / person.split("_")[0].lower()
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in numbers:
+            shutil.copy(lfw_photo(person, n), folder / f"{person}_{n}.jpg")
+    return root

@@ -1,0 +1,112 @@
+"""The command line as a user meets it: help, exit codes, messages, outputs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FACERES_PACK, GROUP, lfw_photo
+from facesort.cli import app
+from facesort.lock import writer_lock
+
+COMMANDS = sorted(command.name or command.callback.__name__ for command in app.registered_commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(cli, command):
+    result = cli(command, "--help")
+    assert result.exit_code == 0
+    assert "Example: facesort " + command in result.stdout
+
+
+def test_python_m_facesort_runs():
+    result = subprocess.run([sys.executable, "-m", "facesort", "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("facesort ")
+
+
+def test_a_missing_model_pack_is_one_clear_line(cli, photos, isolated_home):
+    result = cli("scan", str(photos), "--model", "no_such_pack")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert "'no_such_pack'" in message
+    assert str(isolated_home / ".insightface" / "models" / "no_such_pack") in message
+    assert "--model /path/to/pack" in message
+
+
+def test_a_missing_pack_folder_is_one_clear_line(cli, photos, tmp_path):
+    result = cli("scan", str(photos), "--model", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "nowhere" in result.stderr and "no such folder" in result.stderr
+
+
+def test_a_second_writer_is_told_the_library_is_busy(cli, db_path, photos):
+    with writer_lock(db_path):
+        result = cli("scan", str(photos))
+    assert result.exit_code == 2
+    assert "library is busy" in result.stderr
+    assert cli("scan", str(photos)).exit_code == 0
+
+
+def test_status_before_any_scan_says_what_to_do(cli):
+    result = cli("status")
+    assert result.exit_code == 2
+    assert "run 'facesort scan' first" in result.stderr
+
+
+def test_scan_prints_a_summary_and_status_shows_the_library(cli, db_path):
+    result = cli("scan", str(GROUP))
+    assert result.exit_code == 0
+    assert "5 photos: 5 new" in result.stdout and "42 faces found" in result.stdout
+    status = cli("status")
+    assert str(db_path) in status.stdout
+    assert "Photos    5 (0 failed)" in status.stdout
+    assert "sc_dlib: 5 photos, 42 faces, 128-d" in status.stdout
+    # Not a terminal: no progress bar drawn into logs.
+    assert "\x1b[" not in result.stderr
+
+
+def test_quiet_prints_nothing_when_all_goes_well(cli):
+    result = cli("scan", str(GROUP / "two_people.jpg"), "--quiet")
+    assert result.exit_code == 0 and result.output == ""
+
+
+def test_csv_export_has_one_row_per_face_in_displayed_pixels(cli, tmp_path):
+    cli("scan", str(GROUP / "two_people.jpg"), str(GROUP / "kit_with_rose.jpg"))
+    rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv").stdout)))
+    assert len(rows) == 4
+    for row in rows:
+        assert 0 <= float(row["x"]) < int(row["width"]) and 0 <= float(row["y"]) < int(row["height"])
+        assert row["cluster"] == "" and row["person"] == ""
+    out = tmp_path / "faces.jsonl"
+    assert cli("export", "-o", str(out)).exit_code == 0
+    assert [len(json.loads(line)["faces"]) for line in out.read_text().splitlines()] == [2, 2]
+
+
+def test_an_unknown_export_format_is_a_usage_error(cli):
+    cli("scan", str(GROUP / "two_people.jpg"))
+    result = cli("export", "--format", "xml")
+    assert result.exit_code == 2 and "choose jsonl or csv" in result.stderr
+
+
+def test_two_packs_keep_their_faces_apart(cli, tmp_path, monkeypatch):
+    photo = lfw_photo("Colin_Powell")
+    assert cli("scan", str(photo)).exit_code == 0
+    result = cli("scan", str(photo), "--model", str(FACERES_PACK), "--json")
+    # The photo is unchanged, but this pack has not seen it yet.
+    assert json.loads(result.stdout)["new"] == 1
+    packs = {p["name"]: p for p in json.loads(cli("status", "--json").stdout)["packs"]}
+    assert packs["sc_dlib"]["dimensions"] == 128 and packs["sc_faceres"]["dimensions"] == 1024
+    assert json.loads(cli("export").stdout)["faces"][0]["id"] == 1  # FACESORT_MODEL says sc_dlib
+    monkeypatch.delenv("FACESORT_MODEL")
+    assert "choose one with --model" in cli("export").stderr
+    dlib = json.loads(cli("export", "--model", "sc_dlib").stdout)
+    faceres = json.loads(cli("export", "--model", str(FACERES_PACK)).stdout)
+    assert {f["id"] for f in dlib["faces"]}.isdisjoint(f["id"] for f in faceres["faces"])
