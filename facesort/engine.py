@@ -77,11 +77,13 @@ class FaceEngine:
         """The face warped onto the recognizer's template, as insightface does it."""
         from insightface.utils import face_align
 
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         with warnings.catch_warnings():
             # scikit-image deprecates the estimate() call insightface makes.
             warnings.simplefilter("ignore", FutureWarning)
-            return face_align.norm_crop(bgr, landmark=landmarks, image_size=self.crop_size)
+            crop = face_align.norm_crop(rgb, landmark=landmarks, image_size=self.crop_size)
+        # The recognizer takes BGR, as OpenCV reads it; flipping the small crop
+        # rather than the whole photo saves a full-image copy per face.
+        return np.ascontiguousarray(crop[:, :, ::-1])
 
     def embed(self, crops: list[np.ndarray]) -> np.ndarray:
         """L2-normalised float32 embeddings, one row per aligned crop."""

@@ -1,0 +1,147 @@
+"""Scan speed on large photos, and what the detector size costs in faces.
+
+Builds a folder of 3000x2000 JPEGs with LFW faces pasted in, scans it with
+draft-mode decoding (what facesort does) and with full decoding (the baseline)
+alternately, and prints medians: photos/s, faces/s, seconds per stage, and the
+ratio of total time to pure model time (detect + embed; 1.0 would mean the
+model is all that costs). Then scans the group photos at several detector
+sizes and prints the faces found at each.
+
+    python bench/scan.py [--photos 60] [--repeats 3] [--pack ../shared/models/sc_dlib]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from facesort import imaging
+from facesort.config import resolve_pack
+from facesort.engine import load_engine
+from facesort.scan import ScanOptions, scan
+from facesort.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+GROUP_EXPECTED = {
+    "solvay_conference_1927.png": 29,
+    "insightface_t1.jpg": 6,
+    "obama_and_biden.jpg": 3,
+    "two_people.jpg": 2,
+    "kit_with_rose.jpg": 2,
+}
+
+
+def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) -> int:
+    """Write ``count`` 3000x2000 JPEGs, each with ``faces_per_photo`` LFW faces."""
+    rng = random.Random(seed)
+    portraits = sorted((SHARED / "data" / "lfw").glob("*/*_0001.jpg"))
+    # Smooth random colour: a background with no face in it.
+    noise = Image.frombytes("RGB", (30, 20), bytes(rng.randrange(256) for _ in range(30 * 20 * 3)))
+    background = noise.resize((3000, 2000), Image.Resampling.BICUBIC)
+    for index in range(count):
+        canvas = background.copy()
+        for slot in range(faces_per_photo):
+            # LFW's face sits in the middle 50% of each 250x250 portrait.
+            face = Image.open(rng.choice(portraits)).crop((45, 45, 205, 215))
+            side = rng.randint(220, 420)
+            face = face.resize((side, round(side * 170 / 160)))
+            column_width = 3000 // faces_per_photo
+            x = slot * column_width + rng.randint(0, max(0, column_width - side))
+            y = rng.randint(100, 2000 - face.height - 100)
+            canvas.paste(face, (x, y))
+        canvas.save(folder / f"photo_{index:04d}.jpg", quality=90)
+    return count
+
+
+def run_scan(folder: Path, pack, full_decode: bool) -> dict:
+    real_decode = imaging.decode
+    if full_decode:
+        imaging.decode = lambda path, data, long_side: real_decode(path, data, None)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+            started = time.perf_counter()
+            report = scan(store, [folder], pack)
+            wall = time.perf_counter() - started
+    finally:
+        imaging.decode = real_decode
+    stages = report.timings
+    model = stages["detect"] + stages["embed"]
+    return {
+        "wall": wall,
+        "photos": report.new,
+        "faces": report.faces,
+        "photos/s": report.new / wall,
+        "faces/s": report.faces / wall,
+        **{f"{k} s": v for k, v in stages.items()},
+        "total/model": wall / model,
+    }
+
+
+def median_rows(runs: list[dict]) -> dict:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def det_size_sweep(pack, sizes: list[int]) -> None:
+    print("\nFaces found on the group photos by detector size (expected in brackets), median ms:")
+    names = sorted(GROUP_EXPECTED)
+    print(f"{'det-size':>9} " + " ".join(f"{n[:14]:>16}" for n in names) + f" {'total':>7} {'ms/photo':>9}")
+    photos = {n: imaging.read_and_decode(SHARED / "data" / "group" / n) for n in names}
+    for size in sizes:
+        engine = load_engine(pack, size)
+        counts, times = [], []
+        for name in names:
+            pixels = photos[name].pixels
+            engine.detect(pixels)  # build this size's session outside the timing
+            samples = []
+            for _ in range(3):
+                started = time.perf_counter()
+                found = engine.detect(pixels)
+                samples.append(time.perf_counter() - started)
+            counts.append(len(found))
+            times.append(statistics.median(samples))
+        cells = " ".join(f"{c:>12} [{GROUP_EXPECTED[n]:>2}]" for c, n in zip(counts, names))
+        print(f"{size:>9} {cells} {sum(counts):>4}/{sum(GROUP_EXPECTED.values())} "
+              f"{statistics.mean(times) * 1000:>9.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=60)
+    parser.add_argument("--faces", type=int, default=5, help="faces pasted into each photo")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pack", default=str(SHARED / "models" / "sc_dlib"))
+    parser.add_argument("--det-sizes", default="320,416,480,640,960,1280")
+    args = parser.parse_args()
+    pack = resolve_pack(args.pack)
+    load_engine(pack)  # model loading is not scanning
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        build_photos(folder, args.photos, args.faces)
+        print(f"built {args.photos} photos of 3000x2000 with {args.faces} faces pasted in each "
+              f"in {time.perf_counter() - started:.1f} s; pack {pack.name}; "
+              f"{args.repeats} alternating runs, medians")
+        draft_runs, full_runs = [], []
+        run_scan(folder, pack, full_decode=False)  # warm the file cache and sessions
+        for _ in range(args.repeats):
+            draft_runs.append(run_scan(folder, pack, full_decode=False))
+            full_runs.append(run_scan(folder, pack, full_decode=True))
+    draft, full = median_rows(draft_runs), median_rows(full_runs)
+    print(f"\n{'':<14}{'facesort':>12}{'full decode':>14}")
+    for key in draft:
+        print(f"{key:<14}{draft[key]:>12.2f}{full[key]:>14.2f}")
+    print(f"\nfull-decode baseline wall / facesort wall: {full['wall'] / draft['wall']:.2f}x")
+    det_size_sweep(pack, [int(s) for s in args.det_sizes.split(",")])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
