@@ -1,8 +1,11 @@
 """The export formats: a contract that scripts and our benchmarks read.
 
 jsonl: one photo per line, ``{"path", "width", "height", "taken_at", "faces":
-[{"id", "box": [x, y, w, h], "score", "cluster", "person"}]}``, boxes in
-displayed pixels. csv: one face per row with the same fields.
+[{"id", "box": [x, y, w, h], "score", "cluster", "person", "person_source"}]}``, boxes in
+displayed pixels. ``person`` is the user's decision (``person_source`` user, or
+import from another app) or else facesort's automatic one (auto); cluster and
+person are null until ``facesort cluster`` and naming. csv: one face per row
+with the same fields.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TextIO
 from facesort.store import ExportPhoto
 
 CSV_COLUMNS = ["path", "width", "height", "taken_at", "face_id", "x", "y", "w", "h", "score",
-               "cluster", "person"]
+               "cluster", "person", "person_source"]
 
 
 def photo_record(photo: ExportPhoto) -> dict:
@@ -25,8 +28,8 @@ def photo_record(photo: ExportPhoto) -> dict:
         "height": photo.height,
         "taken_at": photo.taken_at,
         "faces": [
-            {"id": face.id, "box": list(face.box), "score": face.score, "cluster": None,
-             "person": None}
+            {"id": face.id, "box": list(face.box), "score": face.score, "cluster": face.cluster,
+             "person": face.person, "person_source": face.person_source}
             for face in photo.faces
         ],
     }
@@ -48,7 +51,8 @@ def write_csv(photos: Iterable[ExportPhoto], out: TextIO) -> int:
         record = photo_record(photo)
         for face in record["faces"]:
             writer.writerow([photo.path, photo.width, photo.height, photo.taken_at, face["id"],
-                             *face["box"], face["score"], face["cluster"], face["person"]])
+                             *face["box"], face["score"], face["cluster"], face["person"],
+                             face["person_source"]])
             count += 1
     return count
 

@@ -1,7 +1,13 @@
 """The SQLite library; see :mod:`facesort.store.library`."""
 
 from facesort.store.library import (
+    ClusterSummary,
     ExportPhoto,
+    FaceInfo,
+    GroupingInput,
+    NewCluster,
+    Person,
+    PersonSummary,
     FaceRecord,
     LibrarySummary,
     PhotoMeta,
@@ -12,7 +18,13 @@ from facesort.store.library import (
 )
 
 __all__ = [
+    "ClusterSummary",
     "ExportPhoto",
+    "FaceInfo",
+    "GroupingInput",
+    "NewCluster",
+    "Person",
+    "PersonSummary",
     "FaceRecord",
     "LibrarySummary",
     "PhotoMeta",

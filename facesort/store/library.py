@@ -95,6 +95,9 @@ class ExportFace:
     id: int
     box: tuple[float, float, float, float]
     score: float
+    cluster: int | None
+    person: str | None  # the user's (or imported) decision, else the automatic one
+    person_source: str | None  # user, import, auto
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,64 @@ class ExportPhoto:
     height: int
     taken_at: str | None
     faces: list[ExportFace]
+
+
+@dataclass(frozen=True)
+class GroupingInput:
+    """A pack's faces as clustering and naming need them, one row per face."""
+
+    face_ids: np.ndarray
+    photo_ids: np.ndarray
+    embeddings: np.ndarray
+    cluster_ids: list[int | None]
+    person_ids: np.ndarray  # the user's decision; 0 for none
+    ignored: np.ndarray
+
+
+@dataclass(frozen=True)
+class NewCluster:
+    previous_id: int | None
+    ignored: bool
+    face_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: int
+    name: str
+    faces: int  # the user's (and imported) decisions
+    auto_faces: int
+    photos: int
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    id: int
+    faces: int
+    photos: int
+    ignored: bool
+    named_faces: int
+    auto_faces: int
+    person: str | None
+
+
+@dataclass(frozen=True)
+class FaceInfo:
+    id: int
+    path: str
+    box: tuple[float, float, float, float]
+    cluster: int | None
+    user_person_id: int | None
+    person: str | None
+    person_source: str | None  # user, import, auto
+    auto_distance: float | None
+    photo_id: int
 
 
 class Store:
@@ -349,17 +410,223 @@ class Store:
     def export_photos(self, pack_id: int) -> Iterator[ExportPhoto]:
         """Every photo ``pack_id`` scanned, with the faces it found, by path."""
         rows = self.db.execute(
-            "SELECT p.path, p.width, p.height, p.taken_at, f.id, f.x, f.y, f.w, f.h, f.score"
+            "SELECT p.path, p.width, p.height, p.taken_at, f.id, f.x, f.y, f.w, f.h, f.score,"
+            " f.cluster_id, coalesce(u.name, a.name),"
+            " CASE WHEN u.id IS NOT NULL THEN f.person_source WHEN a.id IS NOT NULL THEN 'auto' END"
             " FROM photos p"
             " JOIN photo_scans s ON s.photo_id = p.id AND s.pack_id = ?1"
             " LEFT JOIN faces f ON f.photo_id = p.id AND f.pack_id = ?1"
+            " LEFT JOIN people u ON u.id = f.person_id"
+            " LEFT JOIN people a ON a.id = f.auto_person_id"
             " WHERE p.status = 'ok' ORDER BY p.path, f.id",
             (pack_id,),
         )
         for (path, width, height, taken_at), group in groupby(rows, key=lambda r: r[:4]):
             faces = [
-                ExportFace(face_id, (x, y, w, h), score)
-                for *_, face_id, x, y, w, h, score in group
+                ExportFace(face_id, (x, y, w, h), score, cluster, person, source)
+                for *_, face_id, x, y, w, h, score, cluster, person, source in group
                 if face_id is not None
             ]
             yield ExportPhoto(path, width, height, taken_at, faces)
+
+    # -- groups and people -------------------------------------------------------
+
+    def grouping_input(self, pack_id: int) -> GroupingInput:
+        rows = self.db.execute(
+            "SELECT id, photo_id, cluster_id, person_id, ignored, embedding FROM faces"
+            " WHERE pack_id = ? ORDER BY id",
+            (pack_id,),
+        ).fetchall()
+        if not rows:
+            return GroupingInput(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                 np.zeros((0, 0), np.float32), [], np.zeros(0, np.int64),
+                                 np.zeros(0, bool))
+        return GroupingInput(
+            face_ids=np.array([r[0] for r in rows], dtype=np.int64),
+            photo_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            embeddings=np.stack([blob_to_embedding(r[5]) for r in rows]),
+            cluster_ids=[r[2] for r in rows],
+            person_ids=np.array([r[3] or 0 for r in rows], dtype=np.int64),
+            ignored=np.array([bool(r[4]) for r in rows]),
+        )
+
+    def ignored_clusters(self, pack_id: int) -> set[int]:
+        return {row[0] for row in self.db.execute(
+            "SELECT id FROM clusters WHERE pack_id = ? AND ignored", (pack_id,))}
+
+    def save_clusters(self, pack_id: int, groups: list[NewCluster]) -> list[int]:
+        """Replace the pack's groups; a group with a ``previous_id`` keeps it."""
+        ids = []
+        with self.transaction() as db:
+            db.execute("UPDATE faces SET cluster_id = NULL WHERE pack_id = ?", (pack_id,))
+            for group in groups:
+                if group.previous_id is None:
+                    cluster_id = db.execute(
+                        "INSERT INTO clusters (pack_id, ignored) VALUES (?, ?)",
+                        (pack_id, int(group.ignored)),
+                    ).lastrowid
+                else:
+                    cluster_id = group.previous_id
+                    db.execute("UPDATE clusters SET ignored = ? WHERE id = ?",
+                               (int(group.ignored), cluster_id))
+                db.executemany("UPDATE faces SET cluster_id = ? WHERE id = ?",
+                               [(cluster_id, int(face_id)) for face_id in group.face_ids])
+                ids.append(cluster_id)
+            db.execute(
+                "DELETE FROM clusters WHERE pack_id = ? AND id NOT IN"
+                " (SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)",
+                (pack_id,),
+            )
+        return ids
+
+    def rejected_pairs(self, pack_id: int) -> set[tuple[int, int]]:
+        return set(self.db.execute(
+            "SELECT r.face_id, r.person_id FROM rejections r JOIN faces f ON f.id = r.face_id"
+            " WHERE f.pack_id = ?", (pack_id,)))
+
+    def save_auto_names(self, pack_id: int, names: list[tuple[int, int, float]]) -> None:
+        """Replace the pack's automatic names with ``(face, person, distance)``."""
+        with self.transaction() as db:
+            db.execute("UPDATE faces SET auto_person_id = NULL, auto_distance = NULL"
+                       " WHERE pack_id = ?", (pack_id,))
+            db.executemany(
+                "UPDATE faces SET auto_person_id = ?, auto_distance = ? WHERE id = ?",
+                [(person, round(distance, 4), face) for face, person, distance in names],
+            )
+
+    def find_person(self, name: str) -> Person | None:
+        row = self.db.execute("SELECT id, name FROM people WHERE key = ?",
+                              (name.strip().casefold(),)).fetchone()
+        return Person(*row) if row else None
+
+    def person_by_id(self, person_id: int) -> Person:
+        return Person(*self.db.execute("SELECT id, name FROM people WHERE id = ?",
+                                       (person_id,)).fetchone())
+
+    def add_person(self, name: str) -> Person:
+        name = name.strip()
+        with self.transaction() as db:
+            person_id = db.execute("INSERT INTO people (name, key) VALUES (?, ?)",
+                                   (name, name.casefold())).lastrowid
+        return Person(person_id, name)
+
+    def person_names(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT name FROM people ORDER BY key")]
+
+    def people_summary(self, pack_id: int) -> list[PersonSummary]:
+        rows = self.db.execute(
+            "SELECT p.id, p.name,"
+            " (SELECT count(*) FROM faces f WHERE f.person_id = p.id AND f.pack_id = ?1),"
+            " (SELECT count(*) FROM faces f WHERE f.auto_person_id = p.id AND f.person_id IS NULL"
+            "   AND f.pack_id = ?1),"
+            " (SELECT count(DISTINCT f.photo_id) FROM faces f WHERE f.pack_id = ?1 AND"
+            "   (f.person_id = p.id OR (f.person_id IS NULL AND f.auto_person_id = p.id)))"
+            " FROM people p ORDER BY p.key",
+            (pack_id,),
+        )
+        return [PersonSummary(*row) for row in rows]
+
+    def rename_person(self, person_id: int, new_name: str) -> None:
+        new_name = new_name.strip()
+        with self.transaction() as db:
+            db.execute("UPDATE people SET name = ?, key = ? WHERE id = ?",
+                       (new_name, new_name.casefold(), person_id))
+
+    def merge_people(self, keep_id: int, other_id: int) -> None:
+        """Every face and decision of ``other_id`` moves to ``keep_id``."""
+        with self.transaction() as db:
+            db.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (keep_id, other_id))
+            db.execute("UPDATE faces SET auto_person_id = ? WHERE auto_person_id = ?",
+                       (keep_id, other_id))
+            db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id)"
+                       " SELECT face_id, ? FROM rejections WHERE person_id = ?", (keep_id, other_id))
+            db.execute("DELETE FROM people WHERE id = ?", (other_id,))
+
+    def set_person(self, face_ids: Iterable[int], person_id: int, source: str = "user") -> None:
+        """Record the user's decision that these faces are ``person_id``. An
+        explicit decision also lifts an earlier rejection of that person."""
+        pairs = [(int(face_id), person_id) for face_id in face_ids]
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE faces SET person_id = ?2, person_source = ?3, auto_person_id = NULL,"
+                " auto_distance = NULL, ignored = 0 WHERE id = ?1",
+                [(face, person, source) for face, person in pairs],
+            )
+            db.executemany("DELETE FROM rejections WHERE face_id = ? AND person_id = ?", pairs)
+
+    def reject(self, face_ids: Iterable[int], person_id: int) -> None:
+        pairs = [(int(face_id), person_id) for face_id in face_ids]
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)",
+                           pairs)
+            db.executemany("UPDATE faces SET person_id = NULL, person_source = NULL"
+                           " WHERE id = ? AND person_id = ?", pairs)
+            db.executemany("UPDATE faces SET auto_person_id = NULL, auto_distance = NULL"
+                           " WHERE id = ? AND auto_person_id = ?", pairs)
+
+    def ignore_cluster(self, cluster_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE clusters SET ignored = 1 WHERE id = ?", (cluster_id,))
+            db.execute("UPDATE faces SET ignored = 1 WHERE cluster_id = ? AND person_id IS NULL",
+                       (cluster_id,))
+
+    def detach_from_cluster(self, face_ids: Iterable[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE faces SET cluster_id = NULL WHERE id = ?",
+                           [(int(face_id),) for face_id in face_ids])
+
+    def cluster_exists(self, cluster_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM clusters WHERE id = ?",
+                               (cluster_id,)).fetchone() is not None
+
+    def clusters_summary(self, pack_id: int) -> list[ClusterSummary]:
+        """Every group of the pack, largest first, with the person most of its
+        named faces have (the user's decisions first, else automatic ones)."""
+        rows = self.db.execute(
+            "SELECT c.id, count(f.id), count(DISTINCT f.photo_id), c.ignored,"
+            " sum(f.person_id IS NOT NULL), sum(f.person_id IS NULL AND f.auto_person_id IS NOT NULL),"
+            " (SELECT p.name FROM faces g JOIN people p"
+            "   ON p.id = coalesce(g.person_id, g.auto_person_id)"
+            "   WHERE g.cluster_id = c.id GROUP BY p.id"
+            "   ORDER BY sum(g.person_id IS NOT NULL) DESC, count(*) DESC LIMIT 1)"
+            " FROM clusters c JOIN faces f ON f.cluster_id = c.id"
+            " WHERE c.pack_id = ? GROUP BY c.id ORDER BY count(f.id) DESC, c.id",
+            (pack_id,),
+        )
+        return [ClusterSummary(cid, faces, photos, bool(ignored), named, auto, person)
+                for cid, faces, photos, ignored, named, auto, person in rows]
+
+    def faces_in_cluster(self, cluster_id: int) -> list[FaceInfo]:
+        return self._faces_where("f.cluster_id = ?", (cluster_id,))
+
+    def faces_of_person(self, person_id: int, pack_id: int) -> list[FaceInfo]:
+        return self._faces_where(
+            "f.pack_id = ? AND (f.person_id = ? OR (f.person_id IS NULL AND f.auto_person_id = ?))",
+            (pack_id, person_id, person_id),
+        )
+
+    def faces_by_id(self, face_ids: Iterable[int]) -> dict[int, FaceInfo]:
+        wanted = [int(face_id) for face_id in face_ids]
+        found: dict[int, FaceInfo] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for face in self._faces_where(f"f.id IN ({marks})", chunk):
+                found[face.id] = face
+        return found
+
+    def _faces_where(self, condition: str, params) -> list[FaceInfo]:
+        rows = self.db.execute(
+            "SELECT f.id, p.path, f.x, f.y, f.w, f.h, f.cluster_id, f.person_id, u.name,"
+            " f.person_source, a.name, f.auto_distance, f.photo_id"
+            " FROM faces f JOIN photos p ON p.id = f.photo_id"
+            " LEFT JOIN people u ON u.id = f.person_id LEFT JOIN people a ON a.id = f.auto_person_id"
+            f" WHERE {condition} ORDER BY f.id",
+            params,
+        )
+        return [
+            FaceInfo(face_id, path, (x, y, w, h), cluster, person_id, user_name or auto_name,
+                     source if user_name else ("auto" if auto_name else None), distance, photo_id)
+            for face_id, path, x, y, w, h, cluster, person_id, user_name, source, auto_name,
+            distance, photo_id in rows
+        ]

@@ -77,8 +77,48 @@ def _initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _people_and_groups(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- key is the casefolded name: names match case-insensitively in any script.
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            key TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+        );
+        -- AUTOINCREMENT: "group 12" never names another group later.
+        CREATE TABLE clusters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pack_id INTEGER NOT NULL REFERENCES packs (id),
+            ignored INTEGER NOT NULL DEFAULT 0
+        );
+        -- person_id is the user's own decision (or one imported from another
+        -- app); auto_person_id is facesort's suggestion, recomputed by every
+        -- cluster run and never mixed with the user's decisions.
+        ALTER TABLE faces ADD COLUMN cluster_id INTEGER REFERENCES clusters (id) ON DELETE SET NULL;
+        ALTER TABLE faces ADD COLUMN person_id INTEGER REFERENCES people (id) ON DELETE SET NULL;
+        ALTER TABLE faces ADD COLUMN person_source TEXT CHECK (person_source IN ('user', 'import'));
+        ALTER TABLE faces ADD COLUMN auto_person_id INTEGER REFERENCES people (id) ON DELETE SET NULL;
+        ALTER TABLE faces ADD COLUMN auto_distance REAL;
+        ALTER TABLE faces ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX faces_by_cluster ON faces (cluster_id);
+        CREATE INDEX faces_by_person ON faces (person_id);
+        CREATE INDEX faces_by_auto_person ON faces (auto_person_id);
+        -- A face the user took away from a person never goes back to that person.
+        CREATE TABLE rejections (
+            face_id INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            PRIMARY KEY (face_id, person_id)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
+    ("0002_people_and_groups", _people_and_groups),
 ]
 
 
