@@ -9,7 +9,7 @@ setup error (bad option, missing model pack, busy or unusable library),
 from __future__ import annotations
 
 import functools
-import json
+from contextlib import nullcontext
 import os
 import sys
 import tempfile
@@ -20,6 +20,7 @@ import typer
 
 from facesort import __version__, console
 from facesort.config import (
+    APP_NAME,
     DB_ENV,
     DEFAULT_DET_SIZE,
     DEFAULT_MIN_FACE_SIZE,
@@ -31,6 +32,7 @@ from facesort.config import (
 from facesort.errors import FacesortError
 from facesort.export import WRITERS
 from facesort.lock import writer_lock
+from facesort.people import require_pack
 from facesort.store import Store
 
 EXIT_OK = 0
@@ -72,6 +74,11 @@ QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar and no summary; errors still show.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+LibraryModelOption = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", envvar=MODEL_ENV,
+                 help="Work on this pack's faces (needed only when the library has several)."),
+]
 
 
 def _command(*args, **kwargs):
@@ -231,22 +238,20 @@ def status(
         out.print("See which photos failed and why: facesort status --errors", style="dim")
 
 
-def _export_pack(store: Store, model: str | None) -> int | None:
+def _library_pack(store: Store, model: str | None) -> str | None:
+    """The pack whose faces a command works on: ``--model``/FACESORT_MODEL, or
+    the library's only pack, or the default pack among several."""
     if model:
         name = resolve_pack(model).name
-        pack_id = store.find_pack(name)
-        if pack_id is None:
-            known = ", ".join(store.pack_names()) or "none yet"
-            raise FacesortError(f"no faces from model pack {name!r} in the library (packs: {known})")
-        return pack_id
+        require_pack(store, name)
+        return name
     names = store.pack_names()
     if len(names) > 1 and DEFAULT_MODEL not in names:
         raise FacesortError(
             "the library holds faces from several model packs (" + ", ".join(names)
             + "); choose one with --model"
         )
-    name = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
-    return store.find_pack(name) if name else None
+    return DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
 
 
 def _write_atomically(path: Path, write) -> int:
@@ -267,11 +272,7 @@ def _write_atomically(path: Path, write) -> int:
 @_command()
 def export(
     db: DbOption = None,
-    model: Annotated[
-        Optional[str],
-        typer.Option("--model", "-m", envvar=MODEL_ENV,
-                     help="Export this pack's faces (needed only when the library has several)."),
-    ] = None,
+    model: LibraryModelOption = None,
     format: Annotated[str, typer.Option("--format", "-f", help="jsonl (one photo a line) or csv (one face a row).")] = "jsonl",
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout.")
@@ -285,12 +286,342 @@ def export(
         raise FacesortError(f"unknown format {format!r}: choose jsonl or csv")
     write = WRITERS[format]
     with Store(_db_path(db), create=False) as store:
-        pack_id = _export_pack(store, model)
-        photos = store.export_photos(pack_id) if pack_id is not None else iter(())
+        pack = _library_pack(store, model)
+        photos = store.export_photos(store.find_pack(pack)) if pack is not None else iter(())
         if output is None:
             write(photos, sys.stdout)
         else:
             _write_atomically(output, lambda out: write(photos, out))
+
+# -- groups and people ---------------------------------------------------------------
+
+SHEET_FACES = 48
+PROMPT = "Name (Enter skips, i ignores the group, x 3 7 leaves faces 3 and 7 out, q quits)"
+
+
+def _pack_or_empty(store: Store, model: str | None) -> str:
+    pack = _library_pack(store, model)
+    if pack is None:
+        raise FacesortError("the library has no faces yet: run 'facesort scan' first")
+    return pack
+
+
+def _sheet_path(name: str) -> Path:
+    return Path(typer.get_app_dir(APP_NAME)) / "sheets" / f"{name}.png"
+
+
+def _show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: int) -> Path:
+    from facesort import sheets
+
+    thumbs = sheets.face_thumbnails(faces)
+    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
+    if preview:
+        console.stdout.print(sheets.terminal_preview(thumbs[:preview], labels[:preview]))
+    if open_viewer:
+        typer.launch(str(path))
+    return path
+
+
+@_command()
+def cluster(
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    min_cluster_size: Annotated[int, typer.Option(min=2, help="Fewest faces that make a group.")] = 2,
+    min_samples: Annotated[int, typer.Option(min=1, help="HDBSCAN's min_samples: higher leaves more faces unknown.")] = 1,
+    selection: Annotated[str, typer.Option(help="HDBSCAN's cluster selection: eom or leaf.")] = "eom",
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Group the faces into people, and name new faces of people you named.
+
+    Faces too far from every group stay unknown. Group ids stay the same
+    between runs where the groups mostly do, and your decisions are never
+    changed; run it again after every scan.
+
+    Example: facesort cluster
+    """
+    from facesort.cluster import SELECTION_METHODS, ClusterParams
+    from facesort.people import update_groups
+
+    if selection not in SELECTION_METHODS:
+        raise FacesortError(f"unknown selection {selection!r}: choose eom or leaf")
+    params = ClusterParams(min_cluster_size=min_cluster_size, min_samples=min_samples,
+                           selection=selection)
+    db_path = _db_path(db)
+    with writer_lock(db_path), Store(db_path, create=False) as store:
+        pack = _pack_or_empty(store, model)
+        busy = console.stderr.status("Grouping faces…") if not quiet and console.stderr.is_terminal else nullcontext()
+        with busy:
+            report = update_groups(store, pack, params)
+    if json_output:
+        console.stdout.print_json(data=report.as_dict())
+        return
+    if quiet:
+        return
+    if report.thresholds is None:
+        console.warning_line(
+            f"no measured thresholds for pack {pack!r}: no automatic names were given"
+        )
+    largest = ", ".join(map(str, report.group_sizes[:8])) or "none"
+    console.stdout.print(
+        f"{report.groups} groups with {report.grouped_faces} faces (largest: {largest}); "
+        f"{report.unknown_faces} faces unknown; {report.ignored_groups} groups ignored; "
+        f"{report.named_people} named people, {report.auto_named_faces} faces named automatically "
+        f"({report.seconds:.1f} s)",
+        highlight=False,
+    )
+
+
+@_command()
+def name(
+    group: Annotated[Optional[int], typer.Argument(help="A group id (from 'facesort clusters').")] = None,
+    person: Annotated[Optional[str], typer.Argument(help="The person's name.")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+) -> None:
+    """Name groups: interactively, showing each unnamed group, or GROUP NAME at once.
+
+    Interactively, the unnamed groups come largest first. Each shows a few
+    faces in the terminal and writes a contact sheet with all of them
+    numbered. Type a name (an existing name, in any case, joins that person),
+    Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
+    and 7 out, q to quit. Every answer is saved at once.
+
+    Example: facesort name 12 "Alice Smith"
+    """
+    from facesort import people
+
+    if (group is None) != (person is None):
+        raise FacesortError("give both GROUP and NAME, or neither to name groups one by one")
+    db_path = _db_path(db)
+    with writer_lock(db_path), Store(db_path, create=False) as store:
+        if group is not None:
+            named, count = people.name_group(store, group, person)
+            console.stdout.print(f"group {group} is {named.name}: {count} faces", highlight=False)
+            return
+        pack = _pack_or_empty(store, model)
+        pack_id = store.find_pack(pack)
+        todo = [c for c in store.clusters_summary(pack_id) if not c.ignored and c.person is None]
+        if not todo:
+            console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
+            return
+        for number, summary in enumerate(todo, 1):
+            faces = store.faces_in_cluster(summary.id)[:SHEET_FACES]
+            title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
+            path = _show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
+                               _sheet_path(f"group-{summary.id}"), open_viewer, preview)
+            console.stdout.print(f"[bold]{title}[/bold] ({number} of {len(todo)}); contact sheet: {path}",
+                                 highlight=False)
+            left_out: list[int] = []
+            while True:
+                try:
+                    answer = typer.prompt(PROMPT, default="", show_default=False).strip()
+                except typer.Abort:  # end of input: as good as q
+                    return
+                if answer == "q":
+                    return
+                if answer == "":
+                    break
+                if answer == "i":
+                    people.ignore(store, summary.id)
+                    console.stdout.print(f"group {summary.id} ignored", highlight=False)
+                    break
+                if answer == "x" or answer.startswith("x "):
+                    picked = _face_numbers(answer[1:], len(faces))
+                    if picked is None:
+                        console.error_line(f"after x, give face numbers from 1 to {len(faces)}")
+                        continue
+                    chosen = [faces[i - 1].id for i in picked]
+                    store.detach_from_cluster(chosen)
+                    left_out += chosen
+                    console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
+                    continue
+                named, count = people.name_group(store, summary.id, answer, exclude=left_out)
+                console.stdout.print(f"group {summary.id} is {named.name}: {count} faces", highlight=False)
+                break
+
+
+def _face_numbers(text: str, count: int) -> list[int] | None:
+    words = text.replace(",", " ").split()
+    if not words or not all(w.isdigit() and 1 <= int(w) <= count for w in words):
+        return None
+    return sorted({int(w) for w in words})
+
+
+@_command()
+def people(
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the named people with their faces (yours and automatic) and photos.
+
+    Example: facesort people --json
+    """
+    with Store(_db_path(db), create=False) as store:
+        pack = _pack_or_empty(store, model)
+        rows = store.people_summary(store.find_pack(pack))
+    if json_output:
+        console.stdout.print_json(data=[vars(row) for row in rows])
+        return
+    from rich.table import Table
+
+    table = Table("name", "faces", "automatic", "photos", box=None)
+    for row in rows:
+        table.add_row(row.name, str(row.faces), str(row.auto_faces), str(row.photos))
+    console.stdout.print(table if rows else "No people named yet: 'facesort name' starts.")
+
+
+@_command()
+def clusters(
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list named and ignored groups.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """List the groups, largest first: unnamed ones, or all with --all.
+
+    Example: facesort clusters --all
+    """
+    with Store(_db_path(db), create=False) as store:
+        pack = _pack_or_empty(store, model)
+        rows = [c for c in store.clusters_summary(store.find_pack(pack))
+                if show_all or (not c.ignored and c.person is None)]
+    if json_output:
+        console.stdout.print_json(data=[vars(row) for row in rows])
+        return
+    from rich.table import Table
+
+    table = Table("group", "faces", "photos", "person", "ignored", box=None)
+    for row in rows:
+        table.add_row(str(row.id), str(row.faces), str(row.photos), row.person or "",
+                      "yes" if row.ignored else "")
+    console.stdout.print(table if rows else "No groups to show: run 'facesort cluster'.")
+
+
+@_command()
+def rename(
+    old: Annotated[str, typer.Argument(help="The current name.")],
+    new: Annotated[str, typer.Argument(help="The new name.")],
+    db: DbOption = None,
+) -> None:
+    """Rename a person.
+
+    Example: facesort rename "Bob" "Robert Jones"
+    """
+    from facesort import people as people_ops
+
+    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+        person = people_ops.rename(store, old, new)
+    console.stdout.print(f"renamed to {person.name}", highlight=False)
+
+
+@_command()
+def merge(
+    person: Annotated[str, typer.Argument(help="The person to keep.")],
+    other: Annotated[str, typer.Argument(help="The person whose faces join PERSON; the name goes away.")],
+    db: DbOption = None,
+) -> None:
+    """Make two people one: OTHER's faces and decisions move to PERSON.
+
+    Example: facesort merge "Alice Smith" "Alice S"
+    """
+    from facesort import people as people_ops
+
+    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+        kept = people_ops.merge(store, person, other)
+    console.stdout.print(f"{other} merged into {kept.name}", highlight=False)
+
+
+@_command()
+def reject(
+    faces: Annotated[list[int], typer.Argument(help="Face ids (shown by 'facesort show').")],
+    from_person: Annotated[Optional[str], typer.Option("--from", help="The person to take them from (default: their current person).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Take faces away from a person; they are never given back to that person automatically.
+
+    Example: facesort reject 1043 1187 --from Alice
+    """
+    from facesort import people as people_ops
+
+    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+        count = people_ops.reject(store, faces, from_person)
+    console.stdout.print(f"rejected {count} faces", highlight=False)
+
+
+@_command()
+def ignore(
+    group: Annotated[int, typer.Argument(help="A group id (from 'facesort clusters').")],
+    db: DbOption = None,
+) -> None:
+    """Mark a group as strangers: it is not offered for naming again.
+
+    Example: facesort ignore 31
+    """
+    from facesort import people as people_ops
+
+    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+        people_ops.ignore(store, group)
+    console.stdout.print(f"group {group} ignored", highlight=False)
+
+
+@_command()
+def assign(
+    faces_and_name: Annotated[list[str], typer.Argument(metavar="FACE... NAME", help="Face ids (shown by 'facesort show'), then the person's name (created if new).")],
+    db: DbOption = None,
+) -> None:
+    """Say who these faces are; this is your decision and overrides automatic names.
+
+    Example: facesort assign 1043 1187 Alice
+    """
+    from facesort import people as people_ops
+
+    *faces, person = faces_and_name
+    if not faces or not all(face.isdigit() for face in faces):
+        raise FacesortError("give one or more face ids, then the name: facesort assign 1043 1187 Alice")
+    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+        named = people_ops.assign(store, [int(face) for face in faces], person)
+    console.stdout.print(f"{len(set(faces))} faces are {named.name}", highlight=False)
+
+
+@_command()
+def show(
+    target: Annotated[str, typer.Argument(help="A person's name or a group id.")],
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Where to write the contact sheet (PNG).")] = None,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open the contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 0,
+) -> None:
+    """Write a contact sheet of a person's or a group's faces, labelled with face ids.
+
+    Automatic names are marked with "?" so you can check them, then fix them
+    with 'facesort reject' or confirm them with 'facesort assign'.
+
+    Example: facesort show Alice --open
+    """
+    from facesort import people as people_ops
+
+    with Store(_db_path(db), create=False) as store:
+        if target.isdigit():
+            people_ops.require_group(store, int(target))
+            faces = store.faces_in_cluster(int(target))
+            title = f"Group {target}: {len(faces)} faces"
+            slug = f"group-{target}"
+        else:
+            pack = _pack_or_empty(store, model)
+            person = people_ops.find_person(store, target)
+            faces = store.faces_of_person(person.id, store.find_pack(pack))
+            title = f"{person.name}: {len(faces)} faces (? = automatic)"
+            slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
+    if not faces:
+        raise FacesortError(f"{target}: no faces to show")
+    labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}" for f in faces]
+    path = _show_faces(faces, labels, title, output or _sheet_path(slug), open_viewer, preview)
+    console.stdout.print(str(path), highlight=False)
 
 
 def main() -> None:

@@ -484,6 +484,11 @@ class Store:
             "SELECT r.face_id, r.person_id FROM rejections r JOIN faces f ON f.id = r.face_id"
             " WHERE f.pack_id = ?", (pack_id,)))
 
+    def rejected_pairs_for(self, person_id: int) -> set[int]:
+        """The faces the user rejected from ``person_id``."""
+        return {row[0] for row in self.db.execute(
+            "SELECT face_id FROM rejections WHERE person_id = ?", (person_id,))}
+
     def save_auto_names(self, pack_id: int, names: list[tuple[int, int, float]]) -> None:
         """Replace the pack's automatic names with ``(face, person, distance)``."""
         with self.transaction() as db:

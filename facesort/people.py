@@ -1,0 +1,245 @@
+"""People: grouping faces, naming groups, and every decision the user makes.
+
+The user's decisions (names, assignments, rejections, ignored groups) are
+stored apart from facesort's automatic names and are never overwritten by a
+cluster run; automatic names are recomputed from them every time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from facesort.cluster import ClusterParams, cluster_embeddings, match_groups
+from facesort.errors import FacesortError
+from facesort.recognize import UNKNOWN, Gallery, recognize
+from facesort.store import GroupingInput, NewCluster, Person, Store
+from facesort.thresholds import PackThresholds, thresholds_for
+
+
+class UnknownNameError(FacesortError):
+    def __init__(self, name: str, known: list[str]):
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        if not close:  # a prefix or a different case is a likely slip too
+            close = [k for k in known if k.casefold().startswith(name.casefold()[:3])][:3]
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        super().__init__(f"no person named {name!r}{hint}")
+
+
+class UnknownGroupError(FacesortError):
+    def __init__(self, group_id: int):
+        super().__init__(f"no group {group_id}: 'facesort clusters' lists them")
+
+
+class UnknownFaceError(FacesortError):
+    def __init__(self, face_ids: list[int]):
+        ids = ", ".join(map(str, face_ids))
+        super().__init__(f"no face {ids} in the library: 'facesort show NAME|GROUP' numbers them")
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    faces: int
+    groups: int
+    grouped_faces: int
+    unknown_faces: int
+    ignored_groups: int
+    kept_group_ids: int
+    named_people: int
+    auto_named_faces: int
+    group_sizes: list[int]
+    seconds: float
+    thresholds: str | None
+
+    def as_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+def require_pack(store: Store, pack_name: str) -> int:
+    pack_id = store.find_pack(pack_name)
+    if pack_id is None:
+        known = ", ".join(store.pack_names()) or "none yet"
+        raise FacesortError(
+            f"no faces from model pack {pack_name!r} in the library (packs: {known}); "
+            "run 'facesort scan' with it first"
+        )
+    return pack_id
+
+
+def auto_names(data: GroupingInput, thresholds: PackThresholds, rejected: set[tuple[int, int]],
+               excluded: np.ndarray) -> list[tuple[int, int, float]]:
+    """Automatic ``(face, person, distance)`` for the faces the user has not
+    decided, by one-to-K recognition against the people the user named.
+
+    Never given: a person the user rejected for that face, a person who is
+    already in the same photo, or the same person to two faces of one photo
+    (the nearest face wins).
+    """
+    gallery = Gallery.from_named(data.embeddings, data.person_ids)
+    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
+    if len(gallery.person_ids) == 0 or len(open_faces) == 0:
+        return []
+    found = recognize(data.embeddings[open_faces], gallery, thresholds)
+    named_in_photo = {
+        (int(photo), int(person))
+        for photo, person in zip(data.photo_ids, data.person_ids) if person
+    }
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    for row, person, distance in zip(open_faces, found.person, found.distance):
+        face, photo, person = int(data.face_ids[row]), int(data.photo_ids[row]), int(person)
+        if person == UNKNOWN or (face, person) in rejected or (photo, person) in named_in_photo:
+            continue
+        key = (photo, person)
+        if key not in best or distance < best[key][0]:
+            best[key] = (float(distance), face)
+    return [(face, person) + (distance,) for (_, person), (distance, face) in best.items()]
+
+
+def update_groups(store: Store, pack_name: str, params: ClusterParams | None = None) -> ClusterReport:
+    """Cluster the pack's faces again, keep group ids and ignored groups where
+    membership mostly persists, and recompute the automatic names."""
+    started = time.perf_counter()
+    pack_id = require_pack(store, pack_name)
+    thresholds = thresholds_for(pack_name)
+    params = params or ClusterParams()
+    if params.refine_distance is None and thresholds is not None:
+        params = replace(params, refine_distance=thresholds.cluster)
+    data = store.grouping_input(pack_id)
+    labels = (cluster_embeddings(data.embeddings, params) if len(data.face_ids)
+              else np.zeros(0, dtype=np.int64))
+    kept = match_groups(labels, data.cluster_ids)
+    ignored_before = store.ignored_clusters(pack_id)
+    groups = []
+    excluded = data.ignored.copy()
+    for label in range(int(labels.max(initial=-1)) + 1):
+        members = np.flatnonzero(labels == label)
+        previous = kept.get(label)
+        # A group stays ignored when it is the ignored group of before, or when
+        # most of its faces were in ignored groups.
+        ignored = previous in ignored_before or bool(data.ignored[members].mean() >= 0.5)
+        if ignored:
+            excluded[members] = True
+        groups.append(NewCluster(previous, ignored, data.face_ids[members]))
+    store.save_clusters(pack_id, groups)
+    names = (auto_names(data, thresholds, store.rejected_pairs(pack_id), excluded)
+             if thresholds is not None else [])
+    store.save_auto_names(pack_id, names)
+    return ClusterReport(
+        faces=len(data.face_ids),
+        groups=len(groups),
+        grouped_faces=int(np.sum(labels >= 0)),
+        unknown_faces=int(np.sum(labels < 0)),
+        ignored_groups=sum(g.ignored for g in groups),
+        kept_group_ids=len(kept),
+        named_people=len(np.unique(data.person_ids[data.person_ids > 0])),
+        auto_named_faces=len(names),
+        group_sizes=[len(g.face_ids) for g in groups],
+        seconds=time.perf_counter() - started,
+        thresholds=thresholds.source if thresholds else None,
+    )
+
+
+def find_person(store: Store, name: str) -> Person:
+    person = store.find_person(name)
+    if person is None:
+        raise UnknownNameError(name, store.person_names())
+    return person
+
+
+def person_for_naming(store: Store, name: str) -> Person:
+    """The person called ``name`` (any case), created if there is none yet."""
+    name = name.strip()
+    if not name:
+        raise FacesortError("a name cannot be empty")
+    return store.find_person(name) or store.add_person(name)
+
+
+def require_group(store: Store, group_id: int) -> None:
+    if not store.cluster_exists(group_id):
+        raise UnknownGroupError(group_id)
+
+
+def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = ()) -> tuple[Person, int]:
+    """Name a group's faces; faces in ``exclude`` leave the group and are
+    rejected from this person. Faces the user already gave to someone else,
+    or rejected from this person, keep those decisions."""
+    require_group(store, group_id)
+    faces = store.faces_in_cluster(group_id)
+    person = person_for_naming(store, name)
+    excluded = set(exclude)
+    if excluded:
+        store.reject(excluded, person.id)
+        store.detach_from_cluster(excluded)
+    rejected = store.rejected_pairs_for(person.id)
+    chosen = [
+        face.id for face in faces
+        if face.id not in excluded
+        and face.user_person_id in (None, person.id)
+        and face.id not in rejected
+    ]
+    store.set_person(chosen, person.id)
+    return person, len(chosen)
+
+
+def rename(store: Store, old: str, new: str) -> Person:
+    person = find_person(store, old)
+    clash = store.find_person(new)
+    if clash is not None and clash.id != person.id:
+        raise FacesortError(
+            f"{clash.name!r} already exists; to make them one person: facesort merge {clash.name!r} {person.name!r}"
+        )
+    if not new.strip():
+        raise FacesortError("a name cannot be empty")
+    store.rename_person(person.id, new)
+    return store.person_by_id(person.id)
+
+
+def merge(store: Store, name: str, other: str) -> Person:
+    keep, gone = find_person(store, name), find_person(store, other)
+    if keep.id == gone.id:
+        raise FacesortError(f"{keep.name!r} and {other!r} are the same person already")
+    store.merge_people(keep.id, gone.id)
+    return keep
+
+
+def _faces(store: Store, face_ids: Iterable[int]):
+    wanted = list(dict.fromkeys(int(f) for f in face_ids))
+    faces = store.faces_by_id(wanted)
+    missing = [f for f in wanted if f not in faces]
+    if missing:
+        raise UnknownFaceError(missing)
+    return [faces[f] for f in wanted]
+
+
+def reject(store: Store, face_ids: Iterable[int], from_name: str | None = None) -> int:
+    """Take faces away from a person (``from_name``, else each face's current
+    person); the person is never given back to them automatically."""
+    faces = _faces(store, face_ids)
+    if from_name is not None:
+        person = find_person(store, from_name)
+        store.reject([f.id for f in faces], person.id)
+        return len(faces)
+    unnamed = [f.id for f in faces if f.person is None]
+    if unnamed:
+        raise FacesortError(
+            f"face {', '.join(map(str, unnamed))} has no person to reject it from; use --from NAME"
+        )
+    for face in faces:
+        store.reject([face.id], find_person(store, face.person).id)
+    return len(faces)
+
+
+def assign(store: Store, face_ids: Iterable[int], name: str) -> Person:
+    faces = _faces(store, face_ids)
+    person = person_for_naming(store, name)
+    store.set_person([f.id for f in faces], person.id)
+    return person
+
+
+def ignore(store: Store, group_id: int) -> None:
+    require_group(store, group_id)
+    store.ignore_cluster(group_id)

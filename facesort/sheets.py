@@ -1,0 +1,97 @@
+"""Showing faces: thumbnails, contact sheets (PNG) and terminal previews.
+
+The terminal preview draws each pair of pixel rows as one "▀" cell, the top
+pixel as its colour and the bottom one as its background, so faces show in
+any truecolor terminal, also over ssh.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+from rich.console import Group
+from rich.text import Text
+
+from facesort import imaging
+from facesort.errors import PhotoError
+from facesort.store import FaceInfo
+
+THUMB = 128
+COLUMNS = 8
+LABEL_HEIGHT = 20
+# Context around the box: a bare box crops the chin and hair people recognise.
+MARGIN = 0.25
+_DECODE_SIDE = 1600
+_MISSING = (90, 90, 90)
+
+
+def face_thumbnails(faces: Sequence[FaceInfo], size: int = THUMB) -> list[Image.Image]:
+    """Square crops around each face; a grey tile where the photo is gone."""
+    decoded: dict[str, imaging.DecodedPhoto | None] = {}
+    thumbs = []
+    for face in faces:
+        if face.path not in decoded:
+            try:
+                decoded[face.path] = imaging.read_and_decode(Path(face.path), _DECODE_SIDE)
+            except PhotoError:
+                decoded[face.path] = None
+        photo = decoded[face.path]
+        if photo is None:
+            thumbs.append(Image.new("RGB", (size, size), _MISSING))
+            continue
+        x, y, w, h = (v / photo.scale for v in face.box)
+        side = max(w, h) * (1 + 2 * MARGIN)
+        cx, cy = x + w / 2, y + h / 2
+        crop = Image.fromarray(photo.pixels).crop(
+            (round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
+        )
+        thumbs.append(crop.resize((size, size), Image.Resampling.LANCZOS))
+    return thumbs
+
+
+def contact_sheet(thumbs: Sequence[Image.Image], labels: Sequence[str], title: str) -> Image.Image:
+    """A grid of faces with a label under each, and a title line on top."""
+    columns = min(COLUMNS, max(1, len(thumbs)))
+    rows = max(1, math.ceil(len(thumbs) / columns))
+    cell_h = THUMB + LABEL_HEIGHT
+    sheet = Image.new("RGB", (columns * THUMB, LABEL_HEIGHT + rows * cell_h), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=14)
+    draw.text((4, 2), title, fill=(0, 0, 0), font=font)
+    for index, (thumb, label) in enumerate(zip(thumbs, labels)):
+        left = (index % columns) * THUMB
+        top = LABEL_HEIGHT + (index // columns) * cell_h
+        sheet.paste(thumb.resize((THUMB, THUMB)), (left, top))
+        draw.text((left + 4, top + THUMB + 2), label, fill=(0, 0, 0), font=font)
+    return sheet
+
+
+def save_sheet(sheet: Image.Image, path: Path) -> Path:
+    """Write atomically: a viewer that has the old sheet open never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    sheet.save(partial, format="PNG")
+    partial.replace(path)
+    return path
+
+
+def terminal_preview(thumbs: Sequence[Image.Image], labels: Sequence[str], width: int = 14) -> Group:
+    """Faces side by side in half-block cells, ``width`` cells wide each."""
+    height = width  # cells; each cell shows two pixel rows, and cells are about 1:2
+    small = [t.convert("RGB").resize((width, height * 2), Image.Resampling.BOX) for t in thumbs]
+    lines = []
+    for row in range(height):
+        line = Text()
+        for index, image in enumerate(small):
+            if index:
+                line.append(" ")
+            for column in range(width):
+                top = "#%02x%02x%02x" % image.getpixel((column, row * 2))
+                bottom = "#%02x%02x%02x" % image.getpixel((column, row * 2 + 1))
+                line.append("▀", style=f"{top} on {bottom}")
+        lines.append(line)
+    captions = Text(" ".join(label[:width].center(width) for label in labels))
+    return Group(*lines, captions)
