@@ -67,3 +67,32 @@ def test_embeddings_are_little_endian_float32():
     blob = embedding_to_blob(vector)
     assert blob == np.array(vector, dtype="<f4").tobytes() and len(blob) == 12
     assert np.array_equal(blob_to_embedding(blob), vector.astype(np.float32))
+
+
+def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
+    from conftest import lfw_photo
+    from facesort.scan import scan
+
+    db = sqlite3.connect(db_path, isolation_level=None)
+    migrate(db, MIGRATIONS[:1])  # a library written by the first release
+    db.close()
+    # The first release's scan would have written exactly these tables; let the
+    # current scanner fill them, then take the library back to that schema.
+    with Store(db_path) as store:
+        scan(store, [lfw_photo("Colin_Powell")], pack)
+        before = [(p.path, [f.box for f in p.faces]) for p in store.export_photos(1)]
+    with sqlite3.connect(db_path) as old:
+        for column in ("cluster_id", "person_id", "person_source", "auto_person_id",
+                       "auto_distance", "ignored"):
+            old.execute("DROP INDEX IF EXISTS faces_by_cluster")
+            old.execute("DROP INDEX IF EXISTS faces_by_person")
+            old.execute("DROP INDEX IF EXISTS faces_by_auto_person")
+            old.execute(f"ALTER TABLE faces DROP COLUMN {column}")
+        for table in ("rejections", "clusters", "people"):
+            old.execute(f"DROP TABLE {table}")
+        old.execute("DELETE FROM _migrations WHERE name != '0001_initial'")
+    with Store(db_path) as store:
+        after = [(p.path, [f.box for f in p.faces]) for p in store.export_photos(1)]
+        assert after == before
+        assert all(f.person is None and f.cluster is None for p in store.export_photos(1) for f in p.faces)
+    assert recorded(db_path) == [name for name, _ in MIGRATIONS]
