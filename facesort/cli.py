@@ -623,6 +623,225 @@ def show(
     path = _show_faces(faces, labels, title, output or _sheet_path(slug), open_viewer, preview)
     console.stdout.print(str(path), highlight=False)
 
+# -- other apps, search, and the FaceNet verbs ----------------------------------------
+
+
+def _photos_in_scope(store: Store, paths: list[Path] | None):
+    if not paths:
+        return store.photos_in(None)
+    return store.photos_in([os.path.abspath(p) for p in paths])
+
+
+@_command()
+def write(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Photos or folders (default: the whole library).")] = None,
+    person: Annotated[Optional[str], typer.Option("--person", help="Only photos with this person.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="List what would change; write nothing.")] = False,
+    sidecar_name: Annotated[str, typer.Option(help="For new sidecars: 'ext' gives photo.jpg.xmp (digiKam, darktable, Immich), 'stem' gives photo.xmp (Lightroom, exiftool).")] = "ext",
+    confirmed_only: Annotated[bool, typer.Option("--confirmed-only", help="Leave out facesort's automatic names.")] = False,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Write the names into XMP sidecars that other photo apps read.
+
+    Each sidecar gets face regions (MWG and Microsoft Photo) and person
+    keywords (digiKam, Lightroom, dc:subject, IPTC PersonInImage). An existing
+    sidecar is merged into: what other apps wrote is kept, and only what
+    facesort wrote before is replaced. Photos are never touched.
+
+    Example: facesort write --dry-run ~/Pictures/2024
+    """
+    from facesort import metadata
+    from facesort import people as people_ops
+
+    if sidecar_name not in ("ext", "stem"):
+        raise FacesortError(f"unknown --sidecar-name {sidecar_name!r}: choose ext or stem")
+    db_path = _db_path(db)
+    with writer_lock(db_path), Store(db_path, create=False) as store:
+        pack_id = store.find_pack(_pack_or_empty(store, model))
+        person_id = people_ops.find_person(store, person).id if person else None
+        verb = "would be " if dry_run else ""
+
+        def changed(kind: str, path: str, names: list[str]) -> None:
+            if not quiet and not json_output:
+                console.stdout.print(f"{verb}{kind}: {path} ({', '.join(names) or 'no names'})",
+                                     markup=False, highlight=False)
+
+        report = metadata.write_sidecars(
+            store, pack_id, _photos_in_scope(store, paths), person_id=person_id,
+            include_auto=not confirmed_only, stem_names=sidecar_name == "stem", dry_run=dry_run,
+            on_change=changed, on_error=console.error_line,
+        )
+    if json_output:
+        console.stdout.print_json(data=dict(report.as_dict(), dry_run=dry_run))
+    elif not quiet:
+        nothing = " (nothing to change)" if not report.created and not report.updated else ""
+        console.stdout.print(
+            f"{len(report.created)} sidecars {verb}created, {len(report.updated)} {verb}updated, "
+            f"{report.unchanged} unchanged{nothing}", highlight=False)
+    if report.errors:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@_command("import")
+def import_(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Photos or folders (default: the whole library).")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Take over face names tagged in digiKam, Lightroom, Windows Photos and others.
+
+    Reads MWG and Microsoft Photo face regions from sidecars and from the XMP
+    inside the photos, matches them to the faces facesort found by overlap,
+    and keeps their names as your own decisions. Scan the photos first.
+
+    Example: facesort import ~/Pictures
+    """
+    from facesort import metadata
+
+    db_path = _db_path(db)
+    with writer_lock(db_path), Store(db_path, create=False) as store:
+        pack_id = store.find_pack(_pack_or_empty(store, model))
+        report = metadata.import_names(store, pack_id, _photos_in_scope(store, paths),
+                                       on_error=console.error_line)
+    if json_output:
+        console.stdout.print_json(data=report.as_dict())
+    else:
+        console.stdout.print(
+            f"{report.faces_named} faces named from {report.photos} photos with tags "
+            f"({len(report.people)} people); {report.regions_unmatched} regions matched no face",
+            highlight=False)
+    if report.errors:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@_command()
+def find(
+    names: Annotated[list[str], typer.Argument(help="People who must all be in the photo.")],
+    any_of: Annotated[bool, typer.Option("--any", help="Any of the people, not all of them.")] = False,
+    without: Annotated[Optional[list[str]], typer.Option("--not", help="Leave out photos with this person (repeatable).")] = None,
+    only: Annotated[bool, typer.Option("--only", help="Nobody else named in the photo.")] = False,
+    year: Annotated[Optional[int], typer.Option(help="Taken in this year.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Taken on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Taken on or before this date (YYYY-MM-DD).")] = None,
+    null: Annotated[bool, typer.Option("-0", "--null", help="End each path with NUL, for xargs -0.")] = False,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Find photos by the people in them: one path per line.
+
+    Example: facesort find Alice Bob --not Carol --year 2024 -0 | xargs -0 open
+    """
+    from facesort.search import PhotoQuery, find_photos
+
+    query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
+                       year=year, since=since, until=until)
+    with Store(_db_path(db), create=False) as store:
+        hits = find_photos(store, store.find_pack(_pack_or_empty(store, model)), query)
+    if json_output:
+        console.stdout.print_json(data=[
+            {"path": h.photo.path, "taken_at": h.photo.taken_at, "people": h.people} for h in hits])
+        return
+    end = "\0" if null else "\n"
+    sys.stdout.write("".join(h.photo.path + end for h in hits))
+
+
+def _engine_and_thresholds(model: str, purpose: str):
+    from facesort.engine import load_engine
+    from facesort.thresholds import thresholds_for
+
+    pack = resolve_pack(model)
+    thresholds = thresholds_for(pack.name)
+    if thresholds is None:
+        raise FacesortError(f"no {purpose} threshold is known for model pack {pack.name!r}")
+    return pack, load_engine(pack), thresholds
+
+
+@_command()
+def who(
+    photos: Annotated[list[Path], typer.Argument(help="Photos, in the library or not.", exists=True, dir_okay=False)],
+    db: DbOption = None,
+    model: ModelOption = DEFAULT_MODEL,
+    min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
+    json_output: JsonOption = False,
+) -> None:
+    """Say who is in photos: each face's box, the named person, and the distance.
+
+    A face farther than the pack's recognition threshold from everyone you
+    named is "unknown"; the nearest person is still shown.
+
+    Example: facesort who party.jpg
+    """
+    from facesort.identify import who as identify
+
+    pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
+    results = []
+    failed = False
+    with Store(_db_path(db), create=False) as store:
+        pack_id = require_pack(store, pack.name)
+        for photo in photos:
+            try:
+                results.append((photo, identify(store, pack_id, engine, thresholds, photo, min_face_size)))
+            except FacesortError as exc:
+                console.error_line(str(exc))
+                failed = True
+    if json_output:
+        console.stdout.print_json(data=[
+            {"path": str(photo), "threshold": thresholds.recognize, "faces": [
+                {"face": f.face.number, "box": list(f.face.box), "person": f.person,
+                 "nearest": f.nearest, "distance": f.distance} for f in faces]}
+            for photo, faces in results])
+    else:
+        for photo, faces in results:
+            if not faces:
+                console.stdout.print(f"{photo}: no face found", markup=False, highlight=False)
+            for f in faces:
+                box = ",".join(f"{v:.0f}" for v in f.face.box)
+                if f.person:
+                    said = f"{f.person} (distance {f.distance:.3f})"
+                elif f.nearest:
+                    said = f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {thresholds.recognize})"
+                else:
+                    said = "unknown (nobody is named yet)"
+                console.stdout.print(f"{photo}  face {f.face.number}  box {box}  {said}",
+                                     markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@_command()
+def verify(
+    photo_a: Annotated[Path, typer.Argument(help="A photo with one face.", exists=True, dir_okay=False)],
+    photo_b: Annotated[Path, typer.Argument(help="Another photo with one face.", exists=True, dir_okay=False)],
+    face: Annotated[Optional[int], typer.Option(min=1, help="In a photo with several faces, use face N (1 = leftmost).")] = None,
+    model: ModelOption = DEFAULT_MODEL,
+    min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
+    json_output: JsonOption = False,
+) -> None:
+    """Say whether two photos show the same person. Exit 0 same, 1 different, 2 error.
+
+    Example: facesort verify passport.jpg selfie.jpg && echo same
+    """
+    from facesort.identify import verify as compare
+
+    pack, engine, thresholds = _engine_and_thresholds(model, "verification")
+    verdict = compare(engine, thresholds, photo_a, photo_b, face, min_face_size)
+    if json_output:
+        console.stdout.print_json(data={"same": verdict.same, "distance": verdict.distance,
+                                        "threshold": verdict.threshold, "pack": pack.name,
+                                        "box_a": list(verdict.box_a), "box_b": list(verdict.box_b)})
+    else:
+        word = "same person" if verdict.same else "different people"
+        relation = "<=" if verdict.same else ">"
+        console.stdout.print(f"{word}: distance {verdict.distance:.4f} {relation} threshold "
+                             f"{verdict.threshold} ({pack.name})", highlight=False)
+    if not verdict.same:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
 
 def main() -> None:
     app(prog_name="facesort")

@@ -110,6 +110,16 @@ class ExportPhoto:
 
 
 @dataclass(frozen=True)
+class PhotoRecord:
+    id: int
+    path: str
+    width: int  # displayed
+    height: int
+    orientation: int
+    taken_at: str | None
+
+
+@dataclass(frozen=True)
 class GroupingInput:
     """A pack's faces as clustering and naming need them, one row per face."""
 
@@ -619,6 +629,72 @@ class Store:
             for face in self._faces_where(f"f.id IN ({marks})", chunk):
                 found[face.id] = face
         return found
+
+    def faces_of_photo(self, photo_id: int, pack_id: int) -> list[FaceInfo]:
+        return self._faces_where("f.photo_id = ? AND f.pack_id = ?", (photo_id, pack_id))
+
+    def photos_in(self, folders: list[str] | None) -> list[PhotoRecord]:
+        """Readable photos under ``folders`` (or exactly those paths), or all."""
+        query = ("SELECT id, path, width, height, orientation, taken_at FROM photos"
+                 " WHERE status = 'ok'")
+        if folders is None:
+            rows = self.db.execute(query + " ORDER BY path").fetchall()
+        else:
+            rows = []
+            for folder in folders:
+                prefix = folder.rstrip(os.sep) + os.sep
+                rows += self.db.execute(
+                    query + " AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
+                    (folder, prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
+                ).fetchall()
+        return [PhotoRecord(*row) for row in dict.fromkeys(rows)]
+
+    def named_faces(self, pack_id: int, include_auto: bool) -> dict[int, list[tuple[tuple, str]]]:
+        """photo id → [(box, person name)] for every face with a person."""
+        person = "coalesce(f.person_id, f.auto_person_id)" if include_auto else "f.person_id"
+        named: dict[int, list[tuple[tuple, str]]] = {}
+        for photo_id, x, y, w, h, name in self.db.execute(
+            f"SELECT f.photo_id, f.x, f.y, f.w, f.h, p.name FROM faces f"
+            f" JOIN people p ON p.id = {person} WHERE f.pack_id = ? ORDER BY f.id",
+            (pack_id,),
+        ):
+            named.setdefault(photo_id, []).append(((x, y, w, h), name))
+        return named
+
+    def photos_of_person(self, person_id: int, pack_id: int) -> set[int]:
+        """Photos where the user, an import or facesort named a face ``person_id``."""
+        return {row[0] for row in self.db.execute(
+            "SELECT photo_id FROM faces WHERE pack_id = ?1 AND person_id = ?2"
+            " UNION SELECT photo_id FROM faces WHERE pack_id = ?1 AND person_id IS NULL"
+            " AND auto_person_id = ?2",
+            (pack_id, person_id),
+        )}
+
+    def people_in_photos(self, photo_ids: Iterable[int], pack_id: int) -> dict[int, set[int]]:
+        found: dict[int, set[int]] = {}
+        wanted = list(photo_ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for photo_id, person_id in self.db.execute(
+                f"SELECT photo_id, coalesce(person_id, auto_person_id) FROM faces"
+                f" WHERE pack_id = ? AND photo_id IN ({marks})"
+                f" AND coalesce(person_id, auto_person_id) IS NOT NULL",
+                (pack_id, *chunk),
+            ):
+                found.setdefault(photo_id, set()).add(person_id)
+        return found
+
+    def photo_records(self, photo_ids: Iterable[int]) -> list[PhotoRecord]:
+        wanted = list(photo_ids)
+        rows = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(
+                f"SELECT id, path, width, height, orientation, taken_at FROM photos"
+                f" WHERE id IN ({marks})", chunk).fetchall()
+        return sorted((PhotoRecord(*row) for row in rows), key=lambda r: r.path)
 
     def _faces_where(self, condition: str, params) -> list[FaceInfo]:
         rows = self.db.execute(

@@ -1,0 +1,94 @@
+"""FaceNet's verbs on any photo, in the library or not: who is in it
+(one-to-K recognition) and whether two photos show the same person
+(one-to-one verification)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facesort import imaging
+from facesort.engine import FaceEngine
+from facesort.errors import FacesortError, PhotoError
+from facesort.recognize import UNKNOWN, Gallery, recognize
+from facesort.store import Store
+from facesort.thresholds import PackThresholds
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    number: int  # 1 = leftmost
+    box: tuple[float, float, float, float]  # displayed pixels
+    score: float
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class Identified:
+    face: FoundFace
+    person: str | None  # None: unknown
+    nearest: str | None  # the best-matching named person, even when too far
+    distance: float | None
+
+
+def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
+    photo = imaging.read_and_decode(Path(path), engine.det_size)
+    found = [d for d in engine.detect(photo.pixels)
+             if min(d.box[2], d.box[3]) * photo.scale >= min_face_size]
+    found.sort(key=lambda d: d.box[0])
+    embeddings = engine.embed([engine.align(photo.pixels, d.landmarks) for d in found])
+    return [
+        FoundFace(number, tuple(round(v * photo.scale, 1) for v in d.box), d.score, embedding)
+        for number, (d, embedding) in enumerate(zip(found, embeddings), 1)
+    ]
+
+
+def who(store: Store, pack_id: int, engine: FaceEngine, thresholds: PackThresholds,
+        path: Path, min_face_size: int) -> list[Identified]:
+    faces = faces_in_photo(engine, path, min_face_size)
+    data = store.grouping_input(pack_id)
+    if not faces:
+        return []
+    gallery = Gallery.from_named(data.embeddings, data.person_ids) if len(data.face_ids) else None
+    if gallery is None or len(gallery.person_ids) == 0:
+        return [Identified(face, None, None, None) for face in faces]
+    found = recognize(np.stack([f.embedding for f in faces]), gallery, thresholds)
+    name = lambda person: store.person_by_id(int(person)).name if person != UNKNOWN else None  # noqa: E731
+    return [
+        Identified(face, name(person), name(nearest), round(float(distance), 4))
+        for face, person, nearest, distance in zip(faces, found.person, found.nearest, found.distance)
+    ]
+
+
+def pick_face(faces: list[FoundFace], path: Path, number: int | None) -> FoundFace:
+    if not faces:
+        raise PhotoError(path, "no face found")
+    if number is not None:
+        if not 1 <= number <= len(faces):
+            raise PhotoError(path, f"--face {number}: the photo has {len(faces)} faces")
+        return faces[number - 1]
+    if len(faces) > 1:
+        raise FacesortError(
+            f"{path}: {len(faces)} faces found; choose one with --face N (1 = leftmost)"
+        )
+    return faces[0]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    same: bool
+    distance: float
+    threshold: float
+    box_a: tuple
+    box_b: tuple
+
+
+def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path,
+           face: int | None, min_face_size: int) -> Verdict:
+    face_a = pick_face(faces_in_photo(engine, a, min_face_size), a, face)
+    face_b = pick_face(faces_in_photo(engine, b, min_face_size), b, face)
+    distance = float(np.linalg.norm(face_a.embedding - face_b.embedding))
+    return Verdict(distance <= thresholds.verify, round(distance, 4), thresholds.verify,
+                   face_a.box, face_b.box)

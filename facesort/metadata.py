@@ -1,0 +1,186 @@
+"""Names in and out of other apps' metadata: write XMP sidecars for the
+library's named faces, and import the face names other apps wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from facesort import sidecar
+from facesort.errors import PhotoError
+from facesort.people import person_for_naming
+from facesort.store import PhotoRecord, Store
+
+# A region and a detected face are the same face when they overlap this much
+# (intersection over union); other apps draw boxes a little differently.
+MATCH_IOU = 0.3
+
+
+@dataclass
+class WriteReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "errors": self.errors}
+
+
+def _stored_size(photo: PhotoRecord) -> tuple[int, int]:
+    swapped = photo.orientation in (5, 6, 7, 8)
+    return (photo.height, photo.width) if swapped else (photo.width, photo.height)
+
+
+def write_sidecars(
+    store: Store,
+    pack_id: int,
+    photos: list[PhotoRecord],
+    *,
+    person_id: int | None = None,
+    include_auto: bool = True,
+    stem_names: bool = False,
+    dry_run: bool = False,
+    on_change: Callable[[str, str, list[str]], None] = lambda *_: None,
+    on_error: Callable[[str], None] = lambda _: None,
+) -> WriteReport:
+    """Bring each photo's sidecar up to date with the library's names.
+
+    A sidecar that already exists (either name) is merged into; one is created
+    only for a photo with named faces. ``on_change(kind, sidecar, names)`` is
+    told of each change, also in a dry run.
+    """
+    report = WriteReport()
+    named = store.named_faces(pack_id, include_auto)
+    wanted = store.photos_of_person(person_id, pack_id) if person_id is not None else None
+    for photo in photos:
+        if wanted is not None and photo.id not in wanted:
+            continue
+        faces = named.get(photo.id, [])
+        path = Path(photo.path)
+        current = sidecar.existing_sidecar(path)
+        if current is None and not faces:
+            continue
+        target = current or sidecar.sidecar_paths(path)[1 if stem_names else 0]
+        regions = [
+            sidecar.Region(name, *sidecar.displayed_to_stored(box, photo.width, photo.height,
+                                                              photo.orientation))
+            for box, name in faces
+        ]
+        try:
+            old = current.read_bytes() if current else None
+            new = sidecar.merge(old, target, regions, *_stored_size(photo))
+            if new == old:
+                report.unchanged += 1
+                continue
+            if not dry_run:
+                if not path.exists():
+                    raise PhotoError(path, "the photo is gone; run 'facesort scan' to update the library")
+                sidecar.write_atomically(target, new)
+        except (PhotoError, OSError) as exc:
+            message = str(exc) if isinstance(exc, PhotoError) else f"{target}: {exc.strerror or exc}"
+            report.errors.append(message)
+            on_error(message)
+            continue
+        kind = "updated" if current else "created"
+        getattr(report, kind).append(str(target))
+        on_change(kind, str(target), sorted({name for _, name in faces}))
+    return report
+
+
+@dataclass
+class ImportReport:
+    photos: int = 0
+    faces_named: int = 0
+    regions_unmatched: int = 0
+    people: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"photos": self.photos, "faces_named": self.faces_named,
+                "regions_unmatched": self.regions_unmatched, "people": sorted(self.people),
+                "errors": self.errors}
+
+
+def embedded_xmp(path: Path) -> bytes | None:
+    """The XMP packet inside a JPEG, PNG, WebP or TIFF file, if any."""
+    try:
+        with Image.open(path) as image:
+            packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+            if packet is None and hasattr(image, "tag_v2"):
+                packet = image.tag_v2.get(700)
+    except Exception as exc:  # Pillow raises many kinds on damaged files
+        raise PhotoError(path, f"cannot read embedded XMP: {exc}") from exc
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8")
+    return bytes(packet) if packet else None
+
+
+def _iou(a: tuple, b: tuple) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    width = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    height = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    overlap = width * height
+    union = aw * ah + bw * bh - overlap
+    return overlap / union if union > 0 else 0.0
+
+
+def _foreign_tags(path: Path) -> tuple[list[sidecar.Region], list[str]]:
+    regions: list[sidecar.Region] = []
+    people: list[str] = []
+    sources = [(p, p.read_bytes()) for p in sidecar.sidecar_paths(path) if p.is_file()]
+    packet = embedded_xmp(path)
+    if packet:
+        sources.append((path, packet))
+    for source, text in sources:
+        tags = sidecar.read_xmp(text, source)
+        regions += tags.regions
+        people += tags.people
+    return regions, list(dict.fromkeys(people))
+
+
+def import_names(
+    store: Store,
+    pack_id: int,
+    photos: list[PhotoRecord],
+    on_error: Callable[[str], None] = lambda _: None,
+) -> ImportReport:
+    """Take over the face names other apps wrote, as the user's own decisions
+    (source "import"). A face the user already decided keeps that decision."""
+    report = ImportReport()
+    for photo in photos:
+        try:
+            regions, people = _foreign_tags(Path(photo.path))
+        except PhotoError as exc:
+            report.errors.append(str(exc))
+            on_error(str(exc))
+            continue
+        if not regions and not people:
+            continue
+        report.photos += 1
+        faces = [f for f in store.faces_of_photo(photo.id, pack_id) if f.person_source != "user"]
+        matches: list[tuple[int, str]] = []
+        if regions:
+            taken: set[int] = set()
+            for region in regions:
+                box = sidecar.stored_to_displayed(region, photo.width, photo.height, photo.orientation)
+                best = max(faces, key=lambda f: _iou(f.box, box), default=None)
+                if best is None or best.id in taken or _iou(best.box, box) < MATCH_IOU:
+                    report.regions_unmatched += 1
+                    continue
+                taken.add(best.id)
+                matches.append((best.id, region.name))
+        elif len(people) == 1 and len(store.faces_of_photo(photo.id, pack_id)) == 1 and faces:
+            # A person tag without a region, on a photo with one face: that face.
+            matches.append((faces[0].id, people[0]))
+        for face_id, name in matches:
+            person = person_for_naming(store, name)
+            store.set_person([face_id], person.id, source="import")
+            report.faces_named += 1
+            report.people.add(person.name)
+    return report
