@@ -741,7 +741,8 @@ def find(
     query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
                        year=year, since=since, until=until)
     with Store(_db_path(db), create=False) as store:
-        hits = find_photos(store, store.find_pack(_pack_or_empty(store, model)), query)
+        hits = find_photos(store, store.find_pack(_pack_or_empty(store, model)), query,
+                           with_people=json_output)
     if json_output:
         console.stdout.print_json(data=[
             {"path": h.photo.path, "taken_at": h.photo.taken_at, "people": h.people} for h in hits])

@@ -661,6 +661,47 @@ class Store:
             named.setdefault(photo_id, []).append(((x, y, w, h), name))
         return named
 
+    def search_photos(self, pack_id: int, wanted: list[int], *, any_of: bool = False,
+                      without: Iterable[int] = (), only: bool = False, year: int | None = None,
+                      since: str | None = None, until: str | None = None) -> list[PhotoRecord]:
+        """Photos with all (or any) of ``wanted``, none of ``without``, with
+        nobody else named when ``only``; dates filter the capture time. A face's
+        person is the user's decision, else the automatic one. One query, on
+        the person indexes."""
+        # The photos where a face is person ?N: a union of two index lookups,
+        # since coalesce(person_id, auto_person_id) could use no index.
+        has = ("(SELECT photo_id FROM faces WHERE pack_id = :pack AND person_id = {p}"
+               " UNION SELECT photo_id FROM faces WHERE pack_id = :pack AND person_id IS NULL"
+               " AND auto_person_id = {p})")
+        params: dict[str, object] = {"pack": pack_id}
+        for index, person in enumerate([*wanted, *without]):
+            params[f"p{index}"] = person
+        wanted_sets = [has.format(p=f":p{i}") for i in range(len(wanted))]
+        clauses = (["(" + " OR ".join(f"p.id IN {w}" for w in wanted_sets) + ")"] if any_of
+                   else [f"p.id IN {w}" for w in wanted_sets])
+        clauses += [f"p.id NOT IN {has.format(p=f':p{len(wanted) + i}')}"
+                    for i in range(len(list(without)))]
+        if only:
+            marks = ", ".join(f":p{i}" for i in range(len(wanted)))
+            clauses.append(
+                "NOT EXISTS (SELECT 1 FROM faces o WHERE o.photo_id = p.id AND o.pack_id = :pack"
+                f" AND coalesce(o.person_id, o.auto_person_id) NOT IN ({marks}))")
+        if year is not None:
+            clauses.append("substr(p.taken_at, 1, 5) = :year")
+            params["year"] = f"{year:04d}-"
+        if since is not None:
+            clauses.append("substr(p.taken_at, 1, 10) >= :since")
+            params["since"] = since
+        if until is not None:
+            clauses.append("substr(p.taken_at, 1, 10) <= :until")
+            params["until"] = until
+        rows = self.db.execute(
+            "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at FROM photos p"
+            " WHERE p.status = 'ok' AND " + " AND ".join(clauses) + " ORDER BY p.path",
+            params,
+        )
+        return [PhotoRecord(*row) for row in rows]
+
     def photos_of_person(self, person_id: int, pack_id: int) -> set[int]:
         """Photos where the user, an import or facesort named a face ``person_id``."""
         return {row[0] for row in self.db.execute(
@@ -670,31 +711,21 @@ class Store:
             (pack_id, person_id),
         )}
 
-    def people_in_photos(self, photo_ids: Iterable[int], pack_id: int) -> dict[int, set[int]]:
-        found: dict[int, set[int]] = {}
+    def people_in_photos(self, photo_ids: Iterable[int], pack_id: int) -> dict[int, list[str]]:
+        """photo id → the names of the people on its faces."""
+        found: dict[int, list[str]] = {}
         wanted = list(photo_ids)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for photo_id, person_id in self.db.execute(
-                f"SELECT photo_id, coalesce(person_id, auto_person_id) FROM faces"
-                f" WHERE pack_id = ? AND photo_id IN ({marks})"
-                f" AND coalesce(person_id, auto_person_id) IS NOT NULL",
+            for photo_id, name in self.db.execute(
+                f"SELECT DISTINCT f.photo_id, p.name FROM faces f"
+                f" JOIN people p ON p.id = coalesce(f.person_id, f.auto_person_id)"
+                f" WHERE f.pack_id = ? AND f.photo_id IN ({marks})",
                 (pack_id, *chunk),
             ):
-                found.setdefault(photo_id, set()).add(person_id)
+                found.setdefault(photo_id, []).append(name)
         return found
-
-    def photo_records(self, photo_ids: Iterable[int]) -> list[PhotoRecord]:
-        wanted = list(photo_ids)
-        rows = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += self.db.execute(
-                f"SELECT id, path, width, height, orientation, taken_at FROM photos"
-                f" WHERE id IN ({marks})", chunk).fetchall()
-        return sorted((PhotoRecord(*row) for row in rows), key=lambda r: r.path)
 
     def _faces_where(self, condition: str, params) -> list[FaceInfo]:
         rows = self.db.execute(
