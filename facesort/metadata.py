@@ -13,6 +13,7 @@ from facesort import sidecar
 from facesort.errors import PhotoError
 from facesort.people import person_for_naming
 from facesort.store import PhotoRecord, Store
+from facesort.store.library import box_overlap
 
 # A region and a detected face are the same face when they overlap this much
 # (intersection over union); other apps draw boxes a little differently.
@@ -120,16 +121,6 @@ def embedded_xmp(path: Path) -> bytes | None:
     return bytes(packet) if packet else None
 
 
-def _iou(a: tuple, b: tuple) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    width = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    height = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    overlap = width * height
-    union = aw * ah + bw * bh - overlap
-    return overlap / union if union > 0 else 0.0
-
-
 def _foreign_tags(path: Path) -> tuple[list[sidecar.Region], list[str]]:
     regions: list[sidecar.Region] = []
     people: list[str] = []
@@ -169,8 +160,8 @@ def import_names(
             taken: set[int] = set()
             for region in regions:
                 box = sidecar.stored_to_displayed(region, photo.width, photo.height, photo.orientation)
-                best = max(faces, key=lambda f: _iou(f.box, box), default=None)
-                if best is None or best.id in taken or _iou(best.box, box) < MATCH_IOU:
+                best = max(faces, key=lambda f: box_overlap(f.box, box), default=None)
+                if best is None or best.id in taken or box_overlap(best.box, box) < MATCH_IOU:
                     report.regions_unmatched += 1
                     continue
                 taken.add(best.id)

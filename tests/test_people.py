@@ -229,3 +229,24 @@ def test_each_pack_clusters_only_its_own_faces(cli, library):
     assert all(f["cluster"] is None for f in dlib)
     faceres = json.loads(cli("export", "--model", str(FACERES_PACK)).stdout.splitlines()[0])
     assert any(f["cluster"] is not None for f in faceres["faces"]) or len(faceres["faces"]) == 1
+
+
+def test_a_photo_edited_in_place_keeps_its_names_and_rejections(cli, library, db_path):
+    cli("cluster")
+    target = library / "Tony_Blair_3.jpg"
+    face = next(f for f in faces(cli) if f["path"] == str(target))
+    colin = next(f for f in faces(cli) if f["path"].endswith("Colin_Powell_1.jpg"))
+    cli("assign", str(colin["id"]), "Colin")
+    cli("assign", str(face["id"]), "Tony")
+    cli("reject", str(face["id"]), "--from", "Colin")
+    # The user re-saves the photo in an editor: new bytes, the same picture.
+    Image.open(target).save(target, quality=80)
+    result = json.loads(cli("scan", str(library), "--json").stdout)
+    assert result["changed"] == 1
+    edited = [f for f in faces(cli) if f["path"] == str(target)]
+    assert face["id"] not in [f["id"] for f in edited]  # detected again: a new face
+    same_place = [f for f in edited if f["box"] == pytest.approx(face["box"], abs=5)]
+    assert [(f["person"], f["person_source"]) for f in same_place] == [("Tony", "user")]
+    with Store(db_path) as store:
+        colin_id = store.find_person("Colin").id
+        assert (same_place[0]["id"], colin_id) in store.rejected_pairs(1)

@@ -34,6 +34,17 @@ def blob_to_embedding(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=_EMBEDDING_DTYPE)
 
 
+def box_overlap(a: tuple, b: tuple) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    width = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    height = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    overlap = width * height
+    union = aw * ah + bw * bh - overlap
+    return overlap / union if union > 0 else 0.0
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -313,7 +324,8 @@ class Store:
             else:
                 photo_id = row[0]
                 if row[1] != content_hash:
-                    db.execute("DELETE FROM faces WHERE photo_id = ?", (photo_id,))
+                    db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id != ?",
+                               (photo_id, pack_id))
                     db.execute("DELETE FROM photo_scans WHERE photo_id = ?", (photo_id,))
                 db.execute(
                     "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = ?, width = ?,"
@@ -321,21 +333,53 @@ class Store:
                     " status = 'ok', error = NULL WHERE id = ?",
                     (*values, photo_id),
                 )
+            decisions = self._decisions_of(photo_id, pack_id)
             db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id))
-            db.executemany(
-                "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+            new_ids = [
+                db.execute(
+                    "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo_id, pack_id, *face.box, json.dumps(face.landmarks), face.score,
-                     embedding_to_blob(face.embedding))
-                    for face in faces
-                ],
-            )
+                     embedding_to_blob(face.embedding)),
+                ).lastrowid
+                for face in faces
+            ]
+            self._carry_decisions(decisions, list(zip(new_ids, (f.box for f in faces))))
             db.execute(
                 "INSERT OR IGNORE INTO photo_scans (photo_id, pack_id) VALUES (?, ?)",
                 (photo_id, pack_id),
             )
         return photo_id
+
+    def _decisions_of(self, photo_id: int, pack_id: int) -> list[tuple]:
+        """The user's decisions on a photo's faces: (box, person, source, ignored, rejected)."""
+        rows = self.db.execute(
+            "SELECT id, x, y, w, h, person_id, person_source, ignored FROM faces"
+            " WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id)).fetchall()
+        decided = []
+        for face_id, x, y, w, h, person, source, ignored in rows:
+            rejected = [r[0] for r in self.db.execute(
+                "SELECT person_id FROM rejections WHERE face_id = ?", (face_id,))]
+            if person or ignored or rejected:
+                decided.append(((x, y, w, h), person, source, ignored, rejected))
+        return decided
+
+    def _carry_decisions(self, decisions: list[tuple], new_faces: list[tuple[int, tuple]]) -> None:
+        """A photo edited in place is detected again: each decision goes to the
+        new face that overlaps the old one most (boxes are in displayed pixels,
+        so a rotation or a re-save keeps them in place)."""
+        taken: set[int] = set()
+        for box, person, source, ignored, rejected in decisions:
+            best = max(((box_overlap(box, new_box), face_id) for face_id, new_box in new_faces
+                        if face_id not in taken), default=(0.0, None))
+            if best[0] < 0.5:
+                continue
+            face_id = best[1]
+            taken.add(face_id)
+            self.db.execute("UPDATE faces SET person_id = ?, person_source = ?, ignored = ?"
+                            " WHERE id = ?", (person, source, ignored, face_id))
+            self.db.executemany("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)",
+                                [(face_id, r) for r in rejected])
 
     def record_failure(self, path: str, size: int, mtime_ns: int, error: str) -> None:
         """Mark ``path`` as failed. A photo that was fine before keeps its faces
