@@ -218,6 +218,11 @@ def status(
             "photos": summary.photos,
             "failed": summary.failed,
             "faces": summary.faces,
+            "people": summary.people,
+            "groups": summary.groups,
+            "grouped_faces": summary.grouped_faces,
+            "named_faces": summary.named_faces,
+            "auto_faces": summary.auto_faces,
             "packs": [vars(pack) for pack in summary.packs],
         }
         if errors:
@@ -227,7 +232,10 @@ def status(
     out = console.stdout
     out.print(f"Library   {summary.db_path} ({_human_bytes(summary.db_bytes)})", highlight=False)
     out.print(f"Photos    {summary.photos} ({summary.failed} failed)", highlight=False)
-    out.print(f"Faces     {summary.faces}", highlight=False)
+    out.print(f"Faces     {summary.faces} ({summary.grouped_faces} in {summary.groups} groups, "
+              f"{summary.named_faces} named by you, {summary.auto_faces} automatically)",
+              highlight=False)
+    out.print(f"People    {summary.people}", highlight=False)
     for pack in summary.packs:
         dims = f", {pack.dimensions}-d" if pack.dimensions else ""
         out.print(f"Pack      {pack.name}: {pack.photos} photos, {pack.faces} faces{dims}",
@@ -550,6 +558,23 @@ def reject(
     with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
         count = people_ops.reject(store, faces, from_person)
     console.stdout.print(f"rejected {count} faces", highlight=False)
+
+
+@_command()
+def confirm(
+    person: Annotated[str, typer.Argument(help="The person whose automatic names you checked.")],
+    faces: Annotated[Optional[list[int]], typer.Argument(help="Only these face ids (default: all of them).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Accept automatic names as your own decisions, after checking them with 'facesort show'.
+
+    Example: facesort confirm Alice
+    """
+    from facesort import people as people_ops
+
+    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+        count = people_ops.confirm(store, person, faces or ())
+    console.stdout.print(f"confirmed {count} faces", highlight=False)
 
 
 @_command()

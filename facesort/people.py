@@ -266,6 +266,22 @@ def assign(store: Store, face_ids: Iterable[int], name: str) -> Person:
     return person
 
 
+def confirm(store: Store, name: str, face_ids: Iterable[int] = ()) -> int:
+    """Make automatic names your own decisions: all of a person's, or those faces."""
+    person = find_person(store, name)
+    wanted = set(face_ids)
+    automatic = [f.id for pack in store.pack_names() for f in
+                 store.faces_of_person(person.id, store.find_pack(pack)) if f.person_source == "auto"]
+    if wanted:
+        unknown = sorted(wanted - set(automatic))
+        if unknown:
+            raise FacesortError(
+                f"face {', '.join(map(str, unknown))} is not automatically named {person.name!r}")
+        automatic = [f for f in automatic if f in wanted]
+    store.set_person(automatic, person.id)
+    return len(automatic)
+
+
 def ignore(store: Store, group_id: int) -> None:
     require_group(store, group_id)
     store.ignore_cluster(group_id)

@@ -250,3 +250,23 @@ def test_a_photo_edited_in_place_keeps_its_names_and_rejections(cli, library, db
     with Store(db_path) as store:
         colin_id = store.find_person("Colin").id
         assert (same_place[0]["id"], colin_id) in store.rejected_pairs(1)
+
+
+def test_automatic_names_can_be_reviewed_confirmed_and_undone(cli, library, tmp_path):
+    cli("cluster")
+    cli("name", str(group_of(cli, "Colin_Powell")), "Colin")
+    more = copy_people(tmp_path / "more", range(9, 15))
+    cli("scan", str(library), str(more))
+    cli("cluster")
+    auto = [f["id"] for f in faces(cli) if f["person"] == "Colin" and f["person_source"] == "auto"]
+    assert len(auto) >= 2
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["auto_faces"] == len(auto) and status["people"] == 1
+    assert cli("reject", str(auto[0])).exit_code == 0  # undo one
+    assert cli("confirm", "colin", str(auto[1])).exit_code == 0  # accept one
+    by_id = {f["id"]: f for f in faces(cli)}
+    assert by_id[auto[0]]["person"] is None
+    assert (by_id[auto[1]]["person"], by_id[auto[1]]["person_source"]) == ("Colin", "user")
+    assert "is not automatically named" in cli("confirm", "Colin", str(auto[0])).stderr
+    assert cli("confirm", "Colin").exit_code == 0  # the rest
+    assert not [f for f in faces(cli) if f["person_source"] == "auto"]

@@ -92,6 +92,11 @@ class LibrarySummary:
     failed: int
     faces: int
     packs: list[PackSummary]
+    people: int
+    groups: int
+    grouped_faces: int
+    named_faces: int  # the user's (and imported) decisions
+    auto_faces: int
 
 
 @dataclass(frozen=True)
@@ -444,6 +449,12 @@ class Store:
             for p in (self.path, Path(f"{self.path}-wal"))
             if os.path.exists(p)
         )
+        people, groups = self.db.execute(
+            "SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM clusters)").fetchone()
+        grouped, named, auto = self.db.execute(
+            "SELECT coalesce(sum(cluster_id IS NOT NULL), 0), coalesce(sum(person_id IS NOT NULL), 0),"
+            " coalesce(sum(person_id IS NULL AND auto_person_id IS NOT NULL), 0) FROM faces"
+        ).fetchone()
         return LibrarySummary(
             db_path=str(self.path),
             db_bytes=db_bytes,
@@ -451,6 +462,11 @@ class Store:
             failed=failed,
             faces=sum(p.faces for p in packs),
             packs=packs,
+            people=people,
+            groups=groups,
+            grouped_faces=grouped,
+            named_faces=named,
+            auto_faces=auto,
         )
 
     def failed_photos(self) -> list[FailedPhoto]:
