@@ -13,7 +13,6 @@ sizes and prints the faces found at each.
 from __future__ import annotations
 
 import argparse
-import functools
 import random
 import statistics
 import sys
@@ -26,7 +25,7 @@ from PIL import Image
 from facesort import imaging
 from facesort.config import resolve_pack
 from facesort.engine import load_engine
-from facesort.scan import ScanOptions, scan
+from facesort.scan import scan
 from facesort.store import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

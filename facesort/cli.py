@@ -9,7 +9,8 @@ setup error (bad option, missing model pack, busy or unusable library),
 from __future__ import annotations
 
 import functools
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 import os
 import sys
 import tempfile
@@ -123,6 +124,14 @@ def _db_path(db: Path | None) -> Path:
     return (db or default_db_path()).expanduser().absolute()
 
 
+@contextmanager
+def _library(db: Path | None, *, write: bool = False, create: bool = False) -> Iterator[Store]:
+    """The library, opened for reading, or for writing under the one-writer lock."""
+    path = _db_path(db)
+    with writer_lock(path) if write else nullcontext(), Store(path, create=create) as store:
+        yield store
+
+
 def _human_bytes(size: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -165,11 +174,10 @@ def scan(
     """
     from facesort.scan import ScanEvents, ScanOptions, scan as scan_photos
 
-    db_path = _db_path(db)
     pack = resolve_pack(model)
     options = ScanOptions(det_size=det_size, min_face_size=min_face_size,
                           follow_symlinks=follow_symlinks)
-    with writer_lock(db_path), Store(db_path) as store, console.progress(quiet, extra="faces") as bar:
+    with _library(db, write=True, create=True) as store, console.progress(quiet, extra="faces") as bar:
         task = bar.add_task("Scanning", total=None, faces=0)
         found = 0
 
@@ -208,7 +216,7 @@ def status(
 
     Example: facesort status --errors
     """
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         summary = store.summary()
         failed = store.failed_photos() if errors else []
     if json_output:
@@ -293,7 +301,7 @@ def export(
     if format not in WRITERS:
         raise FacesortError(f"unknown format {format!r}: choose jsonl or csv")
     write = WRITERS[format]
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         pack = _library_pack(store, model)
         photos = store.export_photos(store.find_pack(pack)) if pack is not None else iter(())
         if output is None:
@@ -355,8 +363,7 @@ def cluster(
         raise FacesortError(f"unknown selection {selection!r}: choose eom or leaf")
     params = ClusterParams(min_cluster_size=min_cluster_size, min_samples=min_samples,
                            selection=selection)
-    db_path = _db_path(db)
-    with writer_lock(db_path), Store(db_path, create=False) as store:
+    with _library(db, write=True) as store:
         pack = _pack_or_empty(store, model)
         busy = console.stderr.status("Grouping faces…") if not quiet and console.stderr.is_terminal else nullcontext()
         with busy:
@@ -403,8 +410,7 @@ def name(
 
     if (group is None) != (person is None):
         raise FacesortError("give both GROUP and NAME, or neither to name groups one by one")
-    db_path = _db_path(db)
-    with writer_lock(db_path), Store(db_path, create=False) as store:
+    with _library(db, write=True) as store:
         if group is not None:
             named, count = people.name_group(store, group, person)
             console.stdout.print(f"group {group} is {named.name}: {count} faces", highlight=False)
@@ -468,7 +474,7 @@ def people(
 
     Example: facesort people --json
     """
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         pack = _pack_or_empty(store, model)
         rows = store.people_summary(store.find_pack(pack))
     if json_output:
@@ -493,7 +499,7 @@ def clusters(
 
     Example: facesort clusters --all
     """
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         pack = _pack_or_empty(store, model)
         rows = [c for c in store.clusters_summary(store.find_pack(pack))
                 if show_all or (not c.ignored and c.person is None)]
@@ -521,7 +527,7 @@ def rename(
     """
     from facesort import people as people_ops
 
-    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+    with _library(db, write=True) as store:
         person = people_ops.rename(store, old, new)
     console.stdout.print(f"renamed to {person.name}", highlight=False)
 
@@ -538,7 +544,7 @@ def merge(
     """
     from facesort import people as people_ops
 
-    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+    with _library(db, write=True) as store:
         kept = people_ops.merge(store, person, other)
     console.stdout.print(f"{other} merged into {kept.name}", highlight=False)
 
@@ -555,7 +561,7 @@ def reject(
     """
     from facesort import people as people_ops
 
-    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+    with _library(db, write=True) as store:
         count = people_ops.reject(store, faces, from_person)
     console.stdout.print(f"rejected {count} faces", highlight=False)
 
@@ -572,7 +578,7 @@ def confirm(
     """
     from facesort import people as people_ops
 
-    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+    with _library(db, write=True) as store:
         count = people_ops.confirm(store, person, faces or ())
     console.stdout.print(f"confirmed {count} faces", highlight=False)
 
@@ -588,7 +594,7 @@ def ignore(
     """
     from facesort import people as people_ops
 
-    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+    with _library(db, write=True) as store:
         people_ops.ignore(store, group)
     console.stdout.print(f"group {group} ignored", highlight=False)
 
@@ -607,7 +613,7 @@ def assign(
     *faces, person = faces_and_name
     if not faces or not all(face.isdigit() for face in faces):
         raise FacesortError("give one or more face ids, then the name: facesort assign 1043 1187 Alice")
-    with writer_lock(_db_path(db)), Store(_db_path(db), create=False) as store:
+    with _library(db, write=True) as store:
         named = people_ops.assign(store, [int(face) for face in faces], person)
     console.stdout.print(f"{len(set(faces))} faces are {named.name}", highlight=False)
 
@@ -630,7 +636,7 @@ def show(
     """
     from facesort import people as people_ops
 
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         if target.isdigit():
             people_ops.require_group(store, int(target))
             faces = store.faces_in_cluster(int(target))
@@ -683,8 +689,7 @@ def write(
 
     if sidecar_name not in ("ext", "stem"):
         raise FacesortError(f"unknown --sidecar-name {sidecar_name!r}: choose ext or stem")
-    db_path = _db_path(db)
-    with writer_lock(db_path), Store(db_path, create=False) as store:
+    with _library(db, write=True) as store:
         pack_id = store.find_pack(_pack_or_empty(store, model))
         person_id = people_ops.find_person(store, person).id if person else None
         verb = "would be " if dry_run else ""
@@ -727,8 +732,7 @@ def import_(
     """
     from facesort import metadata
 
-    db_path = _db_path(db)
-    with writer_lock(db_path), Store(db_path, create=False) as store:
+    with _library(db, write=True) as store:
         pack_id = store.find_pack(_pack_or_empty(store, model))
         report = metadata.import_names(store, pack_id, _photos_in_scope(store, paths),
                                        on_error=console.error_line)
@@ -765,7 +769,7 @@ def find(
 
     query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
                        year=year, since=since, until=until)
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         hits = find_photos(store, store.find_pack(_pack_or_empty(store, model)), query,
                            with_people=json_output)
     if json_output:
@@ -807,7 +811,7 @@ def who(
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     results = []
     failed = False
-    with Store(_db_path(db), create=False) as store:
+    with _library(db) as store:
         pack_id = require_pack(store, pack.name)
         for photo in photos:
             try:

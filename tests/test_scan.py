@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import GROUP, GROUP_FACES, lfw_photo
-from facesort import imaging, scan as scan_module
+from facesort import imaging
 from facesort.scan import ScanEvents, scan
 
 
