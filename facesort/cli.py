@@ -806,19 +806,19 @@ def who(
 
     Example: facesort who party.jpg
     """
-    from facesort.identify import who as identify
+    from facesort.identify import NamedGallery, who as identify
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
+    with _library(db) as store:
+        people_named = NamedGallery.of_library(store, require_pack(store, pack.name))
     results = []
     failed = False
-    with _library(db) as store:
-        pack_id = require_pack(store, pack.name)
-        for photo in photos:
-            try:
-                results.append((photo, identify(store, pack_id, engine, thresholds, photo, min_face_size)))
-            except FacesortError as exc:
-                console.error_line(str(exc))
-                failed = True
+    for photo in photos:
+        try:
+            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size)))
+        except FacesortError as exc:
+            console.error_line(str(exc))
+            failed = True
     if json_output:
         console.stdout.print_json(data=[
             {"path": str(photo), "threshold": thresholds.recognize, "faces": [

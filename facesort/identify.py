@@ -12,7 +12,7 @@ import numpy as np
 from facesort import imaging
 from facesort.engine import FaceEngine
 from facesort.errors import FacesortError, PhotoError
-from facesort.recognize import UNKNOWN, Gallery, recognize
+from facesort.recognize import Gallery, recognize
 from facesort.store import Store
 from facesort.thresholds import PackThresholds
 
@@ -45,19 +45,31 @@ def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[F
     ]
 
 
-def who(store: Store, pack_id: int, engine: FaceEngine, thresholds: PackThresholds,
-        path: Path, min_face_size: int) -> list[Identified]:
+@dataclass(frozen=True)
+class NamedGallery:
+    """The people the user named in a pack, ready for recognition."""
+
+    gallery: Gallery
+    names: dict[int, str]
+
+    @classmethod
+    def of_library(cls, store: Store, pack_id: int) -> NamedGallery:
+        data = store.grouping_input(pack_id)
+        if len(data.face_ids) == 0:
+            return cls(Gallery(np.zeros(0, np.int64), np.zeros((0, 0), np.float32)), {})
+        gallery = Gallery.from_named(data.embeddings, data.person_ids)
+        return cls(gallery, {int(p): store.person_by_id(int(p)).name for p in gallery.person_ids})
+
+
+def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, path: Path,
+        min_face_size: int) -> list[Identified]:
     faces = faces_in_photo(engine, path, min_face_size)
-    data = store.grouping_input(pack_id)
-    if not faces:
-        return []
-    gallery = Gallery.from_named(data.embeddings, data.person_ids) if len(data.face_ids) else None
-    if gallery is None or len(gallery.person_ids) == 0:
+    if not faces or len(people.gallery.person_ids) == 0:
         return [Identified(face, None, None, None) for face in faces]
-    found = recognize(np.stack([f.embedding for f in faces]), gallery, thresholds)
-    name = lambda person: store.person_by_id(int(person)).name if person != UNKNOWN else None  # noqa: E731
+    found = recognize(np.stack([f.embedding for f in faces]), people.gallery, thresholds)
     return [
-        Identified(face, name(person), name(nearest), round(float(distance), 4))
+        Identified(face, people.names.get(int(person)), people.names.get(int(nearest)),
+                   round(float(distance), 4))
         for face, person, nearest, distance in zip(faces, found.person, found.nearest, found.distance)
     ]
 

@@ -154,7 +154,8 @@ def import_names(
         if not regions and not people:
             continue
         report.photos += 1
-        faces = [f for f in store.faces_of_photo(photo.id, pack_id) if f.person_source != "user"]
+        detected = store.faces_of_photo(photo.id, pack_id)
+        faces = [f for f in detected if f.person_source != "user"]
         matches: list[tuple[int, str]] = []
         if regions:
             taken: set[int] = set()
@@ -166,7 +167,7 @@ def import_names(
                     continue
                 taken.add(best.id)
                 matches.append((best.id, region.name))
-        elif len(people) == 1 and len(store.faces_of_photo(photo.id, pack_id)) == 1 and faces:
+        elif len(people) == 1 and len(detected) == 1 and faces:
             # A person tag without a region, on a photo with one face: that face.
             matches.append((faces[0].id, people[0]))
         for face_id, name in matches:
