@@ -12,7 +12,7 @@
    LFW's (new identities near real faces), each in a child process, beside
    plain HDBSCAN where that finishes in reasonable time.
 
-    python bench/cluster_quality.py [--pack ../shared/models/sc_dlib] [--name 100]
+    python bench/cluster_quality.py [--pack ../shared/models/sc_dlib] [--name 100] [--sweep]
 """
 
 from __future__ import annotations
@@ -82,6 +82,20 @@ def quality(embeddings, truth, thresholds) -> None:
     print(f"{'':<12}" + "".join(f"{k:>16}" for k in results))
     for key in results["facesort"]:
         print(f"{key:<12}" + "".join(f"{r[key]:>16.4f}" for r in results.values()))
+
+
+def sweep(embeddings, truth, thresholds) -> None:
+    """The measurement behind ClusterParams' defaults."""
+    print("\n0. HDBSCAN parameters, with facesort's refinement (BCubed):")
+    print(f"{'min_cluster_size':>17}{'min_samples':>12}{'selection':>10}{'P':>8}{'R':>8}{'F':>8}{'unknown':>9}")
+    for size in (2, 3, 5):
+        for samples in (1, 2, 3):
+            for selection in ("eom", "leaf"):
+                params = ClusterParams(min_cluster_size=size, min_samples=samples,
+                                       selection=selection, refine_distance=thresholds.cluster)
+                r = scores(cluster_embeddings(embeddings, params), truth)
+                print(f"{size:>17}{samples:>12}{selection:>10}{r['bcubed P']:>8.4f}"
+                      f"{r['bcubed R']:>8.4f}{r['bcubed F']:>8.4f}{r['unknown']:>9.3f}", flush=True)
 
 
 def simulated_user(embeddings, people, files, thresholds, to_name: int) -> None:
@@ -185,6 +199,7 @@ def main() -> None:
     parser.add_argument("--name", type=int, default=100, help="groups the simulated user names")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--baseline-limit", type=int, default=10000)
+    parser.add_argument("--sweep", action="store_true", help="also try HDBSCAN's parameters")
     args = parser.parse_args()
     name = resolve_pack(args.pack).name
     thresholds = thresholds_for(name)
@@ -192,6 +207,8 @@ def main() -> None:
         raise SystemExit(f"no thresholds for pack {name!r} in facesort/thresholds.py")
     faces = lfw_faces(args.pack)
     print(f"pack {name}: {thresholds.source}")
+    if args.sweep:
+        sweep(faces.embeddings, np.array(faces.people), thresholds)
     quality(faces.embeddings, np.array(faces.people), thresholds)
     simulated_user(faces.embeddings, faces.people, faces.files, thresholds, args.name)
     scale(faces.embeddings, thresholds, [int(s) for s in args.sizes.split(",")], args.baseline_limit)
