@@ -33,6 +33,12 @@ from facesort.store import GroupingInput
 from facesort.thresholds import thresholds_for
 
 
+def facesort_params(thresholds, **overrides) -> ClusterParams:
+    """What `facesort cluster` uses for a pack with measured thresholds."""
+    return ClusterParams(refine_distance=thresholds.cluster, rescue_distance=thresholds.recognize,
+                         rescue_margin=thresholds.margin, **overrides)
+
+
 def _as_singletons(labels: np.ndarray) -> np.ndarray:
     labels = labels.copy()
     noise = labels < 0
@@ -66,7 +72,7 @@ def quality(embeddings, truth, thresholds) -> None:
     import facesort.cluster as cluster_module
 
     runs = {
-        "facesort": (ClusterParams(refine_distance=thresholds.cluster), cluster_module.BLOCK_SIZE),
+        "facesort": (facesort_params(thresholds), cluster_module.BLOCK_SIZE),
         "plain HDBSCAN": (ClusterParams(), len(truth)),  # one block: HDBSCAN as is
     }
     results = {}
@@ -91,8 +97,8 @@ def sweep(embeddings, truth, thresholds) -> None:
     for size in (2, 3, 5):
         for samples in (1, 2, 3):
             for selection in ("eom", "leaf"):
-                params = ClusterParams(min_cluster_size=size, min_samples=samples,
-                                       selection=selection, refine_distance=thresholds.cluster)
+                params = facesort_params(thresholds, min_cluster_size=size, min_samples=samples,
+                                         selection=selection)
                 r = scores(cluster_embeddings(embeddings, params), truth)
                 print(f"{size:>17}{samples:>12}{selection:>10}{r['bcubed P']:>8.4f}"
                       f"{r['bcubed R']:>8.4f}{r['bcubed F']:>8.4f}{r['unknown']:>9.3f}", flush=True)
@@ -104,7 +110,7 @@ def simulated_user(embeddings, people, files, thresholds, to_name: int) -> None:
     later = np.array([number[i] > (counts[p] + 1) // 2 for i, p in enumerate(people)])
     first = np.flatnonzero(~later)
     truth = np.array(people)
-    labels = cluster_embeddings(embeddings[first], ClusterParams(refine_distance=thresholds.cluster))
+    labels = cluster_embeddings(embeddings[first], facesort_params(thresholds))
     person_ids = np.zeros(len(people), dtype=np.int64)
     ids: dict[str, int] = {}
     named_groups = 0
@@ -121,7 +127,7 @@ def simulated_user(embeddings, people, files, thresholds, to_name: int) -> None:
         face_ids=np.arange(len(people)), photo_ids=np.arange(len(people)), embeddings=embeddings,
         cluster_ids=[None] * len(people), person_ids=person_ids, ignored=np.zeros(len(people), bool),
     )
-    all_labels = cluster_embeddings(embeddings, ClusterParams(refine_distance=thresholds.cluster))
+    all_labels = cluster_embeddings(embeddings, facesort_params(thresholds))
     given = {face: person for face, person, _ in
              auto_names(data, all_labels, thresholds, set(), np.zeros(len(people), bool))}
     name_of = {v: k for k, v in ids.items()}
@@ -183,7 +189,7 @@ def scale(base: np.ndarray, thresholds, sizes: list[int], baseline_limit: int) -
     print(f"{'faces':>8} {'facesort s':>11} {'peak MB':>8} {'groups':>7} "
           f"{'plain HDBSCAN s':>16} {'peak MB':>8} {'ratio':>6}")
     for n in sizes:
-        ours = _measure(base, n, ClusterParams(refine_distance=thresholds.cluster))
+        ours = _measure(base, n, facesort_params(thresholds))
         line = f"{n:>8} {ours[0]:>11.1f} {ours[2]:>8.0f} {ours[1]:>7}"
         if n <= baseline_limit:
             plain = _measure(base, n, ClusterParams(), one_block=True)

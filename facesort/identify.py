@@ -66,7 +66,8 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
     faces = faces_in_photo(engine, path, min_face_size)
     if not faces or len(people.gallery.person_ids) == 0:
         return [Identified(face, None, None, None) for face in faces]
-    found = recognize(np.stack([f.embedding for f in faces]), people.gallery, thresholds)
+    found = recognize(np.stack([f.embedding for f in faces]), people.gallery,
+                      thresholds.recognize, thresholds.margin)
     return [
         Identified(face, people.names.get(int(person)), people.names.get(int(nearest)),
                    round(float(distance), 4))

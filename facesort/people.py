@@ -91,7 +91,7 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
     if len(gallery.person_ids) == 0 or len(open_faces) == 0:
         return []
-    found = recognize(data.embeddings[open_faces], gallery, thresholds)
+    found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
     anchors: dict[int, int] = {}
     for label in np.unique(labels[labels >= 0]):
         named = set(data.person_ids[(labels == label) & (data.person_ids > 0)].tolist())
@@ -128,7 +128,8 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
     thresholds = thresholds_for(pack_name)
     params = params or ClusterParams()
     if params.refine_distance is None and thresholds is not None:
-        params = replace(params, refine_distance=thresholds.cluster)
+        params = replace(params, refine_distance=thresholds.cluster,
+                         rescue_distance=thresholds.recognize, rescue_margin=thresholds.margin)
     data = store.grouping_input(pack_id)
     labels = (cluster_embeddings(data.embeddings, params) if len(data.face_ids)
               else np.zeros(0, dtype=np.int64))

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facesort.thresholds import PackThresholds
 
 UNKNOWN = -1
 
@@ -46,12 +45,13 @@ class Recognition:
     distance: np.ndarray  # to the nearest person
 
 
-def recognize(queries: np.ndarray, gallery: Gallery, thresholds: PackThresholds,
+def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: float,
               chunk: int = 8192) -> Recognition:
     """Name each query row with the nearest person, or UNKNOWN.
 
-    A person is named only within ``thresholds.recognize`` and when the next
-    person is at least ``thresholds.margin`` farther: look-alikes stay unknown.
+    A person is named only within ``distance`` and when the next person is at
+    least ``margin`` farther: look-alikes stay unknown. The pack's
+    :class:`~facesort.thresholds.PackThresholds` give both.
     """
     n = len(queries)
     person = np.full(n, UNKNOWN, dtype=np.int64)
@@ -63,7 +63,7 @@ def recognize(queries: np.ndarray, gallery: Gallery, thresholds: PackThresholds,
         order = np.argsort(d, axis=1)[:, :2]
         first = d[rows, order[:, 0]]
         second = d[rows, order[:, 1]] if d.shape[1] > 1 else np.full(len(d), np.inf)
-        accepted = (first <= thresholds.recognize) & (second - first >= thresholds.margin)
+        accepted = (first <= distance) & (second - first >= margin)
         part = slice(start, start + len(d))
         nearest[part] = gallery.person_ids[order[:, 0]]
         person[part] = np.where(accepted, nearest[part], UNKNOWN)
