@@ -202,7 +202,7 @@ def scan(
             f"{report.failed} failed; {report.faces} faces found in {report.seconds:.1f} s",
             highlight=False,
         )
-    if report.failed:
+    if report.errors:  # failed photos, and folders that could not be read
         raise typer.Exit(EXIT_SOME_FAILED)
 
 

@@ -102,3 +102,27 @@ def test_a_photo_that_breaks_keeps_what_was_stored(cli, tmp_path):
     shutil.copy(lfw_photo("Colin_Powell"), photo)
     assert cli("scan", str(folder)).exit_code == 0
     assert cli("export").stdout == before
+
+
+def test_an_unreadable_folder_is_reported_and_its_photos_are_kept(cli, tmp_path, monkeypatch):
+    from facesort import walk
+
+    root = tmp_path / "photos"
+    (root / "locked").mkdir(parents=True)
+    shutil.copy(lfw_photo("Colin_Powell"), root / "locked" / "a.jpg")
+    shutil.copy(lfw_photo("Tony_Blair"), root / "b.jpg")
+    assert cli("scan", str(root)).exit_code == 0
+    real_scandir = os.scandir
+
+    def refusing_scandir(path):
+        if os.fspath(path) == str(root / "locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(walk.os, "scandir", refusing_scandir)
+    result = cli("scan", str(root), "--json")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"{root / 'locked'}: permission denied"
+    assert json.loads(result.stdout)["removed"] == 0
+    assert len(json.loads(cli("status", "--json").stdout)["packs"]) == 1
+    assert json.loads(cli("status", "--json").stdout)["photos"] == 2
