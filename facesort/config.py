@@ -17,8 +17,8 @@ MODEL_ENV = "FACESORT_MODEL"
 # insightface's own default pack: SCRFD-10GF detector + ResNet50 ArcFace.
 DEFAULT_MODEL = "buffalo_l"
 # Long side, in pixels, of the image the detector sees. 480 already finds all
-# 29 faces of the Solvay group photo and 416 misses two (bench/scan.py
-# --det-sizes); 640 keeps a margin for smaller faces at ~12 ms a photo.
+# 29 faces of the Solvay group photo and 416 misses four (bench/scan.py
+# --det-sizes); 640 keeps a margin for smaller faces at ~20 ms a photo.
 DEFAULT_DET_SIZE = 640
 # Faces smaller than this (shorter side, in displayed pixels) are background
 # strangers far more often than people a user wants to name.
