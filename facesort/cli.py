@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -32,6 +31,7 @@ from facesort.config import (
 )
 from facesort.errors import FacesortError
 from facesort.export import WRITERS
+from facesort.files import atomic_write
 from facesort.lock import writer_lock
 from facesort.people import require_pack
 from facesort.store import Store
@@ -270,21 +270,6 @@ def _library_pack(store: Store, model: str | None) -> str | None:
     return DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
 
 
-def _write_atomically(path: Path, write) -> int:
-    """Write through a temporary file beside ``path``, so a reader never sees
-    half a file and an interruption leaves the old one."""
-    path = path.expanduser()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            count = write(out)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return count
-
-
 @_command()
 def export(
     db: DbOption = None,
@@ -307,7 +292,8 @@ def export(
         if output is None:
             write(photos, sys.stdout)
         else:
-            _write_atomically(output, lambda out: write(photos, out))
+            with atomic_write(output, "w") as out:
+                write(photos, out)
 
 # -- groups and people ---------------------------------------------------------------
 

@@ -35,26 +35,20 @@ def photo_record(photo: ExportPhoto) -> dict:
     }
 
 
-def write_jsonl(photos: Iterable[ExportPhoto], out: TextIO) -> int:
-    count = 0
+def write_jsonl(photos: Iterable[ExportPhoto], out: TextIO) -> None:
     for photo in photos:
         out.write(json.dumps(photo_record(photo), ensure_ascii=False) + "\n")
-        count += 1
-    return count
 
 
-def write_csv(photos: Iterable[ExportPhoto], out: TextIO) -> int:
+def write_csv(photos: Iterable[ExportPhoto], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    count = 0
     for photo in photos:
         record = photo_record(photo)
         for face in record["faces"]:
             writer.writerow([photo.path, photo.width, photo.height, photo.taken_at, face["id"],
                              *face["box"], face["score"], face["cluster"], face["person"],
                              face["person_source"]])
-            count += 1
-    return count
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}

@@ -11,6 +11,7 @@ from PIL import Image
 
 from facesort import sidecar
 from facesort.errors import PhotoError
+from facesort.files import atomic_write
 from facesort.people import person_for_naming
 from facesort.store import PhotoRecord, Store
 from facesort.store.library import box_overlap
@@ -81,7 +82,8 @@ def write_sidecars(
             if not dry_run:
                 if not path.exists():
                     raise PhotoError(path, "the photo is gone; run 'facesort scan' to update the library")
-                sidecar.write_atomically(target, new)
+                with atomic_write(target) as out:
+                    out.write(new)
         except (PhotoError, OSError) as exc:
             message = str(exc) if isinstance(exc, PhotoError) else f"{target}: {exc.strerror or exc}"
             report.errors.append(message)

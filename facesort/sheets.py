@@ -17,6 +17,7 @@ from rich.text import Text
 
 from facesort import imaging
 from facesort.errors import PhotoError
+from facesort.files import atomic_write
 from facesort.store import FaceInfo
 
 THUMB = 128
@@ -70,11 +71,10 @@ def contact_sheet(thumbs: Sequence[Image.Image], labels: Sequence[str], title: s
 
 
 def save_sheet(sheet: Image.Image, path: Path) -> Path:
-    """Write atomically: a viewer that has the old sheet open never sees half a file."""
+    """A viewer that has the old sheet open never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    sheet.save(partial, format="PNG")
-    partial.replace(path)
+    with atomic_write(path) as out:
+        sheet.save(out, format="PNG")
     return path
 
 

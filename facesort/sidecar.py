@@ -11,8 +11,6 @@ Untrusted XML is parsed with defusedxml: no entities, no DTDs.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,14 +366,3 @@ def _add(target: ET.Element, regions: list[Region], width: int, height: int) -> 
     record_regions = _bag(target, "facesort", "Regions")
     for signature in signatures:
         ET.SubElement(record_regions, q("rdf", "li")).text = signature
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
