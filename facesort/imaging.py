@@ -57,6 +57,11 @@ class DecodedPhoto:
     info: PhotoInfo
 
 
+def swaps_axes(orientation: int) -> bool:
+    """Whether this EXIF orientation shows the stored width as the height."""
+    return orientation in (5, 6, 7, 8)
+
+
 @functools.cache
 def _heif_opener_registered() -> bool:
     try:
@@ -130,8 +135,7 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
         raise
     except Exception as exc:  # truncated data, bad chunks, decoder errors
         raise PhotoError(path, f"corrupt or truncated image: {exc}") from exc
-    swapped = orientation in (5, 6, 7, 8)
-    width, height = (stored_h, stored_w) if swapped else (stored_w, stored_h)
+    width, height = (stored_h, stored_w) if swaps_axes(orientation) else (stored_w, stored_h)
     info = PhotoInfo(width=width, height=height, orientation=orientation, taken_at=taken_at)
     return DecodedPhoto(pixels=np.asarray(image), scale=width / image.width, info=info)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from facesort import sidecar
+from facesort.imaging import swaps_axes
 from facesort.errors import PhotoError
 from facesort.files import atomic_write
 from facesort.people import person_for_naming
@@ -34,8 +35,7 @@ class WriteReport:
 
 
 def _stored_size(photo: PhotoRecord) -> tuple[int, int]:
-    swapped = photo.orientation in (5, 6, 7, 8)
-    return (photo.height, photo.width) if swapped else (photo.width, photo.height)
+    return (photo.height, photo.width) if swaps_axes(photo.orientation) else (photo.width, photo.height)
 
 
 def write_sidecars(

@@ -79,35 +79,45 @@ def existing_sidecar(photo: Path) -> Path | None:
 
 # -- geometry -----------------------------------------------------------------------
 
+# Where a normalised point (u, v) of the displayed photo lies in the stored
+# pixels, for each EXIF orientation; and the way back.
+_TO_STORED = {
+    1: lambda u, v: (u, v), 2: lambda u, v: (1 - u, v), 3: lambda u, v: (1 - u, 1 - v),
+    4: lambda u, v: (u, 1 - v), 5: lambda u, v: (v, u), 6: lambda u, v: (v, 1 - u),
+    7: lambda u, v: (1 - v, 1 - u), 8: lambda u, v: (1 - v, u),
+}
+_TO_DISPLAYED = {
+    1: lambda u, v: (u, v), 2: lambda u, v: (1 - u, v), 3: lambda u, v: (1 - u, 1 - v),
+    4: lambda u, v: (u, 1 - v), 5: lambda u, v: (v, u), 6: lambda u, v: (1 - v, u),
+    7: lambda u, v: (1 - v, 1 - u), 8: lambda u, v: (v, 1 - u),
+}
+
+
+def _turn_box(left: float, top: float, right: float, bottom: float, turns: dict,
+              orientation: int) -> tuple[float, float, float, float]:
+    """The normalised box (left, top, right, bottom) carried through ``turns``."""
+    turn = turns.get(orientation, turns[1])
+    (a0, b0), (a1, b1) = turn(left, top), turn(right, bottom)
+    return min(a0, a1), min(b0, b1), max(a0, a1), max(b0, b1)
+
+
 def displayed_to_stored(box: tuple[float, float, float, float], width: int, height: int,
                         orientation: int) -> tuple[float, float, float, float]:
     """A box in displayed pixels → (centre x, centre y, w, h) normalised to the
     stored pixel grid, which is what MWG regions are relative to: readers such
     as Immich and Lightroom turn them by the EXIF orientation themselves."""
     x, y, w, h = box
-    u0, v0, u1, v1 = x / width, y / height, (x + w) / width, (y + h) / height
-    to_stored = {
-        1: lambda u, v: (u, v), 2: lambda u, v: (1 - u, v), 3: lambda u, v: (1 - u, 1 - v),
-        4: lambda u, v: (u, 1 - v), 5: lambda u, v: (v, u), 6: lambda u, v: (v, 1 - u),
-        7: lambda u, v: (1 - v, 1 - u), 8: lambda u, v: (1 - v, u),
-    }[orientation if orientation in range(1, 9) else 1]
-    (a0, b0), (a1, b1) = to_stored(u0, v0), to_stored(u1, v1)
-    left, right, top, bottom = min(a0, a1), max(a0, a1), min(b0, b1), max(b0, b1)
+    left, top, right, bottom = _turn_box(x / width, y / height, (x + w) / width,
+                                         (y + h) / height, _TO_STORED, orientation)
     return ((left + right) / 2, (top + bottom) / 2, right - left, bottom - top)
 
 
 def stored_to_displayed(region: Region, width: int, height: int,
                         orientation: int) -> tuple[float, float, float, float]:
     """The inverse of :func:`displayed_to_stored`, in displayed pixels (x, y, w, h)."""
-    u0, v0 = region.x - region.w / 2, region.y - region.h / 2
-    u1, v1 = region.x + region.w / 2, region.y + region.h / 2
-    to_displayed = {
-        1: lambda u, v: (u, v), 2: lambda u, v: (1 - u, v), 3: lambda u, v: (1 - u, 1 - v),
-        4: lambda u, v: (u, 1 - v), 5: lambda u, v: (v, u), 6: lambda u, v: (1 - v, u),
-        7: lambda u, v: (1 - v, 1 - u), 8: lambda u, v: (v, 1 - u),
-    }[orientation if orientation in range(1, 9) else 1]
-    (a0, b0), (a1, b1) = to_displayed(u0, v0), to_displayed(u1, v1)
-    left, right, top, bottom = min(a0, a1), max(a0, a1), min(b0, b1), max(b0, b1)
+    left, top, right, bottom = _turn_box(
+        region.x - region.w / 2, region.y - region.h / 2, region.x + region.w / 2,
+        region.y + region.h / 2, _TO_DISPLAYED, orientation)
     return (left * width, top * height, (right - left) * width, (bottom - top) * height)
 
 

@@ -257,3 +257,16 @@ def test_malformed_and_hostile_sidecars_give_one_line_and_the_run_goes_on(cli, f
     assert any(line.startswith(str(folder / "bomb.jpg.xmp") + ": malformed XMP") for line in lines)
     written = cli("write")
     assert written.exit_code == 1 and len(written.stderr.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_regions_map_to_the_stored_grid_and_back_for_every_orientation(orientation):
+    from facesort.sidecar import Region, displayed_to_stored, stored_to_displayed
+
+    width, height = 400, 300  # displayed
+    box = (40.0, 30.0, 100.0, 60.0)
+    x, y, w, h = displayed_to_stored(box, width, height, orientation)
+    swapped = orientation in (5, 6, 7, 8)
+    assert (w, h) == pytest.approx((60 / 300, 100 / 400) if swapped else (100 / 400, 60 / 300))
+    back = stored_to_displayed(Region("A", x, y, w, h), width, height, orientation)
+    assert back == pytest.approx(box)
