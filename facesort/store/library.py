@@ -45,6 +45,20 @@ def box_overlap(a: tuple, b: tuple) -> float:
     return overlap / union if union > 0 else 0.0
 
 
+def _under(folder: str) -> tuple[str, str]:
+    """The half-open range of paths below ``folder``: a range on the path
+    index, where LIKE 'folder/%' would scan the table."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
+
+
+def _chunks(ids: list, size: int = 500) -> Iterator[tuple[list, str]]:
+    """``ids`` in slices that fit SQLite's parameter limit, each with its ``?`` marks."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start:start + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -417,11 +431,8 @@ class Store:
             )
 
     def photos_under(self, folder: str) -> list[tuple[int, str]]:
-        prefix = folder.rstrip(os.sep) + os.sep
-        # A range on the path index: every path that starts with prefix.
-        upper = prefix[:-1] + chr(ord(os.sep) + 1)
         return self.db.execute(
-            "SELECT id, path FROM photos WHERE path >= ? AND path < ?", (prefix, upper)
+            "SELECT id, path FROM photos WHERE path >= ? AND path < ?", _under(folder)
         ).fetchall()
 
     def delete_photos(self, photo_ids: list[int]) -> None:
@@ -681,11 +692,8 @@ class Store:
         )
 
     def faces_by_id(self, face_ids: Iterable[int]) -> dict[int, FaceInfo]:
-        wanted = [int(face_id) for face_id in face_ids]
         found: dict[int, FaceInfo] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _chunks([int(face_id) for face_id in face_ids]):
             for face in self._faces_where(f"f.id IN ({marks})", chunk):
                 found[face.id] = face
         return found
@@ -702,10 +710,9 @@ class Store:
         else:
             rows = []
             for folder in folders:
-                prefix = folder.rstrip(os.sep) + os.sep
                 rows += self.db.execute(
                     query + " AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
-                    (folder, prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
+                    (folder, *_under(folder)),
                 ).fetchall()
         return [PhotoRecord(*row) for row in dict.fromkeys(rows)]
 
@@ -774,10 +781,7 @@ class Store:
     def people_in_photos(self, photo_ids: Iterable[int], pack_id: int) -> dict[int, list[str]]:
         """photo id → the names of the people on its faces."""
         found: dict[int, list[str]] = {}
-        wanted = list(photo_ids)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _chunks(list(photo_ids)):
             for photo_id, name in self.db.execute(
                 f"SELECT DISTINCT f.photo_id, p.name FROM faces f"
                 f" JOIN people p ON p.id = coalesce(f.person_id, f.auto_person_id)"
