@@ -30,6 +30,15 @@ class Detection:
     landmarks: np.ndarray  # (5, 2): eyes, nose, mouth corners
     score: float
 
+    def scaled(self, factor: float) -> Detection:
+        """The same face in pixels ``factor`` times larger (a decoded image's
+        pixels → the photo's displayed pixels), to a tenth of a pixel."""
+        return Detection(
+            box=tuple(round(v * factor, 1) for v in self.box),
+            landmarks=np.round(self.landmarks.astype(np.float64) * factor, 1),
+            score=self.score,
+        )
+
 
 class FaceEngine:
     def __init__(self, pack: PackRef, det_size: int = DEFAULT_DET_SIZE, det_threshold: float = 0.5):
@@ -59,19 +68,19 @@ class FaceEngine:
             max(_STRIDE, round(height * factor / _STRIDE) * _STRIDE),
         )
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, min_side: float = 0.0) -> list[Detection]:
+        """The faces in ``rgb`` whose box's shorter side is at least ``min_side`` pixels."""
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         boxes, landmarks = self._detector.detect(bgr, input_size=self._input_size(*rgb.shape[:2]))
-        found = []
-        for (x1, y1, x2, y2, score), points in zip(boxes, landmarks):
-            found.append(
-                Detection(
-                    box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
-                    landmarks=np.asarray(points, dtype=np.float32),
-                    score=float(score),
-                )
+        return [
+            Detection(
+                box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
+                landmarks=np.asarray(points, dtype=np.float32),
+                score=float(score),
             )
-        return found
+            for (x1, y1, x2, y2, score), points in zip(boxes, landmarks)
+            if min(x2 - x1, y2 - y1) >= min_side
+        ]
 
     def align(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The face warped onto the recognizer's template, as insightface does it."""

@@ -35,12 +35,11 @@ class Identified:
 
 def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
     photo = imaging.read_and_decode(Path(path), engine.det_size)
-    found = [d for d in engine.detect(photo.pixels)
-             if min(d.box[2], d.box[3]) * photo.scale >= min_face_size]
-    found.sort(key=lambda d: d.box[0])
+    found = sorted(engine.detect(photo.pixels, min_side=min_face_size / photo.scale),
+                   key=lambda d: d.box[0])
     embeddings = engine.embed([engine.align(photo.pixels, d.landmarks) for d in found])
     return [
-        FoundFace(number, tuple(round(v * photo.scale, 1) for v in d.box), d.score, embedding)
+        FoundFace(number, d.scaled(photo.scale).box, d.score, embedding)
         for number, (d, embedding) in enumerate(zip(found, embeddings), 1)
     ]
 

@@ -316,11 +316,8 @@ class Scanner:
                 self._fail(item, item.error or "not decoded")
                 continue
             since = time.perf_counter()
-            scale = item.photo.scale
-            detections = [
-                d for d in engine.detect(item.photo.pixels)
-                if min(d.box[2], d.box[3]) * scale >= self.options.min_face_size
-            ]
+            detections = engine.detect(item.photo.pixels,
+                                       min_side=self.options.min_face_size / item.photo.scale)
             self._timings.add("detect", since)
             since = time.perf_counter()
             crops.extend(engine.align(item.photo.pixels, d.landmarks) for d in detections)
@@ -332,13 +329,9 @@ class Scanner:
         for item, detections in found:
             photo = item.photo
             faces = [
-                FaceRecord(
-                    box=tuple(round(v * photo.scale, 1) for v in d.box),
-                    landmarks=[[round(float(v) * photo.scale, 1) for v in point] for point in d.landmarks],
-                    score=round(d.score, 4),
-                    embedding=next(embeddings),
-                )
-                for d in detections
+                FaceRecord(box=shown.box, landmarks=shown.landmarks.tolist(),
+                           score=round(shown.score, 4), embedding=next(embeddings))
+                for shown in (d.scaled(photo.scale) for d in detections)
             ]
             info = photo.info
             since = time.perf_counter()
