@@ -308,6 +308,10 @@ def _pack_or_empty(store: Store, model: str | None) -> str:
     return pack
 
 
+def _pack_id(store: Store, model: str | None) -> int:
+    return store.find_pack(_pack_or_empty(store, model))
+
+
 def _sheet_path(name: str) -> Path:
     return Path(typer.get_app_dir(APP_NAME)) / "sheets" / f"{name}.png"
 
@@ -401,9 +405,7 @@ def name(
             named, count = people.name_group(store, group, person)
             console.stdout.print(f"group {group} is {named.name}: {count} faces", highlight=False)
             return
-        pack = _pack_or_empty(store, model)
-        pack_id = store.find_pack(pack)
-        todo = [c for c in store.clusters_summary(pack_id) if not c.ignored and c.person is None]
+        todo = [c for c in store.clusters_summary(_pack_id(store, model)) if not c.ignored and c.person is None]
         if not todo:
             console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
             return
@@ -461,8 +463,7 @@ def people(
     Example: facesort people --json
     """
     with _library(db) as store:
-        pack = _pack_or_empty(store, model)
-        rows = store.people_summary(store.find_pack(pack))
+        rows = store.people_summary(_pack_id(store, model))
     if json_output:
         console.stdout.print_json(data=[vars(row) for row in rows])
         return
@@ -486,8 +487,7 @@ def clusters(
     Example: facesort clusters --all
     """
     with _library(db) as store:
-        pack = _pack_or_empty(store, model)
-        rows = [c for c in store.clusters_summary(store.find_pack(pack))
+        rows = [c for c in store.clusters_summary(_pack_id(store, model))
                 if show_all or (not c.ignored and c.person is None)]
     if json_output:
         console.stdout.print_json(data=[vars(row) for row in rows])
@@ -629,9 +629,8 @@ def show(
             title = f"Group {target}: {len(faces)} faces"
             slug = f"group-{target}"
         else:
-            pack = _pack_or_empty(store, model)
             person = people_ops.find_person(store, target)
-            faces = store.faces_of_person(person.id, store.find_pack(pack))
+            faces = store.faces_of_person(person.id, _pack_id(store, model))
             title = f"{person.name}: {len(faces)} faces (? = automatic)"
             slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
     if not faces:
@@ -676,7 +675,7 @@ def write(
     if sidecar_name not in ("ext", "stem"):
         raise FacesortError(f"unknown --sidecar-name {sidecar_name!r}: choose ext or stem")
     with _library(db, write=True) as store:
-        pack_id = store.find_pack(_pack_or_empty(store, model))
+        pack_id = _pack_id(store, model)
         person_id = people_ops.find_person(store, person).id if person else None
         verb = "would be " if dry_run else ""
 
@@ -719,7 +718,7 @@ def import_(
     from facesort import metadata
 
     with _library(db, write=True) as store:
-        pack_id = store.find_pack(_pack_or_empty(store, model))
+        pack_id = _pack_id(store, model)
         report = metadata.import_names(store, pack_id, _photos_in_scope(store, paths),
                                        on_error=console.error_line)
     if json_output:
@@ -756,7 +755,7 @@ def find(
     query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
                        year=year, since=since, until=until)
     with _library(db) as store:
-        hits = find_photos(store, store.find_pack(_pack_or_empty(store, model)), query,
+        hits = find_photos(store, _pack_id(store, model), query,
                            with_people=json_output)
     if json_output:
         console.stdout.print_json(data=[

@@ -177,14 +177,15 @@ class Scanner:
         self.pack_id = self.store.pack_id(self.pack.name, self.pack.fingerprint())
         entries, walked_roots = self._walk(roots)
         self.events.on_total(len(entries))
-        with ThreadPoolExecutor(max_workers=self.options.workers) as pool:
-            try:
-                reads = _ordered_map(pool, self._read, self._needing_read(entries), READ_AHEAD)
-                decoded = _ordered_map(pool, self._decode, self._needing_detection(reads), DECODE_AHEAD)
-                for batch in _batched(decoded, PHOTOS_PER_BATCH):
-                    self._detect_and_store(batch)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        pool = ThreadPoolExecutor(max_workers=self.options.workers)
+        try:
+            reads = _ordered_map(pool, self._read, self._needing_read(entries), READ_AHEAD)
+            decoded = _ordered_map(pool, self._decode, self._needing_detection(reads), DECODE_AHEAD)
+            for batch in _batched(decoded, PHOTOS_PER_BATCH):
+                self._detect_and_store(batch)
+        finally:
+            # On Ctrl-C, reads and decodes queued ahead are dropped, not waited for.
+            pool.shutdown(wait=True, cancel_futures=True)
         seen = {entry.path for entry in entries}
         for root in walked_roots:
             self._remove_missing(root, seen)
