@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort import __version__, console
+from facesort.text import plural
 from facesort.config import (
     APP_NAME,
     DB_ENV,
@@ -202,6 +203,13 @@ def scan(
             f"{report.failed} failed; {report.faces} faces found in {report.seconds:.1f} s",
             highlight=False,
         )
+        carried = report.decisions
+        if carried.carried or carried.orphaned:
+            packs = "".join(f", {n} from pack {name}" for name, n in sorted(carried.from_packs.items()))
+            console.stdout.print(
+                f"{plural(carried.carried, 'decision')} carried over to faces detected again{packs}; "
+                f"{carried.orphaned} could not be (see 'facesort status --orphans')",
+                highlight=False)
     if report.errors:  # failed photos, and folders that could not be read
         raise typer.Exit(EXIT_SOME_FAILED)
 
@@ -210,15 +218,21 @@ def scan(
 def status(
     db: DbOption = None,
     errors: Annotated[bool, typer.Option("--errors", help="List the photos that failed and why.")] = False,
+    orphans: Annotated[bool, typer.Option("--orphans", help="List your decisions whose face was not found again.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show what is in the library: photos, faces, failed files, model packs.
+
+    --orphans lists the decisions (names, rejections, ignores) whose photo
+    was detected again without a face at their place; they come back when a
+    later scan finds the face, and 'facesort forget --orphan ID' drops one.
 
     Example: facesort status --errors
     """
     with _library(db) as store:
         summary = store.summary()
         failed = store.failed_photos() if errors else []
+        orphaned = store.orphans() if orphans else []
     if json_output:
         data = {
             "database": summary.db_path,
@@ -233,8 +247,11 @@ def status(
             "auto_faces": summary.auto_faces,
             "packs": [vars(pack) for pack in summary.packs],
         }
+        data["orphans"] = summary.orphans
         if errors:
             data["errors"] = [vars(photo) for photo in failed]
+        if orphans:
+            data["orphan_list"] = [vars(orphan) for orphan in orphaned]
         console.stdout.print_json(data=data)
         return
     out = console.stdout
@@ -248,10 +265,63 @@ def status(
         dims = f", {pack.dimensions}-d" if pack.dimensions else ""
         out.print(f"Pack      {pack.name}: {pack.photos} photos, {pack.faces} faces{dims}",
                   highlight=False)
+    if summary.orphans:
+        out.print(f"Orphans   {plural(summary.orphans, 'decision')} whose face was not found again",
+                  highlight=False)
     for photo in failed:
         out.print(f"{photo.path}: {photo.error}", markup=False, highlight=False)
+    for orphan in orphaned:
+        out.print(f"orphan {orphan.id}: {orphan.path}: {_orphan_words(orphan)}", markup=False,
+                  highlight=False)
     if summary.failed and not errors:
         out.print("See which photos failed and why: facesort status --errors", style="dim")
+    if summary.orphans and not orphans:
+        out.print("See them: facesort status --orphans", style="dim")
+
+
+def _orphan_words(orphan) -> str:
+    said = []
+    if orphan.person:
+        said.append(f"{orphan.person} ({'imported' if orphan.person_source == 'import' else 'your name'})")
+    if orphan.ignored:
+        said.append("ignored")
+    if orphan.rejected:
+        said.append("not " + ", not ".join(orphan.rejected))
+    x, y, w, h = orphan.box
+    return (f"{'; '.join(said)}; face at {x + w / 2:.0%} across, {y + h / 2:.0%} down, "
+            f"not found again (pack {orphan.pack}, since {orphan.since[:10]})")
+
+
+@_command()
+def forget(
+    folders: Annotated[Optional[list[Path]], typer.Argument(help="Folders (or photos) gone for good.")] = None,
+    orphan: Annotated[Optional[list[int]], typer.Option("--orphan", help="Drop this orphaned decision (from 'facesort status --orphans'); repeatable.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Say what would be forgotten; change nothing.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Forget the photos of folders that are gone for good, or orphaned decisions.
+
+    A scan never drops the photos of a missing or empty folder (it may be an
+    unmounted drive); this does. Every person is kept, with their faces in
+    other photos. A later scan of the folder adds its photos again.
+
+    Example: facesort forget /mnt/old-nas/2009 --dry-run
+    """
+    from facesort.forget import forget_folders, forget_orphans
+
+    if not folders and not orphan:
+        raise FacesortError("give the folders to forget, or --orphan ID")
+    verb = "would forget" if dry_run else "forgot"
+    with _library(db, write=True) as store:
+        if folders:
+            gone = forget_folders(store, folders, dry_run)
+            console.stdout.print(
+                f"{verb} {plural(gone.photos, 'photo')} ({plural(gone.faces, 'face')}, "
+                f"{plural(gone.decisions, 'decision')} of yours on them); every person is kept",
+                highlight=False)
+        if orphan:
+            count = forget_orphans(store, orphan, dry_run)
+            console.stdout.print(f"{verb} {plural(count, 'orphaned decision')}", highlight=False)
 
 
 def _library_pack(store: Store, model: str | None) -> str | None:
@@ -323,8 +393,8 @@ def _show_faces(faces, labels, title: str, output: Path, open_viewer: bool, prev
     path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
     if preview:
         console.stdout.print(sheets.terminal_preview(thumbs[:preview], labels[:preview]))
-    if open_viewer:
-        typer.launch(str(path))
+    if open_viewer and typer.launch(str(path)) != 0:
+        console.warning_line(f"no viewer could open the contact sheet; it is at {path}")
     return path
 
 
@@ -367,12 +437,13 @@ def cluster(
         console.warning_line(
             f"no measured thresholds for pack {pack!r}: no automatic names were given"
         )
-    largest = ", ".join(map(str, report.group_sizes[:8])) or "none"
+    largest = ", ".join(map(str, sorted(report.group_sizes, reverse=True)[:8])) or "none"
     console.stdout.print(
-        f"{report.groups} groups with {report.grouped_faces} faces (largest: {largest}); "
-        f"{report.unknown_faces} faces unknown; {report.ignored_groups} groups ignored; "
-        f"{report.named_people} named people, {report.auto_named_faces} faces named automatically "
-        f"({report.seconds:.1f} s)",
+        f"{plural(report.groups, 'group')} with {plural(report.grouped_faces, 'face')} "
+        f"(largest: {largest}); {plural(report.unknown_faces, 'face')} unknown; "
+        f"{plural(report.ignored_groups, 'group')} ignored; "
+        f"{plural(report.named_people, 'named person', 'named people')}, "
+        f"{plural(report.auto_named_faces, 'face')} named automatically ({report.seconds:.1f} s)",
         highlight=False,
     )
 
@@ -402,8 +473,7 @@ def name(
         raise FacesortError("give both GROUP and NAME, or neither to name groups one by one")
     with _library(db, write=True) as store:
         if group is not None:
-            named, count = people.name_group(store, group, person)
-            console.stdout.print(f"group {group} is {named.name}: {count} faces", highlight=False)
+            _said_named(group, people.name_group(store, group, person))
             return
         todo = [c for c in store.clusters_summary(_pack_id(store, model)) if not c.ignored and c.person is None]
         if not todo:
@@ -420,14 +490,21 @@ def name(
             while True:
                 try:
                     answer = typer.prompt(PROMPT, default="", show_default=False).strip()
-                except typer.Abort:  # end of input: as good as q
-                    return
+                except typer.Abort as abort:
+                    console.stdout.print()  # the prompt left the cursor mid-line
+                    if isinstance(abort.__context__, KeyboardInterrupt):
+                        raise KeyboardInterrupt from None
+                    return  # end of input: as good as q
                 if answer == "q":
                     return
                 if answer == "":
                     break
                 if answer == "i":
-                    people.ignore(store, summary.id)
+                    try:
+                        people.ignore(store, summary.id)
+                    except FacesortError as exc:
+                        console.error_line(str(exc))
+                        continue
                     console.stdout.print(f"group {summary.id} ignored", highlight=False)
                     break
                 if answer == "x" or answer.startswith("x "):
@@ -440,9 +517,24 @@ def name(
                     left_out += chosen
                     console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
                     continue
-                named, count = people.name_group(store, summary.id, answer, exclude=left_out)
-                console.stdout.print(f"group {summary.id} is {named.name}: {count} faces", highlight=False)
+                try:
+                    naming = people.name_group(store, summary.id, answer, exclude=left_out)
+                except FacesortError as exc:  # a name it cannot take: ask again
+                    console.error_line(str(exc))
+                    continue
+                _said_named(summary.id, naming)
                 break
+
+
+def _said_named(group: int, naming) -> None:
+    console.stdout.print(f"group {group} is {naming.person.name}: {plural(len(naming.named), 'face')}",
+                         highlight=False)
+    left_out = sum(len(faces) for faces in naming.left_out.values())
+    if left_out:
+        why = "; ".join(f"{', '.join(map(str, faces))} ({reason})"
+                        for reason, faces in naming.left_out.items())
+        console.stdout.print(f"{plural(left_out, 'face')} left out: {why}; review with "
+                             f"'facesort show {group}'", highlight=False)
 
 
 def _face_numbers(text: str, count: int) -> list[int] | None:
@@ -549,7 +641,7 @@ def reject(
 
     with _library(db, write=True) as store:
         count = people_ops.reject(store, faces, from_person)
-    console.stdout.print(f"rejected {count} faces", highlight=False)
+    console.stdout.print(f"rejected {plural(count, 'face')}", highlight=False)
 
 
 @_command()
@@ -566,23 +658,45 @@ def confirm(
 
     with _library(db, write=True) as store:
         count = people_ops.confirm(store, person, faces or ())
-    console.stdout.print(f"confirmed {count} faces", highlight=False)
+    console.stdout.print(f"confirmed {plural(count, 'face')}", highlight=False)
 
 
 @_command()
 def ignore(
     group: Annotated[int, typer.Argument(help="A group id (from 'facesort clusters').")],
+    unnamed: Annotated[bool, typer.Option("--unnamed", help="Only the group's faces nobody is named on.")] = False,
     db: DbOption = None,
 ) -> None:
     """Mark a group as strangers: it is not offered for naming again.
+
+    A group with named faces is a person and is not ignored whole (that would
+    stop naming the person in new photos); --unnamed ignores only its faces
+    nobody is named on. 'facesort unignore' takes it back.
 
     Example: facesort ignore 31
     """
     from facesort import people as people_ops
 
     with _library(db, write=True) as store:
-        people_ops.ignore(store, group)
-    console.stdout.print(f"group {group} ignored", highlight=False)
+        count = people_ops.ignore(store, group, unnamed_only=unnamed)
+    what = f"{plural(count, 'unnamed face')} of group {group}" if unnamed else f"group {group}"
+    console.stdout.print(f"{what} ignored", highlight=False)
+
+
+@_command()
+def unignore(
+    group: Annotated[int, typer.Argument(help="A group id (from 'facesort clusters --all').")],
+    db: DbOption = None,
+) -> None:
+    """Take back 'facesort ignore': the group is offered for naming again.
+
+    Example: facesort unignore 31
+    """
+    from facesort import people as people_ops
+
+    with _library(db, write=True) as store:
+        people_ops.unignore(store, group)
+    console.stdout.print(f"group {group} is no longer ignored", highlight=False)
 
 
 @_command()
@@ -601,7 +715,7 @@ def assign(
         raise FacesortError("give one or more face ids, then the name: facesort assign 1043 1187 Alice")
     with _library(db, write=True) as store:
         named = people_ops.assign(store, [int(face) for face in faces], person)
-    console.stdout.print(f"{len(set(faces))} faces are {named.name}", highlight=False)
+    console.stdout.print(f"{plural(len(set(faces)), 'face is', 'faces are')} {named.name}", highlight=False)
 
 
 @_command()
@@ -616,7 +730,7 @@ def show(
     """Write a contact sheet of a person's or a group's faces, labelled with face ids.
 
     Automatic names are marked with "?" so you can check them, then fix them
-    with 'facesort reject' or confirm them with 'facesort assign'.
+    with 'facesort reject' or accept them with 'facesort confirm'.
 
     Example: facesort show Alice --open
     """

@@ -59,3 +59,4 @@ def error_line(message: str) -> None:
 
 def warning_line(message: str) -> None:
     stderr.print(message, markup=False, highlight=False, style="yellow")
+

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import difflib
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from facesort.text import plural
 from facesort.cluster import ClusterParams, cluster_embeddings, match_groups
 from facesort.errors import FacesortError
 from facesort.recognize import UNKNOWN, Gallery, recognize
@@ -29,6 +31,12 @@ class UnknownNameError(FacesortError):
             close = [k for k in known if k.casefold().startswith(name.casefold()[:3])][:3]
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         super().__init__(f"no person named {name!r}{hint}")
+
+
+class AmbiguousNameError(FacesortError):
+    def __init__(self, name: str, matches: list[str]):
+        listed = ", ".join(repr(m) for m in matches[:5]) + (", ..." if len(matches) > 5 else "")
+        super().__init__(f"{name!r} could be {listed}: give more of the name")
 
 
 class UnknownGroupError(FacesortError):
@@ -140,9 +148,15 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
     for label in range(int(labels.max(initial=-1)) + 1):
         members = np.flatnonzero(labels == label)
         previous = kept.get(label)
-        # A group stays ignored when it is the ignored group of before, or when
-        # most of its faces were in ignored groups.
-        ignored = previous in ignored_before or bool(data.ignored[members].mean() >= 0.5)
+        # A group stays ignored when it is the ignored group of before, or a
+        # new group most of whose faces were ignored; never when the user named
+        # any of its faces: such a group is a person, and ignoring it would
+        # hide that person from automatic naming.
+        ignored = (
+            (previous in ignored_before
+             or (previous is None and bool(data.ignored[members].mean() >= 0.5)))
+            and not data.person_ids[members].any()
+        )
         if ignored:
             excluded[members] = True
         groups.append(NewCluster(previous, ignored, data.face_ids[members]))
@@ -165,18 +179,49 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
     )
 
 
-def find_person(store: Store, name: str) -> Person:
-    person = store.find_person(name)
-    if person is None:
-        raise UnknownNameError(name, store.person_names())
-    return person
+# Separators of tag hierarchies: digiKam's TagsList reads "People/A/B" and
+# Lightroom's hierarchicalSubject "People|A|B" as a tag B inside a tag A.
+NAME_SEPARATORS = "/|"
 
 
-def person_for_naming(store: Store, name: str) -> Person:
-    """The person called ``name`` (any case), created if there is none yet."""
-    name = name.strip()
+def clean_name(text: str, *, allow_separators: bool = False) -> str:
+    """A person's name as facesort keeps it: Unicode NFC, every run of white
+    space (tabs, newlines) one space, no control characters. A name typed by
+    the user may not hold a tag separator; one read from another app's tags
+    may (``allow_separators``), since refusing it would drop the user's tag."""
+    name = " ".join(unicodedata.normalize("NFC", text).split())
+    name = "".join(c for c in name if unicodedata.category(c) != "Cc")
     if not name:
         raise FacesortError("a name cannot be empty")
+    if not allow_separators and any(c in name for c in NAME_SEPARATORS):
+        raise FacesortError(
+            f"{name!r}: a name cannot hold '/' or '|': digiKam and Lightroom read them as "
+            "tag levels (People/Parent/Child); use another character, such as '-'")
+    return name
+
+
+def find_person(store: Store, name: str) -> Person:
+    """The person ``name`` means: the same name in any case, else the one
+    person whose name (or a word of it) starts with it, so "putin" finds
+    "Vladimir Putin"."""
+    wanted = clean_name(name, allow_separators=True)
+    person = store.find_person(wanted)
+    if person is not None:
+        return person
+    everyone = store.people()
+    key = wanted.casefold()
+    starts = [p for p in everyone
+              if any(word.startswith(key) for word in (p.name.casefold(), *p.name.casefold().split()))]
+    if len(starts) == 1:
+        return starts[0]
+    if starts:
+        raise AmbiguousNameError(wanted, [p.name for p in starts])
+    raise UnknownNameError(wanted, [p.name for p in everyone])
+
+
+def person_for_naming(store: Store, name: str, *, from_other_app: bool = False) -> Person:
+    """The person called ``name`` (any case), created if there is none yet."""
+    name = clean_name(name, allow_separators=from_other_app)
     return store.find_person(name) or store.add_person(name)
 
 
@@ -185,42 +230,78 @@ def require_group(store: Store, group_id: int) -> None:
         raise UnknownGroupError(group_id)
 
 
-def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = ()) -> tuple[Person, int]:
+@dataclass(frozen=True)
+class Naming:
+    """What naming a group did: the faces named, and the ones left out with why."""
+
+    person: Person
+    named: list[int]
+    left_out: dict[str, list[int]]  # reason → face ids
+
+
+def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = ()) -> Naming:
     """Name a group's faces; faces in ``exclude`` leave the group and are
     rejected from this person. Faces the user already gave to someone else,
-    or rejected from this person, keep those decisions. Returns the person and
-    the number of faces named."""
+    or rejected from this person, keep those decisions. One person is in a
+    photo once: of a group's faces in one photo, the one nearest the group's
+    other faces is named. Naming an ignored group takes the ignore back."""
     require_group(store, group_id)
-    faces = store.faces_in_cluster(group_id)
     person = person_for_naming(store, name)
+    store.unignore_cluster(group_id)
     excluded = set(exclude)
     if excluded:
         store.reject(excluded, person.id)
         store.detach_from_cluster(excluded)
+    faces = [face for face in store.faces_in_cluster(group_id) if face.id not in excluded]
     rejected = store.rejected_pairs_for(person.id)
-    candidates = [
-        face for face in faces
-        if face.id not in excluded
-        and face.user_person_id in (None, person.id)
-        and face.id not in rejected
-    ]
-    # One person appears once in a photo: where a group holds two faces of one
-    # photo, neither is decided here; the next cluster run names the nearer.
-    per_photo = Counter(face.photo_id for face in candidates)
-    chosen = [face.id for face in candidates if per_photo[face.photo_id] == 1]
+    already_there = store.photos_named_by_user(person.id, store.cluster_pack(group_id))
+    left_out: dict[str, list[int]] = {}
+    candidates = []
+    for face in faces:
+        if face.user_person_id not in (None, person.id):
+            reason = f"you named it {face.person}"
+        elif face.id in rejected:
+            reason = f"you rejected it from {person.name}"
+        elif face.user_person_id is None and face.photo_id in already_there:
+            reason = f"{person.name} is already named in the same photo"
+        else:
+            candidates.append(face)
+            continue
+        left_out.setdefault(reason, []).append(face.id)
+    chosen = _one_face_per_photo(store, candidates)
+    crowded = [face.id for face in candidates if face.id not in chosen]
+    if crowded:
+        left_out[f"another face in the same photo fits {person.name} better"] = crowded
     store.set_person(chosen, person.id)
-    return person, len(chosen)
+    return Naming(person, sorted(chosen), left_out)
+
+
+def _one_face_per_photo(store: Store, faces: list) -> set[int]:
+    """The faces to name: all of them, except that of several faces in one
+    photo only the one nearest the mean of the others is kept."""
+    per_photo = Counter(face.photo_id for face in faces)
+    alone = [face.id for face in faces if per_photo[face.photo_id] == 1]
+    shared = [face for face in faces if per_photo[face.photo_id] > 1]
+    if not shared:
+        return set(alone)
+    vectors = store.embeddings_of([f.id for f in faces])
+    anchor = np.mean([vectors[i] for i in alone] if alone else list(vectors.values()), axis=0)
+    best: dict[int, tuple[float, int]] = {}
+    for face in shared:
+        distance = float(np.linalg.norm(vectors[face.id] - anchor))
+        if face.photo_id not in best or distance < best[face.photo_id][0]:
+            best[face.photo_id] = (distance, face.id)
+    return set(alone) | {face_id for _, face_id in best.values()}
 
 
 def rename(store: Store, old: str, new: str) -> Person:
     person = find_person(store, old)
+    new = clean_name(new)
     clash = store.find_person(new)
     if clash is not None and clash.id != person.id:
         raise FacesortError(
             f"{clash.name!r} already exists; to make them one person: facesort merge {clash.name!r} {person.name!r}"
         )
-    if not new.strip():
-        raise FacesortError("a name cannot be empty")
     store.rename_person(person.id, new)
     return store.person_by_id(person.id)
 
@@ -283,6 +364,37 @@ def confirm(store: Store, name: str, face_ids: Iterable[int] = ()) -> int:
     return len(automatic)
 
 
-def ignore(store: Store, group_id: int) -> None:
+class NamedGroupError(FacesortError):
+    def __init__(self, group_id: int, names: dict[str, tuple[int, int]]):
+        said = ", ".join(f"{name} ({plural(mine, 'face')} named by you, {auto} automatically)"
+                         for name, (mine, auto) in names.items())
+        first = next(iter(names))
+        super().__init__(
+            f"group {group_id} holds faces named {said}: ignoring it would stop naming "
+            f"{'them' if len(names) > 1 else first} in new photos. To mark only its unnamed faces "
+            f"as strangers: facesort ignore {group_id} --unnamed; for faces that are not {first}: "
+            f"facesort reject FACE... --from {first!r} (see facesort show {group_id})")
+
+
+def ignore(store: Store, group_id: int, unnamed_only: bool = False) -> int:
+    """Mark a group as strangers, or only its faces nobody is named on.
+    A group with named faces is a person: ignoring it whole would hide that
+    person from automatic naming, so that is refused. Returns the faces ignored."""
     require_group(store, group_id)
+    faces = store.faces_in_cluster(group_id)
+    if unnamed_only:
+        return store.ignore_faces([f.id for f in faces if f.person is None])
+    names: dict[str, tuple[int, int]] = {}
+    for face in faces:
+        if face.person is not None:
+            mine, auto = names.get(face.person, (0, 0))
+            names[face.person] = (mine + (face.person_source != "auto"), auto + (face.person_source == "auto"))
+    if names:
+        raise NamedGroupError(group_id, names)
     store.ignore_cluster(group_id)
+    return len(faces)
+
+
+def unignore(store: Store, group_id: int) -> None:
+    require_group(store, group_id)
+    store.unignore_cluster(group_id)

@@ -23,7 +23,7 @@ from facesort import imaging
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
 from facesort.engine import FaceEngine, load_engine
 from facesort.errors import PhotoError
-from facesort.store import FaceRecord, PhotoMeta, PhotoState, Store
+from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
 from facesort.walk import FileEntry, walk_photos
 
 T = TypeVar("T")
@@ -67,6 +67,9 @@ class ScanReport:
     removed: int = 0
     failed: int = 0
     faces: int = 0
+    # The user's decisions on photos detected again: moved to the new faces,
+    # or kept as orphans of their photo when no face was found at their place.
+    decisions: CarryReport = field(default_factory=CarryReport)
     seconds: float = 0.0
     # Seconds spent in each stage, summed over threads: read (and hash),
     # decode, detect, embed (align + recognizer), database.
@@ -87,6 +90,9 @@ class ScanReport:
             "removed": self.removed,
             "failed": self.failed,
             "faces": self.faces,
+            "decisions_carried": self.decisions.carried,
+            "decisions_orphaned": self.decisions.orphaned,
+            "decisions_from_packs": dict(self.decisions.from_packs),
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "errors": self.errors,
@@ -336,11 +342,11 @@ class Scanner:
             ]
             info = photo.info
             since = time.perf_counter()
-            self.store.save_photo(
+            self.report.decisions.add(self.store.save_photo(
                 item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
                 PhotoMeta(info.width, info.height, info.orientation, info.taken_at),
                 self.pack_id, faces,
-            )
+            ))
             self._timings.add("database", since)
             if item.state is None or item.state.status != "ok" or not item.state.scanned_with_pack:
                 self.report.new += 1

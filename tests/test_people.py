@@ -190,7 +190,7 @@ def test_interactive_naming_rejects_bad_face_numbers(cli, library):
 def test_unknown_names_groups_and_faces_are_clear_errors(cli, library):
     cli("cluster")
     cli("name", str(group_of(cli, "Colin_Powell")), "Colin Powell")
-    result = cli("rename", "Colin Powel", "Colin")
+    result = cli("rename", "Colin Pwell", "Colin")
     assert result.exit_code == 2 and "did you mean 'Colin Powell'" in result.stderr
     assert "no group 99999" in cli("ignore", "99999").stderr
     assert "no face 99999" in cli("reject", "99999", "--from", "Colin Powell").stderr

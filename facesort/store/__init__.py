@@ -1,5 +1,6 @@
 """The SQLite library; see :mod:`facesort.store.library`."""
 
+from facesort.store.decisions import CarryReport
 from facesort.store.library import (
     ClusterSummary,
     ExportPhoto,
@@ -10,6 +11,7 @@ from facesort.store.library import (
     PersonSummary,
     FaceRecord,
     LibrarySummary,
+    Orphan,
     PhotoMeta,
     PhotoRecord,
     PhotoState,
@@ -19,6 +21,7 @@ from facesort.store.library import (
 )
 
 __all__ = [
+    "CarryReport",
     "ClusterSummary",
     "ExportPhoto",
     "FaceInfo",
@@ -28,6 +31,7 @@ __all__ = [
     "PersonSummary",
     "FaceRecord",
     "LibrarySummary",
+    "Orphan",
     "PhotoMeta",
     "PhotoRecord",
     "PhotoState",

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from facesort.errors import PackMismatchError, StoreError
+from facesort.store import decisions
+from facesort.store.decisions import CarryReport, Place, box_overlap
 from facesort.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 30_000
@@ -32,17 +34,6 @@ def embedding_to_blob(vector: np.ndarray) -> bytes:
 
 def blob_to_embedding(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=_EMBEDDING_DTYPE)
-
-
-def box_overlap(a: tuple, b: tuple) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    width = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    height = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    overlap = width * height
-    union = aw * ah + bw * bh - overlap
-    return overlap / union if union > 0 else 0.0
 
 
 def _under(folder: str) -> tuple[str, str]:
@@ -111,6 +102,22 @@ class LibrarySummary:
     grouped_faces: int
     named_faces: int  # the user's (and imported) decisions
     auto_faces: int
+    orphans: int  # decisions whose face was not found again
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A decision whose face was not found again when its photo was detected again."""
+
+    id: int
+    path: str
+    pack: str  # the pack whose face held it
+    box: tuple[float, float, float, float]  # normalised to the displayed photo (0..1)
+    person: str | None
+    person_source: str | None
+    ignored: bool
+    rejected: list[str]
+    since: str
 
 
 @dataclass(frozen=True)
@@ -324,15 +331,22 @@ class Store:
         meta: PhotoMeta,
         pack_id: int,
         faces: Iterable[FaceRecord],
-    ) -> int:
+    ) -> CarryReport:
         """Store a scanned photo and the faces ``pack_id`` found in it, in one
-        transaction. If the file's content changed, every pack's old faces go."""
+        transaction. If the file's content changed, every pack's old faces go.
+        The user's decisions on the photo's faces go to the new faces at the
+        same place, or are kept as orphans of the photo (see
+        :mod:`facesort.store.decisions`); what happened to them is returned."""
+        faces = list(faces)
         with self.transaction() as db:
             row = db.execute(
-                "SELECT id, content_hash FROM photos WHERE path = ?", (path,)
+                "SELECT id, content_hash, width, height, orientation,"
+                " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
+                " FROM photos WHERE path = ?", (pack_id, path),
             ).fetchone()
             values = (size, mtime_ns, content_hash, meta.width, meta.height,
                       meta.orientation, meta.taken_at, _now())
+            pending: list[decisions.Decision] = []
             if row is None:
                 photo_id = db.execute(
                     "INSERT INTO photos (size, mtime_ns, content_hash, width, height,"
@@ -341,8 +355,13 @@ class Store:
                     (*values, path),
                 ).lastrowid
             else:
-                photo_id = row[0]
-                if row[1] != content_hash:
+                photo_id, old_hash, old_width, old_height, old_orientation, scanned = row
+                changed = old_hash != content_hash
+                if old_width and old_height:
+                    pending = decisions.collect(
+                        db, photo_id, pack_id, (old_width, old_height, old_orientation),
+                        other_packs="move" if changed else (None if scanned else "copy"))
+                if changed:
                     db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id != ?",
                                (photo_id, pack_id))
                     db.execute("DELETE FROM photo_scans WHERE photo_id = ?", (photo_id,))
@@ -352,53 +371,23 @@ class Store:
                     " status = 'ok', error = NULL WHERE id = ?",
                     (*values, photo_id),
                 )
-            decisions = self._decisions_of(photo_id, pack_id)
             db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id))
-            new_ids = [
-                db.execute(
+            new_faces = [
+                (db.execute(
                     "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo_id, pack_id, *face.box, json.dumps(face.landmarks), face.score,
                      embedding_to_blob(face.embedding)),
-                ).lastrowid
+                ).lastrowid, Place.of(face.box, meta.width, meta.height, meta.orientation))
                 for face in faces
             ]
-            self._carry_decisions(decisions, list(zip(new_ids, (f.box for f in faces))))
+            pack = db.execute("SELECT name FROM packs WHERE id = ?", (pack_id,)).fetchone()[0]
+            carried = decisions.carry(db, photo_id, pack, pending, new_faces)
             db.execute(
                 "INSERT OR IGNORE INTO photo_scans (photo_id, pack_id) VALUES (?, ?)",
                 (photo_id, pack_id),
             )
-        return photo_id
-
-    def _decisions_of(self, photo_id: int, pack_id: int) -> list[tuple]:
-        """The user's decisions on a photo's faces: (box, person, source, ignored, rejected)."""
-        rows = self.db.execute(
-            "SELECT id, x, y, w, h, person_id, person_source, ignored FROM faces"
-            " WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id)).fetchall()
-        decided = []
-        for face_id, x, y, w, h, person, source, ignored in rows:
-            rejected = [r[0] for r in self.db.execute(
-                "SELECT person_id FROM rejections WHERE face_id = ?", (face_id,))]
-            if person or ignored or rejected:
-                decided.append(((x, y, w, h), person, source, ignored, rejected))
-        return decided
-
-    def _carry_decisions(self, decisions: list[tuple], new_faces: list[tuple[int, tuple]]) -> None:
-        """A photo edited in place is detected again: each decision goes to the
-        new face that overlaps the old one most (boxes are in displayed pixels,
-        so a rotation or a re-save keeps them in place)."""
-        taken: set[int] = set()
-        for box, person, source, ignored, rejected in decisions:
-            best = max(((box_overlap(box, new_box), face_id) for face_id, new_box in new_faces
-                        if face_id not in taken), default=(0.0, None))
-            if best[0] < 0.5:
-                continue
-            face_id = best[1]
-            taken.add(face_id)
-            self.db.execute("UPDATE faces SET person_id = ?, person_source = ?, ignored = ?"
-                            " WHERE id = ?", (person, source, ignored, face_id))
-            self.db.executemany("INSERT OR IGNORE INTO rejections (face_id, person_id) VALUES (?, ?)",
-                                [(face_id, r) for r in rejected])
+        return carried
 
     def record_failure(self, path: str, size: int, mtime_ns: int, error: str) -> None:
         """Mark ``path`` as failed. A photo that was fine before keeps its faces
@@ -439,6 +428,43 @@ class Store:
         with self.transaction() as db:
             db.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in photo_ids])
 
+    def face_count(self, photo_ids: list[int]) -> int:
+        return sum(self.db.execute(f"SELECT count(*) FROM faces WHERE photo_id IN ({marks})",
+                                   chunk).fetchone()[0] for chunk, marks in _chunks(photo_ids))
+
+    def decisions_on_photos(self, photo_ids: list[int]) -> int:
+        """How many user decisions (faces named, imported, ignored or
+        rejected, and orphans) the photos hold."""
+        count = 0
+        for chunk, marks in _chunks(photo_ids):
+            count += self.db.execute(
+                f"SELECT (SELECT count(*) FROM faces f WHERE f.photo_id IN ({marks}) AND"
+                "   (f.person_id IS NOT NULL OR f.ignored"
+                "    OR EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = f.id)))"
+                f" + (SELECT count(*) FROM orphans o WHERE o.photo_id IN ({marks}))",
+                (*chunk, *chunk)).fetchone()[0]
+        return count
+
+    # -- orphaned decisions --------------------------------------------------
+
+    def orphans(self) -> list[Orphan]:
+        rows = self.db.execute(
+            "SELECT o.id, p.path, o.pack, o.x, o.y, o.w, o.h, u.name, o.person_source, o.ignored,"
+            " (SELECT group_concat(r.name, ', ') FROM orphan_rejections j"
+            "   JOIN people r ON r.id = j.person_id WHERE j.orphan_id = o.id),"
+            " o.created_at"
+            " FROM orphans o JOIN photos p ON p.id = o.photo_id"
+            " LEFT JOIN people u ON u.id = o.person_id ORDER BY p.path, o.id")
+        return [Orphan(orphan_id, path, pack, (x, y, w, h), person, source, bool(ignored),
+                       rejected.split(", ") if rejected else [], created)
+                for orphan_id, path, pack, x, y, w, h, person, source, ignored, rejected, created
+                in rows]
+
+    def drop_orphans(self, orphan_ids: Iterable[int]) -> int:
+        with self.transaction() as db:
+            return sum(db.execute("DELETE FROM orphans WHERE id = ?", (int(i),)).rowcount
+                       for i in orphan_ids)
+
     # -- reading -------------------------------------------------------------
 
     def summary(self) -> LibrarySummary:
@@ -477,6 +503,7 @@ class Store:
             groups=groups,
             grouped_faces=grouped,
             named_faces=named,
+            orphans=self.db.execute("SELECT count(*) FROM orphans").fetchone()[0],
             auto_faces=auto,
         )
 
@@ -596,8 +623,8 @@ class Store:
                                    (name, name.casefold())).lastrowid
         return Person(person_id, name)
 
-    def person_names(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT name FROM people ORDER BY key")]
+    def people(self) -> list[Person]:
+        return [Person(*row) for row in self.db.execute("SELECT id, name FROM people ORDER BY key")]
 
     def people_summary(self, pack_id: int) -> list[PersonSummary]:
         rows = self.db.execute(
@@ -626,6 +653,11 @@ class Store:
                        (keep_id, other_id))
             db.execute("INSERT OR IGNORE INTO rejections (face_id, person_id)"
                        " SELECT face_id, ? FROM rejections WHERE person_id = ?", (keep_id, other_id))
+            db.execute("UPDATE orphans SET person_id = ? WHERE person_id = ?", (keep_id, other_id))
+            db.execute("INSERT OR IGNORE INTO orphan_rejections (orphan_id, person_id)"
+                       " SELECT orphan_id, ? FROM orphan_rejections WHERE person_id = ?",
+                       (keep_id, other_id))
+            db.execute("DELETE FROM orphan_rejections WHERE person_id = ?", (other_id,))
             db.execute("DELETE FROM people WHERE id = ?", (other_id,))
 
     def set_person(self, face_ids: Iterable[int], person_id: int, source: str = "user") -> None:
@@ -655,6 +687,32 @@ class Store:
             db.execute("UPDATE clusters SET ignored = 1 WHERE id = ?", (cluster_id,))
             db.execute("UPDATE faces SET ignored = 1 WHERE cluster_id = ? AND person_id IS NULL",
                        (cluster_id,))
+
+    def unignore_cluster(self, cluster_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE clusters SET ignored = 0 WHERE id = ?", (cluster_id,))
+            db.execute("UPDATE faces SET ignored = 0 WHERE cluster_id = ?", (cluster_id,))
+
+    def ignore_faces(self, face_ids: Iterable[int]) -> int:
+        with self.transaction() as db:
+            return sum(db.execute("UPDATE faces SET ignored = 1 WHERE id = ? AND NOT ignored",
+                                  (int(face_id),)).rowcount for face_id in face_ids)
+
+    def cluster_pack(self, cluster_id: int) -> int:
+        return self.db.execute("SELECT pack_id FROM clusters WHERE id = ?", (cluster_id,)).fetchone()[0]
+
+    def photos_named_by_user(self, person_id: int, pack_id: int) -> set[int]:
+        """Photos where the user (or an import) put ``person_id`` on a face."""
+        return {row[0] for row in self.db.execute(
+            "SELECT photo_id FROM faces WHERE pack_id = ? AND person_id = ?", (pack_id, person_id))}
+
+    def embeddings_of(self, face_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        found: dict[int, np.ndarray] = {}
+        for chunk, marks in _chunks([int(face_id) for face_id in face_ids]):
+            for face_id, blob in self.db.execute(
+                    f"SELECT id, embedding FROM faces WHERE id IN ({marks})", chunk):
+                found[face_id] = blob_to_embedding(blob)
+        return found
 
     def detach_from_cluster(self, face_ids: Iterable[int]) -> None:
         with self.transaction() as db:
@@ -701,10 +759,11 @@ class Store:
     def faces_of_photo(self, photo_id: int, pack_id: int) -> list[FaceInfo]:
         return self._faces_where("f.photo_id = ? AND f.pack_id = ?", (photo_id, pack_id))
 
-    def photos_in(self, folders: list[str] | None) -> list[PhotoRecord]:
-        """Readable photos under ``folders`` (or exactly those paths), or all."""
+    def photos_in(self, folders: list[str] | None, failed_too: bool = False) -> list[PhotoRecord]:
+        """Readable photos under ``folders`` (or exactly those paths), or all;
+        with ``failed_too`` also the ones that could not be read."""
         query = ("SELECT id, path, width, height, orientation, taken_at FROM photos"
-                 " WHERE status = 'ok'")
+                 " WHERE " + ("1" if failed_too else "status = 'ok'"))
         if folders is None:
             rows = self.db.execute(query + " ORDER BY path").fetchall()
         else:

@@ -116,9 +116,47 @@ def _people_and_groups(db: sqlite3.Connection) -> None:
     )
 
 
+def _orphaned_decisions(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- A decision whose face was not found again when its photo was detected
+        -- again (an edit, a new pack). It is kept here, never deleted, and goes
+        -- back to a face whenever one is found at its place. The box is
+        -- normalised to the displayed photo (0..1), so a resize keeps it; the
+        -- orientation is the photo's when the face was seen.
+        CREATE TABLE orphans (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+            pack TEXT NOT NULL,
+            x REAL NOT NULL,
+            y REAL NOT NULL,
+            w REAL NOT NULL,
+            h REAL NOT NULL,
+            orientation INTEGER NOT NULL,
+            person_id INTEGER REFERENCES people (id),
+            person_source TEXT CHECK (person_source IN ('user', 'import')),
+            ignored INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+        );
+        CREATE INDEX orphans_by_photo ON orphans (photo_id);
+        CREATE TABLE orphan_rejections (
+            orphan_id INTEGER NOT NULL REFERENCES orphans (id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people (id),
+            PRIMARY KEY (orphan_id, person_id)
+        ) WITHOUT ROWID;
+        -- A group the user ignored that holds faces they named hid that person
+        -- from automatic naming; such a group is a person, not strangers.
+        UPDATE clusters SET ignored = 0 WHERE ignored AND id IN
+            (SELECT cluster_id FROM faces WHERE person_id IS NOT NULL);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
+    ("0003_orphaned_decisions", _orphaned_decisions),
 ]
 
 
