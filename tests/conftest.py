@@ -4,8 +4,11 @@ photos from ../shared (or $FACESORT_SHARED)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from typer.testing import CliRunner
 
 from facesort.cli import app
 from facesort.config import resolve_pack
+from facesort.scan import scan
 from facesort.store import Store
 
 SHARED = Path(os.environ.get("FACESORT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -96,3 +100,55 @@ def photos(tmp_path) -> Path:
         for n in numbers:
             shutil.copy(lfw_photo(person, n), folder / f"{person}_{n}.jpg")
     return root
+
+
+# -- a small library of three people, for people, naming and decisions ------------
+
+PEOPLE = {"Colin_Powell": 8, "Tony_Blair": 8, "Jean_Chretien": 6}
+
+
+def person_of(path: str) -> str:
+    return Path(path).stem.rsplit("_", 1)[0]
+
+
+def copy_people(folder: Path, numbers: range | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for person, count in PEOPLE.items():
+        for n in numbers or range(1, count + 1):
+            shutil.copy(lfw_photo(person, n), folder / f"{person}_{n}.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scanned_template(tmp_path_factory) -> tuple[Path, Path]:
+    """A library of three people's photos, scanned once for the module."""
+    root = tmp_path_factory.mktemp("people")
+    photos = copy_people(root / "photos")
+    with Store(root / "template.db") as store:
+        scan(store, [photos], resolve_pack(str(DLIB_PACK)))
+    return root / "template.db", photos
+
+
+@pytest.fixture
+def library(scanned_template, db_path, tmp_path) -> Path:
+    """The three people's library, with photos of its own that a test may edit."""
+    template, photos = scanned_template
+    own = tmp_path / "people"
+    shutil.copytree(photos, own)  # keeps the files' times: a rescan finds them unchanged
+    shutil.copy(template, db_path)
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE photos SET path = ? || substr(path, ?)", (str(own), len(str(photos)) + 1))
+    return own
+
+
+def faces(cli) -> list[dict]:
+    result = cli("export")
+    assert result.exit_code == 0, result.output
+    return [dict(face, path=photo["path"]) for line in result.stdout.splitlines()
+            for photo in [json.loads(line)] for face in photo["faces"]]
+
+
+def group_of(cli, person: str) -> int:
+    """The group holding most of ``person``'s faces."""
+    counts = Counter(f["cluster"] for f in faces(cli) if person_of(f["path"]) == person and f["cluster"])
+    return counts.most_common(1)[0][0]

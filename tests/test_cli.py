@@ -22,6 +22,9 @@ def test_every_command_has_help_with_an_example(cli, command):
     result = cli(command, "--help")
     assert result.exit_code == 0
     assert "Example: facesort " + command in result.stdout
+    # Help shows metavars a user can read, not Python types or template fields.
+    for artefact in ("<bool>", "<list[", "<str>", "<int", "{"):
+        assert artefact not in result.stdout, f"{command} --help shows {artefact!r}"
 
 
 def test_python_m_facesort_runs():

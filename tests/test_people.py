@@ -10,55 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import DLIB_PACK, FACERES_PACK, lfw_photo
+from conftest import DLIB_PACK, FACERES_PACK, PEOPLE, copy_people, faces, group_of, lfw_photo, person_of
 from facesort.config import resolve_pack
 from facesort.scan import scan
 from facesort.store import Store
-
-PEOPLE = {"Colin_Powell": 8, "Tony_Blair": 8, "Jean_Chretien": 6}
-
-
-def person_of(path: str) -> str:
-    return Path(path).stem.rsplit("_", 1)[0]
-
-
-def copy_people(folder: Path, numbers: range | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for person, count in PEOPLE.items():
-        for n in numbers or range(1, count + 1):
-            shutil.copy(lfw_photo(person, n), folder / f"{person}_{n}.jpg")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def scanned_template(tmp_path_factory) -> tuple[Path, Path]:
-    """A library of three people's photos, scanned once for the module."""
-    root = tmp_path_factory.mktemp("people")
-    photos = copy_people(root / "photos")
-    with Store(root / "template.db") as store:
-        scan(store, [photos], resolve_pack(str(DLIB_PACK)))
-    return root / "template.db", photos
-
-
-@pytest.fixture
-def library(scanned_template, db_path) -> Path:
-    template, photos = scanned_template
-    shutil.copy(template, db_path)
-    return photos
-
-
-def faces(cli) -> list[dict]:
-    result = cli("export")
-    assert result.exit_code == 0, result.output
-    return [dict(face, path=photo["path"]) for line in result.stdout.splitlines()
-            for photo in [json.loads(line)] for face in photo["faces"]]
-
-
-def group_of(cli, person: str) -> int:
-    """The group holding most of ``person``'s faces."""
-    counts = Counter(f["cluster"] for f in faces(cli) if person_of(f["path"]) == person and f["cluster"])
-    return counts.most_common(1)[0][0]
-
 
 def test_cluster_puts_each_person_together_and_apart(cli, library):
     result = cli("cluster", "--json")
