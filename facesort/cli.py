@@ -198,9 +198,9 @@ def scan(
         console.stdout.print_json(data=report.as_dict())
     elif not quiet:
         console.stdout.print(
-            f"{report.photos} photos: {report.new} new, {report.changed} changed, "
+            f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
             f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
-            f"{report.failed} failed; {report.faces} faces found in {report.seconds:.1f} s",
+            f"{report.failed} failed; {plural(report.faces, 'face')} found in {report.seconds:.1f} s",
             highlight=False,
         )
         carried = report.decisions
@@ -257,7 +257,7 @@ def status(
     out = console.stdout
     out.print(f"Library   {summary.db_path} ({_human_bytes(summary.db_bytes)})", highlight=False)
     out.print(f"Photos    {summary.photos} ({summary.failed} failed)", highlight=False)
-    out.print(f"Faces     {summary.faces} ({summary.grouped_faces} in {summary.groups} groups, "
+    out.print(f"Faces     {summary.faces} ({summary.grouped_faces} in {plural(summary.groups, 'group')}, "
               f"{summary.named_faces} named by you, {summary.auto_faces} automatically)",
               highlight=False)
     out.print(f"People    {summary.people}", highlight=False)
@@ -740,12 +740,12 @@ def show(
         if target.isdigit():
             people_ops.require_group(store, int(target))
             faces = store.faces_in_cluster(int(target))
-            title = f"Group {target}: {len(faces)} faces"
+            title = f"Group {target}: {plural(len(faces), 'face')}"
             slug = f"group-{target}"
         else:
             person = people_ops.find_person(store, target)
             faces = store.faces_of_person(person.id, _pack_id(store, model))
-            title = f"{person.name}: {len(faces)} faces (? = automatic)"
+            title = f"{person.name}: {plural(len(faces), 'face')} (? = automatic)"
             slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
     if not faces:
         raise FacesortError(f"{target}: no faces to show")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ import numpy as np
 from facesort.text import plural
 from facesort.cluster import ClusterParams, cluster_embeddings, match_groups
 from facesort.errors import FacesortError
+from facesort.names import clean_name
 from facesort.recognize import UNKNOWN, Gallery, recognize
 from facesort.store import GroupingInput, NewCluster, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
@@ -177,27 +177,6 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         seconds=time.perf_counter() - started,
         thresholds=thresholds.source if thresholds else None,
     )
-
-
-# Separators of tag hierarchies: digiKam's TagsList reads "People/A/B" and
-# Lightroom's hierarchicalSubject "People|A|B" as a tag B inside a tag A.
-NAME_SEPARATORS = "/|"
-
-
-def clean_name(text: str, *, allow_separators: bool = False) -> str:
-    """A person's name as facesort keeps it: Unicode NFC, every run of white
-    space (tabs, newlines) one space, no control characters. A name typed by
-    the user may not hold a tag separator; one read from another app's tags
-    may (``allow_separators``), since refusing it would drop the user's tag."""
-    name = " ".join(unicodedata.normalize("NFC", text).split())
-    name = "".join(c for c in name if unicodedata.category(c) != "Cc")
-    if not name:
-        raise FacesortError("a name cannot be empty")
-    if not allow_separators and any(c in name for c in NAME_SEPARATORS):
-        raise FacesortError(
-            f"{name!r}: a name cannot hold '/' or '|': digiKam and Lightroom read them as "
-            "tag levels (People/Parent/Child); use another character, such as '-'")
-    return name
 
 
 def find_person(store: Store, name: str) -> Person:

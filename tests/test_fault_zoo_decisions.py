@@ -293,3 +293,16 @@ def test_forget_drops_a_gone_folder_but_keeps_every_person(cli, library, tmp_pat
     assert status(cli)["photos"] == 22
     assert [p["name"] for p in json.loads(cli("people", "--json").stdout)] == ["Tony Blair"]
     assert "no photos in the library under" in cli("forget", str(old)).stderr
+
+
+def test_names_stored_with_tabs_by_an_older_facesort_are_cleaned(db_path):
+    """An old library's 'Tab<TAB>New<LF>Line' becomes 'Tab New Line'; a clash keeps both people apart."""
+    db = sqlite3.connect(db_path, isolation_level=None)
+    migrate(db, MIGRATIONS[:3])
+    for name in ("Tab\tNew\nLine", "Ann  Lee", "ann lee"):
+        db.execute("INSERT INTO people (name, key) VALUES (?, ?)", (name, name.casefold()))
+    db.close()
+    with Store(db_path) as store:
+        names = sorted(p.name for p in store.people())
+    assert "Tab New Line" in names and len(names) == 3
+    assert sum(n.casefold() == "ann lee" for n in names) == 1  # the clash kept its old spelling

@@ -153,10 +153,32 @@ def _orphaned_decisions(db: sqlite3.Connection) -> None:
     )
 
 
+def _clean_names(db: sqlite3.Connection) -> None:
+    """Names typed before facesort cleaned them may hold tabs, newlines or
+    other control characters, which sidecars then carried to other apps.
+    A name whose clean form is taken by another person stays as it was,
+    so that no two people become one without the user saying so."""
+    from facesort.errors import FacesortError
+    from facesort.names import clean_name
+
+    taken = {key for (key,) in db.execute("SELECT key FROM people")}
+    for person_id, name, key in db.execute("SELECT id, name, key FROM people").fetchall():
+        try:
+            clean = clean_name(name, allow_separators=True)
+        except FacesortError:  # nothing but white space: keep it findable as it is
+            continue
+        if clean == name or (clean.casefold() != key and clean.casefold() in taken):
+            continue
+        taken.discard(key)
+        taken.add(clean.casefold())
+        db.execute("UPDATE people SET name = ?, key = ? WHERE id = ?", (clean, clean.casefold(), person_id))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
     ("0003_orphaned_decisions", _orphaned_decisions),
+    ("0004_clean_names", _clean_names),
 ]
 
 
