@@ -650,7 +650,7 @@ def _photos_in_scope(store: Store, paths: list[Path] | None):
 
 @_command()
 def write(
-    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH...", help="Photos or folders (default: the whole library).", show_default=False)] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH...", help="Photos or folders (default: the whole library).")] = None,
     person: Annotated[Optional[str], typer.Option("--person", help="Only photos with this person.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="List what would change; write nothing.")] = False,
     sidecar_name: Annotated[str, typer.Option(help="For new sidecars: 'ext' gives photo.jpg.xmp (digiKam, darktable, Immich), 'stem' gives photo.xmp (Lightroom, exiftool).")] = "ext",
@@ -691,7 +691,7 @@ def write(
             include_auto=not confirmed_only, stem_names=sidecar_name == "stem", dry_run=dry_run,
             on_change=changed, on_error=console.error_line,
         )
-    for name in sorted(report.left_out_of_trees, key=str.casefold):
+    for name in sorted(report.left_out_of_trees if not quiet else (), key=str.casefold):
         console.error_line(f"note: {name!r} is left out of digiKam's and Lightroom's keyword "
                            "trees, where '/' and '|' separate levels; its face regions and "
                            "flat keywords carry it")
@@ -710,7 +710,7 @@ def write(
 
 @_command("import")
 def import_(
-    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH...", help="Photos or folders (default: the whole library).", show_default=False)] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH...", help="Photos or folders (default: the whole library).")] = None,
     people_tag: Annotated[str, typer.Option("--people-tag", help="The keyword under which digiKam and Lightroom file people: People/Ann, People|Ann. Nested: 'Tags/People'.")] = "People",
     db: DbOption = None,
     model: LibraryModelOption = None,
@@ -752,7 +752,7 @@ def find(
     any_of: Annotated[bool, typer.Option("--any", help="Any of the people, not all of them.")] = False,
     without: Annotated[Optional[list[str]], typer.Option("--not", help="Leave out photos with this person (repeatable).")] = None,
     only: Annotated[bool, typer.Option("--only", help="Nobody else named in the photo.")] = False,
-    year: Annotated[Optional[int], typer.Option(help="Taken in this year (see below for photos without a capture date).")] = None,
+    year: Annotated[Optional[int], typer.Option(help="Taken in this year.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Taken on or after this date (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Taken on or before this date (YYYY-MM-DD).")] = None,
     null: Annotated[bool, typer.Option("-0", "--null", help="End each path with NUL, for xargs -0.")] = False,

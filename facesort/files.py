@@ -6,7 +6,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -29,14 +29,12 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
     Changing the owner needs privileges; without them the group alone may
     still be kept, and otherwise the file is the writer's own."""
     new = os.fstat(fd)
-    for uid, gid in ((old.st_uid, old.st_gid), (-1, old.st_gid)):
-        if (new.st_uid, new.st_gid) == (old.st_uid, old.st_gid):
-            break
+    if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
         try:
-            os.fchown(fd, uid, gid)
-            break
+            os.fchown(fd, old.st_uid, old.st_gid)
         except OSError:
-            continue
+            with suppress(OSError):
+                os.fchown(fd, -1, old.st_gid)
     # After the chown, which may clear set-id bits.
     os.fchmod(fd, stat.S_IMODE(old.st_mode))
 

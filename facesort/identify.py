@@ -74,8 +74,7 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
     ]
 
 
-def pick_face(faces: list[FoundFace], path: Path, number: int | None,
-              option: str = "--face") -> FoundFace:
+def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str) -> FoundFace:
     """Face ``number`` (1 = leftmost), or the only face; ``option`` is how the
     user chooses one, for the message."""
     if not faces:
