@@ -764,7 +764,7 @@ def _photos_in_scope(store: Store, paths: list[Path] | None):
 
 @_command()
 def write(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Photos or folders (default: the whole library).")] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH...", help="Photos or folders (default: the whole library).")] = None,
     person: Annotated[Optional[str], typer.Option("--person", help="Only photos with this person.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="List what would change; write nothing.")] = False,
     sidecar_name: Annotated[str, typer.Option(help="For new sidecars: 'ext' gives photo.jpg.xmp (digiKam, darktable, Immich), 'stem' gives photo.xmp (Lightroom, exiftool).")] = "ext",
@@ -779,7 +779,9 @@ def write(
     Each sidecar gets face regions (MWG and Microsoft Photo) and person
     keywords (digiKam, Lightroom, dc:subject, IPTC PersonInImage). An existing
     sidecar is merged into: what other apps wrote is kept, and only what
-    facesort wrote before is replaced. Photos are never touched.
+    facesort wrote before is replaced. Photos are never touched. A name with
+    '/' or '|' is left out of digiKam's and Lightroom's keyword trees, where
+    those characters separate levels.
 
     Example: facesort write --dry-run ~/Pictures/2024
     """
@@ -803,20 +805,27 @@ def write(
             include_auto=not confirmed_only, stem_names=sidecar_name == "stem", dry_run=dry_run,
             on_change=changed, on_error=console.error_line,
         )
+    for name in sorted(report.left_out_of_trees if not quiet else (), key=str.casefold):
+        console.error_line(f"note: {name!r} is left out of digiKam's and Lightroom's keyword "
+                           "trees, where '/' and '|' separate levels; its face regions and "
+                           "flat keywords carry it")
     if json_output:
         console.stdout.print_json(data=dict(report.as_dict(), dry_run=dry_run))
     elif not quiet:
-        nothing = " (nothing to change)" if not report.created and not report.updated else ""
+        failed = f", {len(report.errors)} failed" if report.errors else ""
+        nothing = (" (nothing to change)"
+                   if not report.created and not report.updated and not report.errors else "")
         console.stdout.print(
             f"{len(report.created)} sidecars {verb}created, {len(report.updated)} {verb}updated, "
-            f"{report.unchanged} unchanged{nothing}", highlight=False)
+            f"{report.unchanged} unchanged{failed}{nothing}", highlight=False)
     if report.errors:
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @_command("import")
 def import_(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Photos or folders (default: the whole library).")] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH...", help="Photos or folders (default: the whole library).")] = None,
+    people_tag: Annotated[str, typer.Option("--people-tag", help="The keyword under which digiKam and Lightroom file people: People/Ann, People|Ann. Nested: 'Tags/People'.")] = "People",
     db: DbOption = None,
     model: LibraryModelOption = None,
     json_output: JsonOption = False,
@@ -825,30 +834,35 @@ def import_(
 
     Reads MWG and Microsoft Photo face regions from sidecars and from the XMP
     inside the photos, matches them to the faces facesort found by overlap,
-    and keeps their names as your own decisions. Scan the photos first.
+    and keeps their names as your own decisions. On a photo with one face and
+    no regions, a person keyword names that face: IPTC PersonInImage, digiKam
+    People/NAME, Lightroom People|NAME, or a dc:subject keyword that is a
+    person in your library or the photo's only keyword. What facesort wrote
+    itself is never taken back. Scan the photos first.
 
-    Example: facesort import ~/Pictures
+    Example: facesort import ~/Pictures --people-tag Persons
     """
     from facesort import metadata
 
     with _library(db, write=True) as store:
         pack_id = _pack_id(store, model)
         report = metadata.import_names(store, pack_id, _photos_in_scope(store, paths),
-                                       on_error=console.error_line)
+                                       people_tag=people_tag, on_error=console.error_line)
     if json_output:
         console.stdout.print_json(data=report.as_dict())
     else:
+        failed = f"; {len(report.errors)} failed" if report.errors else ""
         console.stdout.print(
             f"{report.faces_named} faces named from {report.photos} photos with tags "
-            f"({len(report.people)} people); {report.regions_unmatched} regions matched no face",
-            highlight=False)
+            f"({len(report.people)} people); {report.regions_unmatched} regions matched no face"
+            f"{failed}", highlight=False)
     if report.errors:
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @_command()
 def find(
-    names: Annotated[list[str], typer.Argument(help="People who must all be in the photo.")],
+    names: Annotated[list[str], typer.Argument(metavar="NAME...", help="People who must all be in the photo.")],
     any_of: Annotated[bool, typer.Option("--any", help="Any of the people, not all of them.")] = False,
     without: Annotated[Optional[list[str]], typer.Option("--not", help="Leave out photos with this person (repeatable).")] = None,
     only: Annotated[bool, typer.Option("--only", help="Nobody else named in the photo.")] = False,
@@ -861,6 +875,9 @@ def find(
     json_output: JsonOption = False,
 ) -> None:
     """Find photos by the people in them: one path per line.
+
+    --year, --since and --until go by the capture date in the photo's EXIF;
+    a photo without one goes by its file's modification date instead.
 
     Example: facesort find Alice Bob --not Carol --year 2024 -0 | xargs -0 open
     """
@@ -892,7 +909,7 @@ def _engine_and_thresholds(model: str, purpose: str):
 
 @_command()
 def who(
-    photos: Annotated[list[Path], typer.Argument(help="Photos, in the library or not.", exists=True, dir_okay=False)],
+    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos, in the library or not.", exists=True, dir_okay=False)],
     db: DbOption = None,
     model: ModelOption = DEFAULT_MODEL,
     min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
@@ -944,21 +961,29 @@ def who(
 
 @_command()
 def verify(
-    photo_a: Annotated[Path, typer.Argument(help="A photo with one face.", exists=True, dir_okay=False)],
-    photo_b: Annotated[Path, typer.Argument(help="Another photo with one face.", exists=True, dir_okay=False)],
-    face: Annotated[Optional[int], typer.Option(min=1, help="In a photo with several faces, use face N (1 = leftmost).")] = None,
+    photo_a: Annotated[Path, typer.Argument(metavar="PHOTO_A", help="A photo of one person (or pick a face with --face-a).", exists=True, dir_okay=False)],
+    photo_b: Annotated[Path, typer.Argument(metavar="PHOTO_B", help="Another photo (or pick a face with --face-b).", exists=True, dir_okay=False)],
+    face: Annotated[Optional[int], typer.Option("--face", min=1, metavar="N", help="Use face N (1 = leftmost) in each photo with several faces.")] = None,
+    face_a: Annotated[Optional[int], typer.Option("--face-a", min=1, metavar="N", help="Use face N of PHOTO_A (1 = leftmost).")] = None,
+    face_b: Annotated[Optional[int], typer.Option("--face-b", min=1, metavar="N", help="Use face N of PHOTO_B (1 = leftmost).")] = None,
     model: ModelOption = DEFAULT_MODEL,
     min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
     json_output: JsonOption = False,
 ) -> None:
     """Say whether two photos show the same person. Exit 0 same, 1 different, 2 error.
 
-    Example: facesort verify passport.jpg selfie.jpg && echo same
+    In a photo with several faces, pick one by its number from the left
+    ('facesort who' lists them): --face-a for PHOTO_A, --face-b for PHOTO_B,
+    --face for whichever photo has several. Face 4 of a group photo against a
+    portrait:
+
+    Example: facesort verify group.jpg portrait.jpg --face-a 4
     """
     from facesort.identify import verify as compare
 
     pack, engine, thresholds = _engine_and_thresholds(model, "verification")
-    verdict = compare(engine, thresholds, photo_a, photo_b, face, min_face_size)
+    verdict = compare(engine, thresholds, photo_a, photo_b, min_face_size, face=face,
+                      face_a=face_a, face_b=face_b)
     if json_output:
         console.stdout.print_json(data={"same": verdict.same, "distance": verdict.distance,
                                         "threshold": verdict.threshold, "pack": pack.name,

@@ -3,23 +3,59 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary file in ``path``'s folder. Created with 0666 so
+    the kernel applies the umask (and any default ACL) as for any new file;
+    ``tempfile.mkstemp`` would make it 0600 whatever the user asked for."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
+    """Give the new file the replaced one's owner and permissions, so that
+    another user's photo app or a network share can read it as before.
+    Changing the owner needs privileges; without them the group alone may
+    still be kept, and otherwise the file is the writer's own."""
+    new = os.fstat(fd)
+    if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            with suppress(OSError):
+                os.fchown(fd, -1, old.st_gid)
+    # After the chown, which may clear set-id bits.
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
 @contextmanager
 def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
     """Write through a temporary file beside ``path`` and move it into place
     at the end, so a reader never sees half a file and an interruption or an
-    error leaves the old one as it was."""
+    error leaves the old one as it was. A replaced file keeps its mode and,
+    where allowed, its owner; a new one gets the umask's usual mode."""
     path = Path(path).expanduser()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    fd, tmp = _create_beside(path)
     try:
         text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, mode, **text) as out:
+            if old is not None:
+                _keep_owner_and_mode(out.fileno(), old)
             yield out
         os.replace(tmp, path)
     except BaseException:

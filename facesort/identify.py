@@ -74,16 +74,18 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
     ]
 
 
-def pick_face(faces: list[FoundFace], path: Path, number: int | None) -> FoundFace:
+def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str) -> FoundFace:
+    """Face ``number`` (1 = leftmost), or the only face; ``option`` is how the
+    user chooses one, for the message."""
     if not faces:
         raise PhotoError(path, "no face found")
     if number is not None:
         if not 1 <= number <= len(faces):
-            raise PhotoError(path, f"--face {number}: the photo has {len(faces)} faces")
+            raise PhotoError(path, f"{option} {number}: the photo has {len(faces)} faces")
         return faces[number - 1]
     if len(faces) > 1:
         raise FacesortError(
-            f"{path}: {len(faces)} faces found; choose one with --face N (1 = leftmost)"
+            f"{path}: {len(faces)} faces found; choose one with {option} N (1 = leftmost)"
         )
     return faces[0]
 
@@ -97,10 +99,21 @@ class Verdict:
     box_b: tuple
 
 
-def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path,
-           face: int | None, min_face_size: int) -> Verdict:
-    face_a = pick_face(faces_in_photo(engine, a, min_face_size), a, face)
-    face_b = pick_face(faces_in_photo(engine, b, min_face_size), b, face)
+def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path, min_face_size: int,
+           *, face: int | None = None, face_a: int | None = None,
+           face_b: int | None = None) -> Verdict:
+    """Whether face ``face_a`` of ``a`` and face ``face_b`` of ``b`` are the
+    same person. A photo given no number of its own uses face ``face`` when it
+    has several faces, and its only face otherwise, so that one number picks a
+    face in a group photo compared with a portrait."""
+
+    def chosen(path: Path, number: int | None, option: str) -> FoundFace:
+        faces = faces_in_photo(engine, path, min_face_size)
+        if number is None and face is not None and len(faces) > 1:
+            number, option = face, "--face"
+        return pick_face(faces, path, number, option)
+
+    face_a, face_b = chosen(a, face_a, "--face-a"), chosen(b, face_b, "--face-b")
     distance = float(np.linalg.norm(face_a.embedding - face_b.embedding))
     return Verdict(distance <= thresholds.verify, round(distance, 4), thresholds.verify,
                    face_a.box, face_b.box)

@@ -11,11 +11,11 @@ from PIL import Image
 
 from facesort import sidecar
 from facesort.imaging import swaps_axes
-from facesort.errors import PhotoError
+from facesort.errors import FacesortError, PhotoError
 from facesort.files import atomic_write
 from facesort.people import person_for_naming
 from facesort.store import PhotoRecord, Store
-from facesort.store.library import box_overlap
+from facesort.store.library import FaceInfo, box_overlap
 
 # A region and a detected face are the same face when they overlap this much
 # (intersection over union); other apps draw boxes a little differently.
@@ -28,10 +28,13 @@ class WriteReport:
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
+    # Names written but left out of the keyword trees, whose level separator they hold.
+    left_out_of_trees: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated,
-                "unchanged": self.unchanged, "errors": self.errors}
+                "unchanged": self.unchanged, "failed": len(self.errors), "errors": self.errors,
+                "left_out_of_trees": sorted(self.left_out_of_trees)}
 
 
 def _stored_size(photo: PhotoRecord) -> tuple[int, int]:
@@ -91,7 +94,9 @@ def write_sidecars(
             continue
         kind = "updated" if current else "created"
         getattr(report, kind).append(str(target))
-        on_change(kind, str(target), sorted({name for _, name in faces}))
+        names = sorted({name for _, name in faces})
+        report.left_out_of_trees |= {n for n in names if sidecar.nests_in_a_tree(n)}
+        on_change(kind, str(target), names)
     return report
 
 
@@ -106,7 +111,7 @@ class ImportReport:
     def as_dict(self) -> dict:
         return {"photos": self.photos, "faces_named": self.faces_named,
                 "regions_unmatched": self.regions_unmatched, "people": sorted(self.people),
-                "errors": self.errors}
+                "failed": len(self.errors), "errors": self.errors}
 
 
 def embedded_xmp(path: Path) -> bytes | None:
@@ -123,42 +128,66 @@ def embedded_xmp(path: Path) -> bytes | None:
     return bytes(packet) if packet else None
 
 
-def _foreign_tags(path: Path) -> tuple[list[sidecar.Region], list[str]]:
-    regions: list[sidecar.Region] = []
-    people: list[str] = []
-    sources = [(p, p.read_bytes()) for p in sidecar.sidecar_paths(path) if p.is_file()]
+def _foreign_tags(path: Path, people_tag: tuple[str, ...]) -> list[sidecar.ForeignTags]:
+    sources = []
+    for candidate in sidecar.sidecar_paths(path):
+        if candidate.is_file():
+            try:
+                sources.append((candidate, candidate.read_bytes()))
+            except OSError as exc:
+                raise sidecar.SidecarError(candidate, exc.strerror or str(exc)) from exc
     packet = embedded_xmp(path)
     if packet:
         sources.append((path, packet))
-    for source, text in sources:
-        tags = sidecar.read_xmp(text, source)
-        regions += tags.regions
-        people += tags.people
-    return regions, list(dict.fromkeys(people))
+    return [sidecar.read_xmp(text, source, people_tag) for source, text in sources]
+
+
+def _keyword_people(store: Store, tags: list[sidecar.ForeignTags]) -> list[str]:
+    """The people that a photo's keywords name. The person properties say so
+    outright; dc:subject is a flat list that also holds keywords such as
+    "beach", so one of its keywords is a person only when another person
+    property names it too, when a person of that name is in the library, or
+    when it is the photo's only keyword and no keyword tree says otherwise."""
+    people: dict[str, str] = {}
+    for found in tags:
+        for name in found.people:
+            people.setdefault(name.casefold(), name)
+    for found in tags:
+        for keyword in found.subjects:
+            if keyword.casefold() not in people and (
+                    keyword == found.lone_subject or store.find_person(keyword) is not None):
+                people[keyword.casefold()] = keyword
+    return list(people.values())
 
 
 def import_names(
     store: Store,
     pack_id: int,
     photos: list[PhotoRecord],
+    people_tag: str = sidecar.DEFAULT_PEOPLE_TAG,
     on_error: Callable[[str], None] = lambda _: None,
 ) -> ImportReport:
     """Take over the face names other apps wrote, as the user's own decisions
-    (source "import"). A face the user already decided keeps that decision."""
+    (source "import"). A face the user already decided keeps that decision;
+    what facesort itself wrote is never taken back. ``people_tag`` is the top
+    of the people tree in digiKam's and Lightroom's keywords."""
+    tag = sidecar.people_tag_levels(people_tag)
     report = ImportReport()
     for photo in photos:
         try:
-            regions, people = _foreign_tags(Path(photo.path))
+            tags = _foreign_tags(Path(photo.path), tag)
         except PhotoError as exc:
             report.errors.append(str(exc))
             on_error(str(exc))
             continue
+        regions = [region for found in tags for region in found.regions]
+        people = [] if regions else _keyword_people(store, tags)
         if not regions and not people:
             continue
         report.photos += 1
         detected = store.faces_of_photo(photo.id, pack_id)
         faces = [f for f in detected if f.person_source != "user"]
-        matches: list[tuple[int, str]] = []
+        matches: list[tuple[FaceInfo, str]] = []
         if regions:
             taken: set[int] = set()
             for region in regions:
@@ -168,13 +197,21 @@ def import_names(
                     report.regions_unmatched += 1
                     continue
                 taken.add(best.id)
-                matches.append((best.id, region.name))
+                matches.append((best, region.name))
         elif len(people) == 1 and len(detected) == 1 and faces:
             # A person tag without a region, on a photo with one face: that face.
-            matches.append((faces[0].id, people[0]))
-        for face_id, name in matches:
-            person = person_for_naming(store, name)
-            store.set_person([face_id], person.id, source="import")
-            report.faces_named += 1
+            matches.append((faces[0], people[0]))
+        for face, name in matches:
+            try:
+                person = person_for_naming(store, name)
+            except FacesortError as exc:
+                message = f"{photo.path}: name {name!r} not taken: {exc}"
+                report.errors.append(message)
+                on_error(message)
+                continue
             report.people.add(person.name)
+            if face.person_source == "import" and face.user_person_id == person.id:
+                continue  # imported before
+            store.set_person([face.id], person.id, source="import")
+            report.faces_named += 1
     return report

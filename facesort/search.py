@@ -16,7 +16,7 @@ class PhotoQuery:
     without: tuple[str, ...] = ()
     only: bool = False  # nobody else named in the photo
     year: int | None = None
-    since: str | None = None  # ISO date, inclusive, on the capture time
+    since: str | None = None  # ISO date, inclusive, on the capture (else file) date
     until: str | None = None
 
 
@@ -40,9 +40,9 @@ def _valid_date(text: str | None, option: str) -> str | None:
 def find_photos(store: Store, pack_id: int, query: PhotoQuery, with_people: bool = False) -> list[Hit]:
     """Photos with all (or any) of the people, none of ``without``, taken
     within the dates; by path. A person counts when the user, an import or
-    facesort's automatic naming put them on a face in the photo. Photos without
-    a capture time never match a date. ``with_people`` also lists who is in
-    each photo."""
+    facesort's automatic naming put them on a face in the photo. A photo
+    without a capture time goes by its file's modification date.
+    ``with_people`` also lists who is in each photo."""
     if not query.names:
         raise FacesortError("name at least one person")
     since, until = _valid_date(query.since, "--since"), _valid_date(query.until, "--until")

@@ -18,7 +18,7 @@ from pathlib import Path
 from defusedxml import ElementTree as SafeET
 
 from facesort import __version__
-from facesort.errors import PhotoError
+from facesort.errors import FacesortError, PhotoError
 
 NS = {
     "x": "adobe:ns:meta/",
@@ -47,6 +47,12 @@ KEYWORDS = {
     ("dc", "subject", "Bag"): "{}",
     ("Iptc4xmpExt", "PersonInImage", "Bag"): "{}",
 }
+# The keyword trees, and the character that separates their levels: a name
+# holding either would read as nested tags (digiKam also reads Lightroom's tree
+# when a photo has no TagsList), so facesort leaves such a name out of both
+# trees; its regions and the flat keywords still carry it.
+TREES = {("digiKam", "TagsList"): "/", ("lr", "hierarchicalSubject"): "|"}
+DEFAULT_PEOPLE_TAG = "People"
 
 
 def q(prefix: str, name: str) -> str:
@@ -233,19 +239,77 @@ def _mp_regions(description: ET.Element) -> list[tuple[ET.Element, Region | None
 
 @dataclass(frozen=True)
 class ForeignTags:
-    """What other apps wrote: named face regions and person names."""
+    """What apps other than facesort wrote into one XMP packet."""
 
-    regions: list[Region]
-    people: list[str]
+    regions: list[Region]  # named face regions
+    people: list[str]  # names from person properties: PersonInImage and the people trees
+    # dc:subject keywords that may be people: not facesort's, and no level of
+    # a keyword tree (a tree puts a person under the people tag, so a keyword
+    # elsewhere in it, or the people tag itself, is not one).
+    subjects: list[str]
+    # The packet's only keyword, when it has no keyword tree that could say
+    # whether that keyword is a person.
+    lone_subject: str | None
 
 
-def read_xmp(text: bytes, source: Path) -> ForeignTags:
+def nests_in_a_tree(name: str) -> bool:
+    """Whether ``name`` holds a keyword tree's level separator, so that
+    facesort leaves it out of the trees."""
+    return any(separator in name for separator in TREES.values())
+
+
+def _keywords_of(names: set[str]) -> set[str]:
+    """Every keyword facesort writes (or wrote, before it left names with a
+    separator out of the trees) for these names."""
+    return {pattern.format(name) for pattern in KEYWORDS.values() for name in names}
+
+
+def _texts(description: ET.Element, prefix: str, name: str, own: set[str]) -> list[str]:
+    """A keyword property's entries, but for the ones in ``own``."""
+    return [li.text.strip() for li in _items(description.find(q(prefix, name)))
+            if li.text and li.text.strip() and li.text not in own]
+
+
+def _split_tree(entries: list[str], separator: str, people_tag: tuple[str, ...],
+                ) -> tuple[list[str], set[str]]:
+    """The people in a keyword tree (the leaves under the people tag, so that
+    ``People/Family/Ann`` is Ann) and every other level in it, casefolded."""
+    paths = [tuple(level.strip() for level in entry.split(separator)) for entry in entries]
+    depth = len(people_tag)
+    key = tuple(level.casefold() for level in people_tag)
+    people, levels = [], set()
+    for path in paths:
+        under_tag = len(path) > depth and tuple(p.casefold() for p in path[:depth]) == key
+        is_ancestor = any(len(other) > len(path) and other[:len(path)] == path for other in paths)
+        if under_tag and not is_ancestor and path[-1]:
+            people.append(path[-1])
+            levels |= {level.casefold() for level in path[:-1]}
+        else:
+            levels |= {level.casefold() for level in path}
+    return people, levels
+
+
+def people_tag_levels(tag: str) -> tuple[str, ...]:
+    """``--people-tag`` as tree levels: 'People', or nested as 'Tags/People' or 'Tags|People'."""
+    levels = tuple(level.strip() for level in tag.replace("|", "/").split("/"))
+    if not all(levels):
+        raise FacesortError(f"--people-tag {tag!r}: give a tag name, such as People or Tags/People")
+    return levels
+
+
+def read_xmp(text: bytes, source: Path, people_tag: tuple[str, ...] = (DEFAULT_PEOPLE_TAG,),
+             ) -> ForeignTags:
     """Named face regions (MWG, else Microsoft Photo) and person keywords that
-    apps other than facesort wrote into an XMP packet."""
+    apps other than facesort wrote into an XMP packet. What facesort's own
+    record says it wrote (regions and names) is left out."""
     root = _parse(text, source)
-    _, signatures = _facesort_record(root)
+    own_names, signatures = _facesort_record(root)
+    own = _keywords_of(own_names)
     regions: list[Region] = []
     people: list[str] = []
+    subjects: list[str] = []
+    tree_entries = 0
+    other_levels: set[str] = set()
     for description in _descriptions(root):
         mwg = [r for _, r in _mwg_regions(description) if r is not None]
         ours = {_mwg_signature(r) for r in mwg} & signatures
@@ -253,11 +317,18 @@ def read_xmp(text: bytes, source: Path) -> ForeignTags:
         if not mwg:
             mp = [r for _, r in _mp_regions(description) if r is not None]
             regions += [r for r in mp if f"mp {_mp_rectangle(r)} {r.name}" not in signatures]
-        people += [li.text for li in _items(description.find(q("Iptc4xmpExt", "PersonInImage")))
-                   if li.text]
-        people += [li.text.split("/", 1)[1] for li in _items(description.find(q("digiKam", "TagsList")))
-                   if li.text and li.text.startswith("People/") and "/" not in li.text[7:]]
-    return ForeignTags(regions, list(dict.fromkeys(people)))
+        people += _texts(description, "Iptc4xmpExt", "PersonInImage", own)
+        for (prefix, name), separator in TREES.items():
+            entries = _texts(description, prefix, name, own)
+            tree_entries += len(entries)
+            found, levels = _split_tree(entries, separator, people_tag)
+            people += found
+            other_levels |= levels
+        subjects += _texts(description, "dc", "subject", own)
+    subjects = list(dict.fromkeys(subjects))
+    lone = subjects[0] if len(subjects) == 1 and not tree_entries else None
+    return ForeignTags(regions, list(dict.fromkeys(people)),
+                       [s for s in subjects if s.casefold() not in other_levels], lone)
 
 
 # -- writing ------------------------------------------------------------------------
@@ -316,9 +387,10 @@ def merge(existing: bytes | None, source: Path, regions: list[Region], width: in
         for li, region in _mp_regions(description):
             if region is not None and f"mp {_mp_rectangle(region)} {region.name}" in old_signatures:
                 _remove(description, li)
-        for (prefix, name, _kind), pattern in KEYWORDS.items():
+        old_keywords = _keywords_of(old_names)
+        for prefix, name, _kind in KEYWORDS:
             for li in _items(description.find(q(prefix, name))):
-                if li.text in {pattern.format(n) for n in old_names}:
+                if li.text in old_keywords:
                     _remove(description, li)
         for name in ("Names", "Regions"):
             for element in description.findall(q("facesort", name)):
@@ -365,9 +437,13 @@ def _add(target: ET.Element, regions: list[Region], width: int, height: int) -> 
             q("MPReg", "PersonDisplayName"): region.name})
         signatures += [_mwg_signature(region), f"mp {_mp_rectangle(region)} {region.name}"]
     for (prefix, name, kind), pattern in KEYWORDS.items():
+        flat = [person for person in names
+                if (prefix, name) not in TREES or not nests_in_a_tree(person)]
+        if not flat:
+            continue
         array = _bag(target, prefix, name, kind)
         present = {li.text for li in array}
-        for person in names:
+        for person in flat:
             if pattern.format(person) not in present:
                 ET.SubElement(array, q("rdf", "li")).text = pattern.format(person)
     record_names = _bag(target, "facesort", "Names")

@@ -791,9 +791,9 @@ class Store:
                       without: Iterable[int] = (), only: bool = False, year: int | None = None,
                       since: str | None = None, until: str | None = None) -> list[PhotoRecord]:
         """Photos with all (or any) of ``wanted``, none of ``without``, with
-        nobody else named when ``only``; dates filter the capture time. A face's
-        person is the user's decision, else the automatic one. One query, on
-        the person indexes."""
+        nobody else named when ``only``; dates filter the capture day, else the
+        file's modification day. A face's person is the user's decision, else
+        the automatic one. One query, on the person indexes."""
         # The photos where a face is person ?N: a union of two index lookups,
         # since coalesce(person_id, auto_person_id) could use no index.
         has = ("(SELECT photo_id FROM faces WHERE pack_id = :pack AND person_id = {p}"
@@ -812,14 +812,18 @@ class Store:
             clauses.append(
                 "NOT EXISTS (SELECT 1 FROM faces o WHERE o.photo_id = p.id AND o.pack_id = :pack"
                 f" AND coalesce(o.person_id, o.auto_person_id) NOT IN ({marks}))")
+        # A photo without a capture time goes by its file's modification day,
+        # in local time as the camera's clock would have said.
+        day = ("coalesce(substr(p.taken_at, 1, 10),"
+               " date(p.mtime_ns / 1000000000, 'unixepoch', 'localtime'))")
         if year is not None:
-            clauses.append("substr(p.taken_at, 1, 5) = :year")
+            clauses.append(f"substr({day}, 1, 5) = :year")
             params["year"] = f"{year:04d}-"
         if since is not None:
-            clauses.append("substr(p.taken_at, 1, 10) >= :since")
+            clauses.append(f"{day} >= :since")
             params["since"] = since
         if until is not None:
-            clauses.append("substr(p.taken_at, 1, 10) <= :until")
+            clauses.append(f"{day} <= :until")
             params["until"] = until
         rows = self.db.execute(
             "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at FROM photos p"
