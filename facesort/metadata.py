@@ -203,7 +203,7 @@ def import_names(
             matches.append((faces[0], people[0]))
         for face, name in matches:
             try:
-                person = person_for_naming(store, name)
+                person = person_for_naming(store, name, from_other_app=True)
             except FacesortError as exc:
                 message = f"{photo.path}: name {name!r} not taken: {exc}"
                 report.errors.append(message)

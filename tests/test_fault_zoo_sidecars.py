@@ -319,3 +319,13 @@ def test_help_shows_no_type_artefacts(cli, command):
     assert "Example: facesort " + command in result.stdout
     for artefact in ("<bool>", "<list[", "<str>", "{"):
         assert artefact not in result.stdout, f"{artefact} in 'facesort {command} --help'"
+
+
+def test_a_name_with_a_slash_tagged_in_another_app_is_imported_as_it_is(cli, folder):
+    """facesort survives importing 'AC/DC' from another app: the user's tag is kept, not refused."""
+    portraits(folder, "a")
+    (folder / "a.jpg.xmp").write_text(keywords_xmp(person_in_image=["AC/DC \t"]))
+    cli("scan", str(folder))
+    result = cli("import")
+    assert result.exit_code == 0, result.output
+    assert named(cli)["a.jpg"] == ("AC/DC", "import")
