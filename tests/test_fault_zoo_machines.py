@@ -188,3 +188,81 @@ def test_contact_sheets_go_beside_the_library(cli, tmp_path, photos, isolated_ho
     session = cli("name", "--db", str(library), "--preview", "0", input="q\n")
     assert str(library.parent / "family-sheets") in session.stdout
     assert not (isolated_home / ".config" / "facesort").exists()
+
+
+def test_naming_while_a_scan_runs(cli, db_path, photos, tmp_path):
+    """Naming, merging and writing sidecars go on during a long scan, which keeps every
+    decision and photo; a second scan is still refused."""
+    import sqlite3
+    import time
+
+    from conftest import LFW
+
+    assert cli("scan", str(photos)).exit_code == 0
+    assert cli("cluster").exit_code == 0
+    first, second = (g["id"] for g in json.loads(cli("clusters", "--json").stdout)[:2])
+    big = tmp_path / "big"
+    big.mkdir()
+    for person in sorted(os.listdir(LFW))[:80]:
+        for name in sorted(os.listdir(LFW / person))[:1]:
+            shutil.copy(LFW / person / name, big / name)
+    env = dict(os.environ, FACESORT_DB=str(db_path))
+    scanning = subprocess.Popen([sys.executable, "-m", "facesort", "scan", str(big), "-q"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        stored = 0
+        while stored < 6 + 5 and time.monotonic() < deadline and scanning.poll() is None:
+            time.sleep(0.05)
+            with sqlite3.connect(db_path, timeout=5) as db:
+                stored = db.execute("SELECT count(*) FROM photos").fetchone()[0]
+        assert scanning.poll() is None and stored > 6, "the scan should be under way"
+        refused = cli("scan", str(big))
+        assert refused.exit_code == 2 and "is scanning it" in _one_line(refused)
+        for command in (["name", str(first), "Alice"], ["name", str(second), "Al"],
+                        ["merge", "Alice", "Al"], ["write", "--dry-run", str(photos)],
+                        ["write", str(photos)]):
+            result = cli(*command)
+            assert result.exit_code == 0, (command, result.output)
+        assert scanning.wait(timeout=120) == 0, scanning.stderr.read()
+    finally:
+        scanning.kill()
+        scanning.wait()
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["photos"] == 6 + 80
+    people = json.loads(cli("people", "--json").stdout)
+    assert [p["name"] for p in people] == ["Alice"] and people[0]["faces"] >= 4
+    assert len(list(photos.rglob("*.xmp"))) >= 4
+
+
+def test_a_huge_png_is_decoded_small(monkeypatch):
+    """A PNG of tens of megapixels is decoded a strip at a time to the detector's size, pixel
+    for pixel as shrinking the full decode would give (bench/decode_memory.py: 21 MB, not 956)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import GROUP
+    from facesort import imaging
+
+    def png(image: Image.Image) -> bytes:
+        out = io.BytesIO()
+        image.save(out, "PNG", compress_level=1)
+        return out.getvalue()
+
+    huge = png(Image.new("L", (9_000, 6_000), 120))  # 54 MP in a few hundred KB
+    photo = imaging.decode(Path("huge.png"), huge, 640)
+    height, width, _ = photo.pixels.shape
+    assert 640 <= max(width, height) < 2 * 640 and width * height <= 2 * 640 * 640
+    assert (photo.info.width, photo.info.height) == (9_000, 6_000)
+    assert photo.scale == 9_000 / width
+    # Every 8-bit colour type, with strips of a few rows, decodes exactly.
+    monkeypatch.setattr(imaging, "REDUCE_ABOVE_PIXELS", 0)
+    monkeypatch.setattr(imaging, "_STRIP_PIXELS", 50_000)
+    source = Image.open(GROUP / "solvay_conference_1927.png").convert("RGB")
+    for mode in ("RGB", "RGBA", "L", "LA"):
+        data = png(source.convert(mode))
+        expected = Image.open(io.BytesIO(data)).convert("RGB").reduce(3000 // 640)
+        decoded = imaging.decode(Path(f"{mode}.png"), data, 640)
+        assert np.array_equal(decoded.pixels, np.asarray(expected)), mode
