@@ -203,7 +203,7 @@ def test_naming_while_a_scan_runs(cli, db_path, photos, tmp_path):
     first, second = (g["id"] for g in json.loads(cli("clusters", "--json").stdout)[:2])
     big = tmp_path / "big"
     big.mkdir()
-    for person in sorted(os.listdir(LFW))[:80]:
+    for person in sorted(os.listdir(LFW))[:60]:
         for name in sorted(os.listdir(LFW / person))[:1]:
             shutil.copy(LFW / person / name, big / name)
     env = dict(os.environ, FACESORT_DB=str(db_path))
@@ -229,7 +229,7 @@ def test_naming_while_a_scan_runs(cli, db_path, photos, tmp_path):
         scanning.kill()
         scanning.wait()
     status = json.loads(cli("status", "--json").stdout)
-    assert status["photos"] == 6 + 80
+    assert status["photos"] == 6 + 60
     people = json.loads(cli("people", "--json").stdout)
     assert [p["name"] for p in people] == ["Alice"] and people[0]["faces"] >= 4
     assert len(list(photos.rglob("*.xmp"))) >= 4
