@@ -10,6 +10,13 @@ import os
 from pathlib import Path
 
 
+def shown(path) -> str:
+    """``path`` as a message shows it: a file name that is not valid UTF-8
+    (written by another system) gets ``\\xNN`` escapes, as ``ls -b`` shows it,
+    where printing it as it is would fail."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+
+
 class FacesortError(Exception):
     """Something the user can fix: a setup, usage or library problem."""
 
@@ -60,13 +67,6 @@ class PhotoError(FacesortError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{shown(path)}: {reason}")
-
-
-def shown(path) -> str:
-    """``path`` as a message shows it: a file name that is not valid UTF-8
-    (written by another system) gets ``\\xNN`` escapes, as ``ls -b`` shows it,
-    where printing it as it is would fail."""
-    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
 
 
 class LibraryReadOnlyError(FacesortError):

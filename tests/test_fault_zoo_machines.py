@@ -260,9 +260,9 @@ def test_a_huge_png_is_decoded_small(monkeypatch):
     # Every 8-bit colour type, with strips of a few rows, decodes exactly.
     monkeypatch.setattr(imaging, "REDUCE_ABOVE_PIXELS", 0)
     monkeypatch.setattr(imaging, "_STRIP_PIXELS", 50_000)
-    source = Image.open(GROUP / "solvay_conference_1927.png").convert("RGB")
+    source = Image.open(GROUP / "solvay_conference_1927.png").convert("RGB").crop((0, 0, 1700, 1000))
     for mode in ("RGB", "RGBA", "L", "LA"):
         data = png(source.convert(mode))
-        expected = Image.open(io.BytesIO(data)).convert("RGB").reduce(3000 // 640)
+        expected = Image.open(io.BytesIO(data)).convert("RGB").reduce(1700 // 640)
         decoded = imaging.decode(Path(f"{mode}.png"), data, 640)
         assert np.array_equal(decoded.pixels, np.asarray(expected)), mode
