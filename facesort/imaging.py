@@ -164,14 +164,15 @@ def _png_in_strips(image: Image.Image, data: bytes, factor: int) -> Image.Image 
 
 
 def _exif(image: Image.Image, data: bytes) -> Image.Exif:
-    if image.format == "PNG" and "exif" not in image.info:
-        # Pillow would decode the whole PNG to look for EXIF after the pixels.
-        exif = Image.Exif()
+    if image.format != "PNG":
+        return image.getexif()
+    # Pillow's PNG reader would decode the whole image to look for an EXIF
+    # chunk after the pixels; finding it here costs nothing.
+    if "exif" not in image.info:
         chunk = next(_png_chunks(data, b"eXIf"), None)
         if chunk is not None:
-            exif.load(bytes(chunk))
-        return exif
-    return image.getexif()
+            image.info["exif"] = b"Exif\x00\x00" + bytes(chunk)
+    return Image.Image.getexif(image)
 
 
 def _load_reduced(image: Image.Image, data: bytes, factor: int) -> Image.Image:
