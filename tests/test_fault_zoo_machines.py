@@ -37,17 +37,21 @@ def _one_line(result) -> str:
 
 def test_a_file_name_that_is_not_utf8(cli, tmp_path):
     """A photo named in another encoding (not UTF-8) is scanned beside the others, exported,
-    found, written to and dropped when deleted, with its exact name."""
+    found, written to and dropped when deleted, with its exact name; a broken one is named
+    in its error line with \\xNN escapes."""
     folder = tmp_path / "d"
     folder.mkdir()
     shutil.copy(lfw_photo("Colin_Powell", 1), folder / "a.jpg")
     odd = os.path.join(os.fsencode(folder), b"caf\xe9.jpg")  # Latin-1 "café.jpg"
     shutil.copy(lfw_photo("Colin_Powell", 2), odd)
+    with open(os.path.join(os.fsencode(folder), b"bad\xe9.jpg"), "wb") as bad:
+        bad.write(b"not a photo")
     result = cli("scan", str(folder), "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["new"] == 2
+    assert result.exit_code == 1, result.output
+    assert _one_line(result) == f"{folder}/bad\\xe9.jpg: not an image facesort can read (unknown format or corrupt)"
+    assert (json.loads(result.stdout)["new"], json.loads(result.stdout)["failed"]) == (2, 1)
     again = cli("scan", str(folder), "--json")
-    assert json.loads(again.stdout)["unchanged"] == 2
+    assert (json.loads(again.stdout)["unchanged"], json.loads(again.stdout)["failed"]) == (2, 1)
     exported = cli("export")
     assert exported.exit_code == 0, exported.output
     assert odd in exported.stdout_bytes  # the name's own bytes, as ls prints them
@@ -64,7 +68,7 @@ def test_a_file_name_that_is_not_utf8(cli, tmp_path):
     os.unlink(odd)
     removed = cli("scan", str(folder), "--json")
     assert json.loads(removed.stdout)["removed"] == 1
-    assert json.loads(cli("status", "--json").stdout)["photos"] == 1
+    assert json.loads(cli("status", "--json").stdout)["photos"] == 2  # a.jpg, and bad\xe9.jpg failed
 
 
 def _make_read_only(paths: list[Path]) -> list[list[str]]:
