@@ -8,10 +8,12 @@ setup error (bad option, missing model pack, busy or unusable library),
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -30,10 +32,16 @@ from facesort.config import (
     default_db_path,
     resolve_pack,
 )
-from facesort.errors import FacesortError
+from facesort.errors import (
+    DiskFullError,
+    FacesortError,
+    LibraryBusyError,
+    LibraryReadOnlyError,
+    shown,
+)
 from facesort.export import WRITERS
 from facesort.files import atomic_write
-from facesort.lock import writer_lock
+from facesort.lock import job_lock
 from facesort.people import require_pack
 from facesort.store import Store
 
@@ -83,14 +91,56 @@ LibraryModelOption = Annotated[
 ]
 
 
+def _paths_print_as_they_are() -> None:
+    """A file name that is not valid UTF-8 goes to stdout as its bytes, as ls
+    and find print it, so that a script can open it; in messages on stderr it
+    gets escapes rather than stopping the command."""
+    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=errors)
+
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
+    """The one-line error for a failure of the machine rather than of facesort
+    (a full disk, a read-only or failing drive), or None for a bug."""
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        library = _db_path(db)
+        if name == "SQLITE_FULL":
+            return DiskFullError(library, str(exc))
+        if name.startswith("SQLITE_READONLY"):
+            return LibraryReadOnlyError(library, str(exc))
+        if name.startswith("SQLITE_BUSY"):
+            return LibraryBusyError(library)
+        if name.startswith("SQLITE_IOERR"):
+            return FacesortError(
+                f"{shown(library)}: the library could not be written ({exc}): is the disk "
+                "full or failing? Everything finished so far is saved: run the same command "
+                "again once the disk is fixed")
+    elif isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        return DiskFullError(exc.filename or _db_path(db), (exc.strerror or str(exc)).lower())
+    return None
+
+
 def _command(*args, **kwargs):
-    """``app.command`` that also maps facesort's errors to a message and an exit code."""
+    """``app.command`` that also maps facesort's errors, and a full or
+    read-only disk, to one line and an exit code."""
 
     def register(fn):
         @functools.wraps(fn)
         def guarded(*call_args, **call_kwargs):
+            _paths_print_as_they_are()
             try:
-                return fn(*call_args, **call_kwargs)
+                try:
+                    return fn(*call_args, **call_kwargs)
+                except (sqlite3.Error, OSError) as exc:
+                    mapped = _environment_error(exc, call_kwargs.get("db"))
+                    if mapped is None:
+                        raise
+                    raise mapped from exc
             except FacesortError as exc:
                 console.error_line(f"error: {exc}")
                 raise typer.Exit(EXIT_USAGE) from None
@@ -126,10 +176,14 @@ def _db_path(db: Path | None) -> Path:
 
 
 @contextmanager
-def _library(db: Path | None, *, write: bool = False, create: bool = False) -> Iterator[Store]:
-    """The library, opened for reading, or for writing under the one-writer lock."""
+def _library(db: Path | None, *, write: bool = False, create: bool = False,
+             job: str | None = None) -> Iterator[Store]:
+    """The library, opened for reading or for writing. A ``job`` ("scan" or
+    "cluster") also holds that job's lock, so that a second one is refused;
+    naming, fixing and writing sidecars go on beside a running job."""
     path = _db_path(db)
-    with writer_lock(path) if write else nullcontext(), Store(path, create=create) as store:
+    with job_lock(path, job) if job else nullcontext(), \
+            Store(path, create=create, write=write) as store:
         yield store
 
 
@@ -175,10 +229,24 @@ def scan(
     """
     from facesort.scan import ScanEvents, ScanOptions, scan as scan_photos
 
+    # A root that is not there is warned about by the scan, which goes on with
+    # the others (an unmounted drive must not stop the rest), then exits 1;
+    # with no root there, there is nothing to do: a usage error.
+    missing = [shown(os.path.abspath(root)) for root in roots if not os.path.exists(root)]
+    if len(missing) == len(roots):
+        raise FacesortError(f"{', '.join(missing)}: not found, so there is nothing to scan "
+                            "(a typing error, or an unmounted drive?)")
     pack = resolve_pack(model)
+    if not _db_path(db).exists():
+        from facesort.engine import load_engine
+
+        # A first scan needs the model anyway; loading it before the library
+        # is created leaves no empty library behind when the pack is missing.
+        load_engine(pack, det_size)
     options = ScanOptions(det_size=det_size, min_face_size=min_face_size,
                           follow_symlinks=follow_symlinks)
-    with _library(db, write=True, create=True) as store, console.progress(quiet, extra="faces") as bar:
+    with _library(db, write=True, create=True, job="scan") as store, \
+            console.progress(quiet, extra="faces") as bar:
         task = bar.add_task("Scanning", total=None, faces=0)
         found = 0
 
@@ -210,7 +278,7 @@ def scan(
                 f"{plural(carried.carried, 'decision')} carried over to faces detected again{packs}; "
                 f"{carried.orphaned} could not be (see 'facesort status --orphans')",
                 highlight=False)
-    if report.errors:  # failed photos, and folders that could not be read
+    if report.errors or missing:  # failed photos, folders that could not be read, missing roots
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
@@ -382,8 +450,11 @@ def _pack_id(store: Store, model: str | None) -> int:
     return store.find_pack(_pack_or_empty(store, model))
 
 
-def _sheet_path(name: str) -> Path:
-    return Path(typer.get_app_dir(APP_NAME)) / "sheets" / f"{name}.png"
+def _sheet_path(library: Path, name: str) -> Path:
+    """Contact sheets go beside the library whose faces they show, or to the
+    config folder where the library's folder is read-only."""
+    folder = library.parent if os.access(library.parent, os.W_OK) else Path(typer.get_app_dir(APP_NAME))
+    return folder / f"{library.stem}-sheets" / f"{name}.png"
 
 
 def _show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: int) -> Path:
@@ -423,7 +494,7 @@ def cluster(
         raise FacesortError(f"unknown selection {selection!r}: choose eom or leaf")
     params = ClusterParams(min_cluster_size=min_cluster_size, min_samples=min_samples,
                            selection=selection)
-    with _library(db, write=True) as store:
+    with _library(db, write=True, job="cluster") as store:
         pack = _pack_or_empty(store, model)
         busy = console.stderr.status("Grouping faces…") if not quiet and console.stderr.is_terminal else nullcontext()
         with busy:
@@ -483,7 +554,7 @@ def name(
             faces = store.faces_in_cluster(summary.id)[:SHEET_FACES]
             title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
             path = _show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
-                               _sheet_path(f"group-{summary.id}"), open_viewer, preview)
+                               _sheet_path(store.path, f"group-{summary.id}"), open_viewer, preview)
             console.stdout.print(f"[bold]{title}[/bold] ({number} of {len(todo)}); contact sheet: {path}",
                                  highlight=False)
             left_out: list[int] = []
@@ -750,7 +821,7 @@ def show(
     if not faces:
         raise FacesortError(f"{target}: no faces to show")
     labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}" for f in faces]
-    path = _show_faces(faces, labels, title, output or _sheet_path(slug), open_viewer, preview)
+    path = _show_faces(faces, labels, title, output or _sheet_path(_db_path(db), slug), open_viewer, preview)
     console.stdout.print(str(path), highlight=False)
 
 # -- other apps, search, and the FaceNet verbs ----------------------------------------

@@ -6,7 +6,15 @@ chooses the exit code from the class.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def shown(path) -> str:
+    """``path`` as a message shows it: a file name that is not valid UTF-8
+    (written by another system) gets ``\\xNN`` escapes, as ``ls -b`` shows it,
+    where printing it as it is would fail."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
 
 
 class FacesortError(Exception):
@@ -33,19 +41,19 @@ class ModelLoadError(FacesortError):
 
 
 class LibraryBusyError(FacesortError):
-    def __init__(self, db_path: Path, holder: str | None = None):
+    def __init__(self, db_path: Path, holder: str | None = None, doing: str = "writing to it"):
         self.db_path = db_path
         who = f" ({holder})" if holder else ""
         super().__init__(
-            f"{db_path}: the library is busy: another facesort process is "
-            f"writing to it{who}. Wait for it to finish and run again"
+            f"{shown(db_path)}: the library is busy: another facesort process is "
+            f"{doing}{who}. Wait for it to finish and run again"
         )
 
 
 class StoreError(FacesortError):
     def __init__(self, db_path: Path, cause: str):
         self.db_path = db_path
-        super().__init__(f"{db_path}: {cause}")
+        super().__init__(f"{shown(db_path)}: {cause}")
 
 
 class PackMismatchError(StoreError):
@@ -58,4 +66,25 @@ class PhotoError(FacesortError):
     def __init__(self, path: Path | str, reason: str):
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{shown(path)}: {reason}")
+
+
+class LibraryReadOnlyError(FacesortError):
+    def __init__(self, db_path: Path, cause: str | None = None):
+        self.db_path = db_path
+        because = f" ({cause})" if cause else ""
+        super().__init__(
+            f"the library is read-only: {shown(db_path)}{because}; commands that only "
+            "read it still work. Copy it somewhere writable and use --db to change it",
+        )
+
+
+class DiskFullError(FacesortError):
+    """A write failed for lack of space; what was saved before it is kept."""
+
+    def __init__(self, path: Path | str, cause: str):
+        self.path = Path(path)
+        super().__init__(
+            f"{shown(path)}: the disk is full ({cause}); everything finished so far is "
+            "saved: free some space and run the same command again",
+        )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import io
 import math
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +26,12 @@ from facesort.errors import PhotoError
 # a message that says what happened.
 Image.MAX_IMAGE_PIXELS = None
 MAX_PIXELS = 400_000_000
+# Above this, a photo other than a JPEG is shrunk to the detector's size as it
+# is decoded (a JPEG always is, by draft mode): a full decode of a 361 MP PNG,
+# with its copies, took 3.5 GB, several of which at once run a NAS out of
+# memory. A PNG is then decoded a strip of rows at a time (bench/decode_memory.py).
+REDUCE_ABOVE_PIXELS = 50_000_000
+_STRIP_PIXELS = 1_000_000
 
 _ORIENTATION_TAG = 0x0112
 _EXIF_IFD = 0x8769
@@ -101,12 +109,93 @@ def _capture_time(exif: Image.Exif) -> str | None:
     return stamp
 
 
+def _png_chunks(data: bytes, kind: bytes) -> Iterator[memoryview]:
+    view = memoryview(data)
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(view[pos:pos + 4], "big")
+        if view[pos + 4:pos + 8] == kind:
+            yield view[pos + 8:pos + 8 + length]
+        pos += 12 + length
+
+
+def _png_in_strips(image: Image.Image, data: bytes, factor: int) -> Image.Image | None:
+    """A plain 8-bit PNG decoded ``factor`` times smaller a strip of rows at a
+    time, so that no more than a strip is ever held at full size; None for a
+    PNG this cannot do (interlaced, animated, 16-bit or palette).
+
+    Each strip's filtered rows are handed to Pillow's own PNG decoder behind
+    the strip's previous row, unfiltered, so that filters that look one row up
+    decode as they would in the whole image.
+    """
+    mode = image.mode
+    tile = image.tile[0] if len(image.tile) == 1 else None
+    if (image.format != "PNG" or mode not in ("RGB", "RGBA", "L", "LA") or tile is None
+            or tile.args != mode or image.info.get("interlace")
+            or getattr(image, "n_frames", 1) != 1 or tuple(tile.extents) != (0, 0, *image.size)):
+        return None
+    width, height = image.size
+    row_bytes = width * len(mode)
+    inflater = zlib.decompressobj()
+    chunks = _png_chunks(data, b"IDAT")
+
+    def inflate(size: int) -> bytes:
+        out = bytearray()
+        while len(out) < size:
+            source = inflater.unconsumed_tail or next(chunks, None)
+            if source is None or inflater.eof:
+                raise ValueError("image data ends early")
+            out += inflater.decompress(source, size - len(out))
+        return bytes(out)
+
+    reduced = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
+    strip = max(1, _STRIP_PIXELS // width // factor) * factor
+    previous = b""  # the last row decoded, unfiltered, behind filter type 0
+    for top in range(0, height, strip):
+        rows = min(strip, height - top)
+        filtered = previous + inflate(rows * (row_bytes + 1))
+        lead = 1 if previous else 0
+        piece = Image.frombytes(mode, (width, rows + lead), zlib.compress(filtered, 0), "zip", mode)
+        previous = b"\x00" + piece.crop((0, rows + lead - 1, width, rows + lead)).tobytes("raw", mode)
+        if lead:
+            piece = piece.crop((0, 1, width, rows + 1))
+        reduced.paste(piece.convert("RGB").reduce(factor), (0, top // factor))
+    return reduced
+
+
+def _exif(image: Image.Image, data: bytes) -> Image.Exif:
+    if image.format != "PNG":
+        return image.getexif()
+    # Pillow's PNG reader would decode the whole image to look for an EXIF
+    # chunk after the pixels; finding it here costs nothing.
+    if "exif" not in image.info:
+        chunk = next(_png_chunks(data, b"eXIf"), None)
+        if chunk is not None:
+            image.info["exif"] = b"Exif\x00\x00" + bytes(chunk)
+    return Image.Image.getexif(image)
+
+
+def _load_reduced(image: Image.Image, data: bytes, factor: int) -> Image.Image:
+    """The image decoded ``factor`` times smaller, holding as little of it at
+    full size as the format allows."""
+    in_strips = _png_in_strips(image, data, factor)
+    if in_strips is not None:
+        return in_strips
+    image.load()
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGB")
+    # Before turning and converting it, which would each copy the full image.
+    return image.reduce(factor)
+
+
 def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     """Decode ``data`` (the bytes of ``path``) upright.
 
     With ``long_side``, a JPEG is decoded with Pillow's draft mode at the
     smallest 1/2, 1/4 or 1/8 scale that still has ``long_side`` pixels on its
-    long side, which is several times faster than a full decode.
+    long side, which is several times faster than a full decode; another
+    format over ``REDUCE_ABOVE_PIXELS`` is shrunk by the largest whole factor
+    that keeps ``long_side`` pixels.
     """
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
@@ -119,15 +208,20 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
             f"over the {MAX_PIXELS // 1_000_000} megapixel limit",
         )
     try:
-        exif = image.getexif()
+        exif = _exif(image, data)
         orientation = exif.get(_ORIENTATION_TAG, 1)
         if orientation not in range(1, 9):
             orientation = 1
         taken_at = _capture_time(exif)
+        reduce_by = max(stored_w, stored_h) // long_side if long_side else 1
         if long_side and image.format == "JPEG" and max(stored_w, stored_h) > long_side:
             factor = long_side / max(stored_w, stored_h)
             image.draft("RGB", (math.ceil(stored_w * factor), math.ceil(stored_h * factor)))
-        image.load()
+            image.load()
+        elif reduce_by >= 2 and stored_w * stored_h > REDUCE_ABOVE_PIXELS:
+            image = _load_reduced(image, data, reduce_by)
+        else:
+            image.load()
         for step in _UPRIGHT.get(orientation, ()):
             image = image.transpose(step)
         image = image.convert("RGB")

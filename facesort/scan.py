@@ -22,7 +22,7 @@ from typing import TypeVar
 from facesort import imaging
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
 from facesort.engine import FaceEngine, load_engine
-from facesort.errors import PhotoError
+from facesort.errors import PhotoError, shown
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
 from facesort.walk import FileEntry, walk_photos
 
@@ -208,7 +208,7 @@ class Scanner:
             root_path = os.path.abspath(root)
             if not os.path.exists(root_path):
                 self.events.on_warning(
-                    f"{root_path}: not found (an unmounted drive?); "
+                    f"{shown(root_path)}: not found (an unmounted drive?); "
                     "its photos stay in the library"
                 )
                 continue
@@ -220,14 +220,14 @@ class Scanner:
                     walked_roots.append(root_path)
                 else:
                     self.events.on_warning(
-                        f"{root_path}: no photos found, but the library has photos there "
+                        f"{shown(root_path)}: no photos found, but the library has photos there "
                         "(an unmounted drive?); they are kept"
                     )
         return list(entries.values()), walked_roots
 
     def _walk_error(self, path: str, reason: str) -> None:
         self._unreadable_folders.append(path.rstrip(os.sep) + os.sep)
-        self._error(f"{path}: {reason.lower()}")
+        self._error(f"{shown(path)}: {reason.lower()}")
 
     def _needing_read(self, entries: list[FileEntry]) -> Iterator[_Item]:
         for entry in entries:
@@ -365,7 +365,7 @@ class Scanner:
     def _fail(self, item: _Item, reason: str) -> None:
         self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason)
         self.report.failed += 1
-        self._error(f"{item.entry.path}: {reason}")
+        self._error(f"{shown(item.entry.path)}: {reason}")
         self.events.on_photo(0)
 
     def _remove_missing(self, root: str, seen: set[str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import FACERES_PACK, GROUP, lfw_photo
 from facesort.cli import app
-from facesort.lock import writer_lock
+from facesort.lock import job_lock
 
 COMMANDS = sorted(command.name or command.callback.__name__ for command in app.registered_commands)
 
@@ -51,7 +51,7 @@ def test_a_missing_pack_folder_is_one_clear_line(cli, photos, tmp_path):
 
 
 def test_a_second_writer_is_told_the_library_is_busy(cli, db_path, photos):
-    with writer_lock(db_path):
+    with job_lock(db_path, "scan"):
         result = cli("scan", str(photos))
     assert result.exit_code == 2
     assert "library is busy" in result.stderr

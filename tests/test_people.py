@@ -112,7 +112,7 @@ def test_an_ignored_group_stays_ignored_and_is_not_offered(cli, library):
     assert f"Group {group}:" not in session.stdout
 
 
-def test_interactive_naming_saves_each_answer_as_it_goes(cli, library, isolated_home):
+def test_interactive_naming_saves_each_answer_as_it_goes(cli, library, db_path):
     cli("cluster")
     groups = json.loads(cli("clusters", "--json").stdout)
     first, second = groups[0]["id"], groups[1]["id"]
@@ -121,7 +121,7 @@ def test_interactive_naming_saves_each_answer_as_it_goes(cli, library, isolated_
     session = cli("name", input="x 2\nalice\ni\nq\n")
     assert session.exit_code == 0, session.output
     assert f"Group {first}:" in session.stdout and "▀" in session.stdout
-    sheet = isolated_home / ".config" / "facesort" / "sheets" / f"group-{first}.png"
+    sheet = db_path.parent / "library-sheets" / f"group-{first}.png"
     assert Image.open(sheet).size[0] > 0
     after = {f["id"]: f for f in faces(cli)}
     left_out = first_faces[1]

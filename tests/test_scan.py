@@ -127,7 +127,11 @@ def test_a_vanished_photo_is_dropped_but_a_missing_root_keeps_everything(cli, ph
     moved_away = tmp_path / "elsewhere"
     os.rename(photos, moved_away)
     result = cli("scan", str(photos), "--json")
-    assert result.exit_code == 0
+    assert result.exit_code == 2 and "not found" in result.stderr
+    # Beside a folder that is there, the scan goes on and exits 1.
+    (tmp_path / "other").mkdir()
+    result = cli("scan", str(photos), str(tmp_path / "other"), "--json")
+    assert result.exit_code == 1
     assert "not found" in result.stderr
     assert json.loads(result.stdout)["removed"] == 0
     photos.mkdir()

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facesort.errors import PackMismatchError, StoreError
+from facesort.errors import LibraryReadOnlyError, PackMismatchError, StoreError
 from facesort.store import decisions
 from facesort.store.decisions import CarryReport, Place, box_overlap
-from facesort.store.migrations import migrate
+from facesort.store.migrations import MIGRATIONS, migrate
 
 BUSY_TIMEOUT_MS = 30_000
 _EMBEDDING_DTYPE = np.dtype("<f4")
@@ -36,11 +36,94 @@ def blob_to_embedding(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=_EMBEDDING_DTYPE)
 
 
-def _under(folder: str) -> tuple[str, str]:
-    """The half-open range of paths below ``folder``: a range on the path
-    index, where LIKE 'folder/%' would scan the table."""
+# A path is stored as TEXT, or, when it is not valid UTF-8 (a file named on
+# another system, e.g. in Latin-1), as its bytes in a BLOB: sqlite3 cannot
+# bind such a str, and a replacement character would lose the name. SQLite
+# sorts every BLOB after every TEXT, so a range of paths is two ranges.
+_UNDER = "((path >= ? AND path < ?) OR (path >= ? AND path < ?))"
+
+
+def _under(folder: str) -> tuple[str, str, bytes, bytes]:
+    """The half-open ranges of paths below ``folder`` (for ``_UNDER``): ranges
+    on the path index, where LIKE 'folder/%' would scan the table."""
     prefix = folder.rstrip(os.sep) + os.sep
-    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
+    text = (prefix, prefix[:-1] + chr(ord(os.sep) + 1))
+    return (*text, *(os.fsencode(bound) for bound in text))
+
+
+def _bindable(value):
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # surrogate escapes: os.fsdecode of non-UTF-8 bytes
+            return os.fsencode(value)
+    return value
+
+
+def _bindable_all(parameters):
+    if isinstance(parameters, dict):
+        return {key: _bindable(value) for key, value in parameters.items()}
+    return tuple(_bindable(value) for value in parameters)
+
+
+class _Connection(sqlite3.Connection):
+    """Binds a str that is not valid UTF-8 as its file-system bytes."""
+
+    def execute(self, sql, parameters=()):
+        return super().execute(sql, _bindable_all(parameters))
+
+    def executemany(self, sql, seq_of_parameters):
+        return super().executemany(sql, map(_bindable_all, seq_of_parameters))
+
+
+# Back from the library, a BLOB path becomes the str that names the file
+# (with surrogate escapes); UTF-8 TEXT comes back as it went in.
+sqlite3.register_converter("TEXT", os.fsdecode)
+
+
+def _connect(database: str, uri: bool = False) -> sqlite3.Connection:
+    return sqlite3.connect(database, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                           factory=_Connection, detect_types=sqlite3.PARSE_DECLTYPES, uri=uri)
+
+
+def _writable(path: Path) -> bool:
+    """Whether the library and its folder (for the WAL and lock files) can be written."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open without writing anything. A WAL library needs its -shm file; where
+    it is missing and cannot be created (a read-only drive), ``immutable``
+    reads the file as it is, which is safe since nothing can change it."""
+    uri = path.absolute().as_uri()
+    for option in ("mode=ro", "immutable=1"):
+        db = _connect(f"{uri}?{option}", uri=True)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            if option == "immutable=1":
+                raise
+    raise AssertionError("unreachable")
+
+
+def _require_current_schema(db: sqlite3.Connection) -> None:
+    has_log = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                         " AND name = '_migrations'").fetchone()
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")} if has_log else set()
+    known = {name for name, _ in MIGRATIONS}
+    if done - known:
+        raise RuntimeError("the library was upgraded by a newer facesort; upgrade facesort to use it")
+    if known - done:
+        raise RuntimeError("the library needs an upgrade to this facesort's format, which needs "
+                           "write access: run any facesort command once where it can be written")
+
+
+def _is_write_failure(exc: sqlite3.Error) -> bool:
+    """A full disk, a failing one, or a file that cannot be written: not the library's fault."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY"))
 
 
 def _chunks(ids: list, size: int = 500) -> Iterator[tuple[list, str]]:
@@ -215,17 +298,28 @@ class FaceInfo:
 
 
 class Store:
-    """An open library. Use as a context manager, or call ``close``."""
+    """An open library. Use as a context manager, or call ``close``.
 
-    def __init__(self, path: Path, create: bool = True):
+    ``write=False`` is for commands that only read: where the file or its
+    folder cannot be written (a read-only drive, no permission), the library
+    is opened read-only instead of failing; with ``write=True`` that is a
+    :class:`LibraryReadOnlyError`.
+    """
+
+    def __init__(self, path: Path, create: bool = True, write: bool = True):
         self.path = Path(path)
         if not create and not self.path.exists():
             raise StoreError(self.path, "no library here yet: run 'facesort scan' first")
+        self.read_only = self.path.exists() and not _writable(self.path)
+        if self.read_only and write:
+            raise LibraryReadOnlyError(self.path)
         try:
+            if self.read_only:
+                self.db = _open_read_only(self.path)
+                _require_current_schema(self.db)
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-            )
+            self.db = _connect(str(self.path))
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA journal_mode = WAL")
             # WAL with NORMAL stays consistent after a crash or power cut; it
@@ -234,6 +328,8 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             migrate(self.db)
         except sqlite3.DatabaseError as exc:
+            if _is_write_failure(exc):
+                raise  # a full disk: the CLI says so, with the path
             raise StoreError(self.path, f"not a usable facesort library ({exc})") from exc
         except (OSError, RuntimeError) as exc:
             raise StoreError(self.path, str(exc)) from exc
@@ -253,7 +349,10 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite has already rolled back after a full disk or an I/O error;
+            # a second ROLLBACK would hide that error behind its own.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -421,7 +520,7 @@ class Store:
 
     def photos_under(self, folder: str) -> list[tuple[int, str]]:
         return self.db.execute(
-            "SELECT id, path FROM photos WHERE path >= ? AND path < ?", _under(folder)
+            "SELECT id, path FROM photos WHERE " + _UNDER, _under(folder)
         ).fetchall()
 
     def delete_photos(self, photo_ids: list[int]) -> None:
@@ -770,7 +869,7 @@ class Store:
             rows = []
             for folder in folders:
                 rows += self.db.execute(
-                    query + " AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
+                    query + " AND (path = ? OR " + _UNDER + ") ORDER BY path",
                     (folder, *_under(folder)),
                 ).fetchall()
         return [PhotoRecord(*row) for row in dict.fromkeys(rows)]
