@@ -2,8 +2,8 @@
 
 This is the only module that turns exceptions into messages and exit codes:
 0 all went well, 1 some photos failed (each was named on stderr), 2 a usage or
-setup error (bad option, missing model pack, busy or unusable library),
-130 interrupted.
+setup error (bad option, missing model pack, busy, read-only or unusable
+library, full disk), 130 interrupted.
 """
 
 from __future__ import annotations

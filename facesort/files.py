@@ -52,7 +52,8 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
         old = None
     fd, tmp = _create_beside(path)
     try:
-        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        # surrogateescape: a path that is not UTF-8 goes out as the bytes it is.
+        text = {} if "b" in mode else {"encoding": "utf-8", "newline": "", "errors": "surrogateescape"}
         with os.fdopen(fd, mode, **text) as out:
             if old is not None:
                 _keep_owner_and_mode(out.fileno(), old)

@@ -306,3 +306,28 @@ def test_names_stored_with_tabs_by_an_older_facesort_are_cleaned(db_path):
         names = sorted(p.name for p in store.people())
     assert "Tab New Line" in names and len(names) == 3
     assert sum(n.casefold() == "ann lee" for n in names) == 1  # the clash kept its old spelling
+
+
+def test_a_rejection_made_while_cluster_runs_is_not_undone(library, db_path, monkeypatch):
+    """cluster computes names from the decisions at its start; a reject made meanwhile stands."""
+    from facesort import people
+    from facesort.config import resolve_pack
+    from conftest import DLIB_PACK
+
+    pack = resolve_pack(str(DLIB_PACK)).name
+    with Store(db_path) as store:
+        people.update_groups(store, pack)
+        group = max(store.clusters_summary(1), key=lambda c: c.faces).id
+        someone = store.add_person("Someone").id
+        store.set_person([store.faces_in_cluster(group)[0].id], someone)
+        people.update_groups(store, pack)
+        auto = next(f for f in store.faces_of_person(someone, 1) if f.person_source == "auto")
+        real_save = store.save_auto_names
+
+        def reject_meanwhile(pack_id, names):
+            store.reject([auto.id], someone)  # the user, in another terminal
+            real_save(pack_id, names)
+
+        monkeypatch.setattr(store, "save_auto_names", reject_meanwhile)
+        people.update_groups(store, pack)
+        assert auto.id not in {f.id for f in store.faces_of_person(someone, 1)}

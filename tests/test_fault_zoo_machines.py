@@ -57,6 +57,9 @@ def test_a_file_name_that_is_not_utf8(cli, tmp_path):
     assert odd in exported.stdout_bytes  # the name's own bytes, as ls prints them
     face_ids = [str(f["id"]) for line in exported.stdout.splitlines() for f in json.loads(line)["faces"]]
     assert len(face_ids) == 2
+    out = tmp_path / "faces.jsonl"
+    assert cli("export", "-o", str(out)).exit_code == 0  # to a file, the same bytes
+    assert odd in out.read_bytes()
     assert cli("assign", *face_ids, "Colin").exit_code == 0
     found = cli("find", "Colin", "-0")
     assert found.exit_code == 0, found.output

@@ -701,8 +701,12 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE faces SET auto_person_id = NULL, auto_distance = NULL"
                        " WHERE pack_id = ?", (pack_id,))
+            # Names were computed from the decisions at the start of the run;
+            # a face the user named or rejected meanwhile keeps that decision.
             db.executemany(
-                "UPDATE faces SET auto_person_id = ?, auto_distance = ? WHERE id = ?",
+                "UPDATE faces SET auto_person_id = ?1, auto_distance = ?2 WHERE id = ?3"
+                " AND person_id IS NULL AND NOT EXISTS"
+                " (SELECT 1 FROM rejections r WHERE r.face_id = ?3 AND r.person_id = ?1)",
                 [(person, round(distance, 4), face) for face, person, distance in names],
             )
 

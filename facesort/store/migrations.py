@@ -211,11 +211,17 @@ def migrate(db: sqlite3.Connection, migrations: list[Migration] = MIGRATIONS) ->
             continue
         db.execute("BEGIN IMMEDIATE")
         try:
+            # Two commands may open an old library at once; the second waits
+            # for the first's upgrade here and finds it done.
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                db.execute("COMMIT")
+                continue
             step(db)
             db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                db.execute("ROLLBACK")
             raise
         ran.append(name)
     return ran
