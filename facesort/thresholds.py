@@ -50,7 +50,14 @@ _ARCFACE = PackThresholds(
     source="published: InsightFace FRVT threshold; Immich defaults for buffalo_l",
 )
 
+_SFACE = PackThresholds(
+    verify=1.1729, recognize=1.0, margin=0.2, cluster=1.0,
+    source="PROVISIONAL measured on LFW",
+)
 KNOWN: dict[str, PackThresholds] = {
+    "yunet_sface": _SFACE,
+    "sc_sface": _SFACE,
+    "sc_mfn_tf": _SFACE,
     "sc_dlib": _SC_DLIB,
     "sc_faceres": _SC_FACERES,
     "buffalo_l": _ARCFACE,
