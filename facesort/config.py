@@ -24,9 +24,9 @@ BUILTIN_PACKS: dict[str, tuple[str, ...]] = {
     "yunet_sface": ("face_detection_yunet_2023mar_int8bq.onnx", "sface_2021dec_fp32.onnx"),
 }
 BUILTIN_ROOT = Path(__file__).resolve().parent / "models"
-# Long side, in pixels, of the image the detector sees. 480 already finds all
-# 29 faces of the Solvay group photo and 416 misses four (bench/scan.py
-# --det-sizes); 640 keeps a margin for smaller faces at ~20 ms a photo.
+# Long side, in pixels, of the image the detector sees. On the Solvay group
+# photo (bench/scan.py, bench/detect.py) SCRFD-500MF finds all 29 faces from
+# 480 px and YuNet (the built-in pack) from 640 (27 at 480): 640 suits both.
 DEFAULT_DET_SIZE = 640
 # Faces smaller than this (shorter side, in displayed pixels) are background
 # strangers far more often than people a user wants to name.
