@@ -1,7 +1,10 @@
 """The face engine: load a model pack, detect faces, align and embed them.
 
-insightface and onnxruntime are imported only when a pack is loaded: they take
-about a second to import, which read-only commands should not pay.
+insightface, onnxruntime and OpenCV are imported only when a pack is loaded:
+they take about a second to import, which read-only commands should not pay.
+Every pack goes through the same steps: its detector gives boxes and five
+landmarks (SCRFD through insightface, YuNet through OpenCV), insightface's
+norm_crop aligns, its ArcFaceONNX wrapper embeds.
 """
 
 from __future__ import annotations
@@ -121,7 +124,8 @@ class YuNetDetector:
     image's left first), so stored faces mean the same whatever the pack."""
 
     # Measured on the shared group photos and LFW (bench/detect.py): the
-    # lowest score that adds no false detection there.
+    # lowest score that adds no false face there. 0.6 adds a 30th face to the
+    # 29 of the Solvay photo at 960 px; OpenCV's own 0.9 loses 15 of them.
     DEFAULT_THRESHOLD = 0.7
 
     def __init__(self, model_file: Path):
@@ -208,12 +212,11 @@ def _load_models(folder: Path):
     files = sorted(folder.glob("*.onnx"))
     if not files:
         raise ModelLoadError(folder, "the folder has no .onnx model files")
-    # insightface's loader prints nothing useful but may print; keep stdout clean.
+    # insightface's loader may print, and stdout belongs to results.
     with contextlib.redirect_stdout(io.StringIO()):
+        import onnxruntime
         from insightface.model_zoo import model_zoo
         from insightface.model_zoo.onnxruntime_utils import get_default_providers
-
-        import onnxruntime
 
         # As FaceAnalysis does: onnxruntime's warnings about unused weights
         # in the published models are noise to a user.
