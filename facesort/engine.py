@@ -131,14 +131,9 @@ class YuNetDetector:
     def __init__(self, model_file: Path):
         import cv2
 
-        level = cv2.utils.logging.getLogLevel()
-        # OpenCV 5 warns on stderr that its new graph engine ignores targets.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        try:
+        with _opencv_errors_only(cv2):
             self._net = cv2.FaceDetectorYN.create(str(model_file), "", (_STRIDE, _STRIDE),
                                                   self.DEFAULT_THRESHOLD, 0.3, 5000)
-        finally:
-            cv2.utils.logging.setLogLevel(level)
         # The network's input size is state: one detection at a time.
         self._lock = threading.Lock()
 
@@ -164,6 +159,22 @@ class YuNetDetector:
         corners = np.concatenate([faces[:, 0:2], faces[:, 0:2] + faces[:, 2:4]], axis=1)
         boxes = np.concatenate([corners * np.tile(scale, 2), faces[:, 14:15]], axis=1)
         return boxes, faces[:, 4:14].reshape(-1, 5, 2) * scale
+
+
+@contextlib.contextmanager
+def _opencv_errors_only(cv2):
+    """OpenCV 5 warns on stderr, for every detector made, that its new graph
+    engine ignores targets; OpenCV 4 has neither that warning nor this API."""
+    logging = getattr(cv2.utils, "logging", None)
+    if logging is None:
+        yield
+        return
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
 
 
 def _pack_folder(pack: PackRef) -> Path:
