@@ -8,7 +8,7 @@ sees is most often a false detection. On LFW, "found" means a box whose centre
 lies in the middle third of the photo, where the labelled face is.
 
     python bench/detect.py [--packs yunet_sface,../shared/models/sc_sface]
-                           [--sizes 480,640] [--lfw 600] [--thresholds 0.5,0.6,0.7,0.9]
+                           [--sizes 480,640,960] [--lfw 600] [--thresholds 0.5,0.6,0.7,0.8,0.9]
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="480,640")
     parser.add_argument("--lfw", type=int, default=600, help="LFW photos in the sample")
     parser.add_argument("--thresholds", default="",
-                        help="also sweep the first pack's detector score threshold")
+                        help="also try these score thresholds for the first pack's detector, "
+                        "at the last of --sizes, against the second pack")
     args = parser.parse_args()
     packs = [resolve_pack(p) for p in args.packs.split(",")]
     group = {n: imaging.read_and_decode(GROUP / n).pixels for n in sorted(GROUP_EXPECTED)}
