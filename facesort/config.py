@@ -26,7 +26,7 @@ BUILTIN_PACKS: dict[str, tuple[str, ...]] = {
 BUILTIN_ROOT = Path(__file__).resolve().parent / "models"
 # Long side, in pixels, of the image the detector sees. On the Solvay group
 # photo (bench/scan.py, bench/detect.py) SCRFD-500MF finds all 29 faces from
-# 480 px and YuNet (the built-in pack) from 640 (27 at 480): 640 suits both.
+# 480 px and YuNet (the built-in pack) from 640 (22 at 480): 640 suits both.
 DEFAULT_DET_SIZE = 640
 # Faces smaller than this (shorter side, in displayed pixels) are background
 # strangers far more often than people a user wants to name.

@@ -209,7 +209,8 @@ def _download_failure(pack: PackRef, exc: Exception) -> str:
 
     where = f"it is not in {pack.path}"
     if isinstance(exc, requests.ConnectionError):
-        return f"{where} and cannot be downloaded without a network connection"
+        return (f"{where} and cannot be downloaded without a network connection "
+                "(connect once to let insightface fetch it)")
     if isinstance(exc, RuntimeError) and "Failed downloading" in str(exc):
         return f"{where} and insightface has no pack of that name to download"
     if isinstance(exc, zipfile.BadZipFile):
