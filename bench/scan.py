@@ -1,13 +1,16 @@
-"""Scan speed on large photos, and what the detector size costs in faces.
+"""Scan speed on large photos per model pack, and what the detector size costs
+in faces.
 
-Builds a folder of 3000x2000 JPEGs with LFW faces pasted in, scans it with
-draft-mode decoding (what facesort does) and with full decoding (the baseline)
-alternately, and prints medians: photos/s, faces/s, seconds per stage, and the
-ratio of total time to pure model time (detect + embed; 1.0 would mean the
-model is all that costs). Then scans the group photos at several detector
-sizes and prints the faces found at each.
+Builds a folder of 3000x2000 JPEGs with LFW faces pasted in, scans it with each
+pack (draft-mode decoding, what facesort does) and, for the first pack, with
+full decoding (the baseline), in alternating rounds, and prints medians side by
+side: photos/s, faces/s, seconds per stage, and the ratio of total time to pure
+model time (detect + embed; 1.0 would mean the model is all that costs). Then
+runs each pack's detector on the group photos at several detector sizes and
+prints the faces found at each.
 
-    python bench/scan.py [--photos 60] [--repeats 3] [--pack ../shared/models/sc_dlib]
+    python bench/scan.py [--photos 60] [--repeats 3]
+                         [--packs yunet_sface,../shared/models/sc_dlib,../shared/models/sc_sface]
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def median_rows(runs: list[dict]) -> dict:
 
 
 def det_size_sweep(pack, sizes: list[int]) -> None:
-    print("\nFaces found on the group photos by detector size (expected in brackets), median ms:")
+    print(f"\n{pack.name}: faces found on the group photos by detector size "
+          "(expected in brackets), median ms:")
     names = sorted(GROUP_EXPECTED)
     print(f"{'det-size':>9} " + " ".join(f"{n[:14]:>16}" for n in names) + f" {'total':>7} {'ms/photo':>9}")
     photos = {n: imaging.read_and_decode(SHARED / "data" / "group" / n) for n in names}
@@ -116,30 +120,37 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=60)
     parser.add_argument("--faces", type=int, default=5, help="faces pasted into each photo")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--pack", default=str(SHARED / "models" / "sc_dlib"))
+    parser.add_argument("--packs", default=",".join(
+        ["yunet_sface", str(SHARED / "models" / "sc_dlib"), str(SHARED / "models" / "sc_sface")]),
+        help="comma-separated packs (names or folders); the first also gets the full-decode baseline")
     parser.add_argument("--det-sizes", default="320,416,480,640,960,1280")
     args = parser.parse_args()
-    pack = resolve_pack(args.pack)
-    load_engine(pack)  # model loading is not scanning
+    packs = [resolve_pack(spec) for spec in args.packs.split(",")]
+    for pack in packs:
+        load_engine(pack)  # model loading is not scanning
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
         build_photos(folder, args.photos, args.faces)
         print(f"built {args.photos} photos of 3000x2000 with {args.faces} faces pasted in each "
-              f"in {time.perf_counter() - started:.1f} s; pack {pack.name}; "
-              f"{args.repeats} alternating runs, medians")
-        draft_runs, full_runs = [], []
-        run_scan(folder, pack, full_decode=False)  # warm the file cache and sessions
+              f"in {time.perf_counter() - started:.1f} s; {args.repeats} alternating rounds, medians")
+        columns = [(pack.name, pack, False) for pack in packs] + [
+            (f"{packs[0].name} full", packs[0], True)]
+        runs: dict[str, list[dict]] = {label: [] for label, _, _ in columns}
+        run_scan(folder, packs[0], full_decode=False)  # warm the file cache
         for _ in range(args.repeats):
-            draft_runs.append(run_scan(folder, pack, full_decode=False))
-            full_runs.append(run_scan(folder, pack, full_decode=True))
-    draft, full = median_rows(draft_runs), median_rows(full_runs)
-    print(f"\n{'':<14}{'facesort':>12}{'full decode':>14}")
-    for key in draft:
-        print(f"{key:<14}{draft[key]:>12.2f}{full[key]:>14.2f}")
-    print(f"\nfull-decode baseline wall / facesort wall: {full['wall'] / draft['wall']:.2f}x")
-    det_size_sweep(pack, [int(s) for s in args.det_sizes.split(",")])
+            for label, pack, full in columns:
+                runs[label].append(run_scan(folder, pack, full_decode=full))
+    medians = {label: median_rows(r) for label, r in runs.items()}
+    print("\n" + f"{'':<14}" + "".join(f"{label:>20}" for label in medians))
+    for key in medians[packs[0].name]:
+        print(f"{key:<14}" + "".join(f"{m[key]:>20.2f}" for m in medians.values()))
+    first = packs[0].name
+    print(f"\nfull-decode baseline wall / facesort wall ({first}): "
+          f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
+    for pack in packs:
+        det_size_sweep(pack, [int(s) for s in args.det_sizes.split(",")])
 
 
 if __name__ == "__main__":

@@ -76,8 +76,9 @@ ModelOption = Annotated[
         "--model",
         "-m",
         envvar=MODEL_ENV,
-        help="Model pack: an insightface pack name (looked up in ~/.insightface/models, "
-        "fetched when missing) or a folder with a detector and a recognizer .onnx.",
+        help="Model pack: yunet_sface (built into facesort, the default: needs no download), "
+        "an insightface pack name (looked up in ~/.insightface/models, fetched when missing) "
+        "or a folder with a detector and a recognizer .onnx.",
     ),
 ]
 QuietOption = Annotated[

@@ -8,17 +8,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 APP_NAME = "facesort"
 DB_ENV = "FACESORT_DB"
 MODEL_ENV = "FACESORT_MODEL"
-# insightface's own default pack: SCRFD-10GF detector + ResNet50 ArcFace.
-DEFAULT_MODEL = "buffalo_l"
-# Long side, in pixels, of the image the detector sees. 480 already finds all
-# 29 faces of the Solvay group photo and 416 misses four (bench/scan.py
-# --det-sizes); 640 keeps a margin for smaller faces at ~20 ms a photo.
+# The pack that ships inside facesort (facesort/models/), so that a fresh install
+# scans with no download: YuNet detector + SFace recognizer, both licensed for
+# redistribution (NOTICE beside them). Its files are listed so that a damaged
+# install names the one that is missing.
+DEFAULT_MODEL = "yunet_sface"
+BUILTIN_PACKS: dict[str, tuple[str, ...]] = {
+    "yunet_sface": ("face_detection_yunet_2023mar_int8bq.onnx", "sface_2021dec_fp32.onnx"),
+}
+BUILTIN_ROOT = Path(__file__).resolve().parent / "models"
+# Long side, in pixels, of the image the detector sees. On the Solvay group
+# photo (bench/scan.py, bench/detect.py) SCRFD-500MF finds all 29 faces from
+# 480 px and YuNet (the built-in pack) from 640 (22 at 480): 640 suits both.
 DEFAULT_DET_SIZE = 640
 # Faces smaller than this (shorter side, in displayed pixels) are background
 # strangers far more often than people a user wants to name.
@@ -40,28 +48,40 @@ def insightface_root() -> Path:
 
 @dataclass(frozen=True)
 class PackRef:
-    """A model pack named by the user: an insightface pack name or a folder."""
+    """A model pack named by the user: a pack built into facesort, an
+    insightface pack name, or a folder."""
 
     name: str
     path: Path
-    is_folder: bool
+    kind: Literal["builtin", "insightface", "folder"]
 
     @property
     def exists(self) -> bool:
+        """The pack is on this machine (a built-in one with all its files)."""
+        if self.kind == "builtin":
+            return all((self.path / name).is_file() for name in BUILTIN_PACKS[self.name])
         return self.path.is_dir()
 
     def fingerprint(self) -> str:
         """Identify the model files cheaply, so that a pack name that starts to
         point at other weights is noticed before its embeddings are mixed."""
-        files = sorted(self.path.glob("*.onnx"))
+        if self.kind == "builtin":
+            files = [self.path / name for name in BUILTIN_PACKS[self.name]]
+        else:
+            files = sorted(self.path.glob("*.onnx"))
         return ";".join(f"{f.name}:{f.stat().st_size}" for f in files)
 
 
 def resolve_pack(spec: str) -> PackRef:
-    """``spec`` is a pack name (looked up in insightface's folder) or a folder."""
+    """``spec`` is a pack name (built in, else looked up in insightface's
+    folder) or a folder. A built-in name always means the built-in pack, even
+    where a folder of that name is in the working directory: write
+    ``./yunet_sface`` for the folder."""
+    if spec in BUILTIN_PACKS:
+        return PackRef(name=spec, path=BUILTIN_ROOT / spec, kind="builtin")
     candidate = Path(spec).expanduser()
     looks_like_path = os.sep in spec or "/" in spec or spec.startswith(".") or spec.startswith("~")
     if looks_like_path or candidate.is_dir():
         folder = candidate.resolve()
-        return PackRef(name=folder.name, path=folder, is_folder=True)
-    return PackRef(name=spec, path=insightface_root() / "models" / spec, is_folder=False)
+        return PackRef(name=folder.name, path=folder, kind="folder")
+    return PackRef(name=spec, path=insightface_root() / "models" / spec, kind="insightface")

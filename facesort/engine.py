@@ -1,7 +1,10 @@
 """The face engine: load a model pack, detect faces, align and embed them.
 
-insightface and onnxruntime are imported only when a pack is loaded: they take
-about a second to import, which read-only commands should not pay.
+insightface, onnxruntime and OpenCV are imported only when a pack is loaded:
+they take about a second to import, which read-only commands should not pay.
+Every pack goes through the same steps: its detector gives boxes and five
+landmarks (SCRFD through insightface, YuNet through OpenCV), insightface's
+norm_crop aligns, its ArcFaceONNX wrapper embeds.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ import contextlib
 import functools
 import io
 import math
+import threading
 import warnings
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from facesort.config import DEFAULT_DET_SIZE, PackRef, insightface_root
+from facesort.config import BUILTIN_PACKS, DEFAULT_DET_SIZE, PackRef, insightface_root
 from facesort.errors import ModelLoadError, ModelNotFoundError
 
 EMBED_BATCH = 32
@@ -41,22 +47,26 @@ class Detection:
 
 
 class FaceEngine:
-    def __init__(self, pack: PackRef, det_size: int = DEFAULT_DET_SIZE, det_threshold: float = 0.5):
+    def __init__(self, pack: PackRef, det_size: int = DEFAULT_DET_SIZE):
         self.pack = pack
         self.det_size = det_size
-        self.det_threshold = det_threshold
-        app = _load_face_analysis(pack)
-        if "recognition" not in app.models:
-            raise ModelLoadError(pack.path, "it has no face recognition model (.onnx)")
-        self._detector = app.det_model
-        self._detector.det_thresh = det_threshold
-        self._recognizer = app.models["recognition"]
+        self._detector, self._recognizer = _load_models(_pack_folder(pack))
         self.crop_size = int(self._recognizer.input_size[0])
         self.fingerprint = pack.fingerprint()
 
     @property
     def name(self) -> str:
         return self.pack.name
+
+    @property
+    def detector_threshold(self) -> float:
+        """The lowest detection score kept: each detector has its own scale
+        (insightface's SCRFD 0.5, YuNet see YuNetDetector)."""
+        return self._detector.det_thresh
+
+    @detector_threshold.setter
+    def detector_threshold(self, value: float) -> None:
+        self._detector.det_thresh = value
 
     def _input_size(self, height: int, width: int) -> tuple[int, int]:
         # Never upscale: a face too small to find at the photo's own size is
@@ -107,25 +117,163 @@ class FaceEngine:
         return vectors / np.maximum(norms, 1e-12)
 
 
-def _load_face_analysis(pack: PackRef):
-    if pack.is_folder and not pack.exists:
-        raise ModelNotFoundError(pack.name, pack.path, "no such folder")
+class YuNetDetector:
+    """OpenCV's YuNet, answering as insightface's SCRFD does: ``detect`` gives
+    boxes (x1, y1, x2, y2, score) and five landmarks per face in the input
+    image's pixels, landmarks in SCRFD's order (the eye and mouth corner on the
+    image's left first), so stored faces mean the same whatever the pack."""
+
+    # Measured on the shared group photos and LFW (bench/detect.py): the
+    # lowest score that adds no false face there. 0.6 adds a 30th face to the
+    # 29 of the Solvay photo at 960 px; OpenCV's own 0.9 loses 15 of them.
+    DEFAULT_THRESHOLD = 0.7
+
+    def __init__(self, model_file: Path):
+        import cv2
+
+        with _opencv_errors_only(cv2):
+            self._net = cv2.FaceDetectorYN.create(str(model_file), "", (_STRIDE, _STRIDE),
+                                                  self.DEFAULT_THRESHOLD, 0.3, 5000)
+        # The network's input size is state: one detection at a time.
+        self._lock = threading.Lock()
+
+    @property
+    def det_thresh(self) -> float:
+        return self._net.getScoreThreshold()
+
+    @det_thresh.setter
+    def det_thresh(self, value: float) -> None:
+        self._net.setScoreThreshold(value)
+
+    def detect(self, bgr: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        width, height = input_size
+        resized = cv2.resize(bgr, (width, height))
+        with self._lock:
+            self._net.setInputSize((width, height))
+            _, faces = self._net.detect(resized)
+        if faces is None:
+            return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)
+        scale = np.array([bgr.shape[1] / width, bgr.shape[0] / height], dtype=np.float32)
+        corners = np.concatenate([faces[:, 0:2], faces[:, 0:2] + faces[:, 2:4]], axis=1)
+        boxes = np.concatenate([corners * np.tile(scale, 2), faces[:, 14:15]], axis=1)
+        return boxes, faces[:, 4:14].reshape(-1, 5, 2) * scale
+
+
+@contextlib.contextmanager
+def _opencv_errors_only(cv2):
+    """OpenCV 5 warns on stderr, for every detector made, that its new graph
+    engine ignores targets; OpenCV 4 has neither that warning nor this API."""
+    logging = getattr(cv2.utils, "logging", None)
+    if logging is None:
+        yield
+        return
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
+def _pack_folder(pack: PackRef) -> Path:
+    """The folder holding the pack's files, fetched first for an insightface
+    name that is not installed yet."""
+    if pack.kind == "builtin":
+        missing = [name for name in BUILTIN_PACKS[pack.name] if not (pack.path / name).is_file()]
+        if missing:
+            raise ModelLoadError(pack.path, f"{missing[0]} of the built-in pack is missing "
+                                 "(reinstall facesort)")
+        return pack.path
+    if pack.kind == "folder":
+        if not pack.path.is_dir():
+            what = "this is a file, not a folder" if pack.path.exists() else "no such folder"
+            raise ModelNotFoundError(str(pack.path), pack.path, what)
+        return pack.path
+    if pack.exists:
+        return pack.path
     # insightface prints its download steps on stdout, which belongs to
     # results; a failure is summed up in one line below instead.
     with contextlib.redirect_stdout(io.StringIO()):
         try:
-            from insightface.app import FaceAnalysis
+            from insightface.utils.storage import ensure_available
 
-            return FaceAnalysis(
-                name=str(pack.path) if pack.is_folder else pack.name,
-                root=str(insightface_root()),
-                allowed_modules=["detection", "recognition"],
-            )
-        except Exception as exc:  # insightface and requests raise many kinds
-            cause = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            if not pack.exists or not any(pack.path.glob("*.onnx")):
-                raise ModelNotFoundError(pack.name, pack.path, cause) from exc
-            raise ModelLoadError(pack.path, cause) from exc
+            return Path(ensure_available("models", pack.name, root=str(insightface_root())))
+        except Exception as exc:  # requests, zipfile and insightface raise many kinds
+            raise ModelNotFoundError(pack.name, pack.path, _download_failure(pack, exc)) from exc
+
+
+def _download_failure(pack: PackRef, exc: Exception) -> str:
+    import requests
+
+    where = f"it is not in {pack.path}"
+    if isinstance(exc, requests.ConnectionError):
+        return (f"{where} and cannot be downloaded without a network connection "
+                "(connect once to let insightface fetch it)")
+    if isinstance(exc, RuntimeError) and "Failed downloading" in str(exc):
+        return f"{where} and insightface has no pack of that name to download"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"{where} and its download is damaged (delete {pack.path}.zip and try again)"
+    return f"{where} and downloading it failed ({type(exc).__name__})"
+
+
+def _load_models(folder: Path):
+    """The pack's detector and recognizer: the first .onnx of each kind, by
+    name, as insightface's FaceAnalysis picks them."""
+    files = sorted(folder.glob("*.onnx"))
+    if not files:
+        raise ModelLoadError(folder, "the folder has no .onnx model files")
+    # insightface's loader may print, and stdout belongs to results.
+    with contextlib.redirect_stdout(io.StringIO()):
+        import onnxruntime
+        from insightface.model_zoo import model_zoo
+        from insightface.model_zoo.onnxruntime_utils import get_default_providers
+
+        # As FaceAnalysis does: onnxruntime's warnings about unused weights
+        # in the published models are noise to a user.
+        onnxruntime.set_default_logger_severity(3)
+        detector = recognizer = None
+        found = []
+        for path in files:
+            try:
+                model = model_zoo.get_model(str(path), providers=get_default_providers())
+                kind = getattr(model, "taskname", None)
+                if kind == "detection" and _is_yunet(model):
+                    model = YuNetDetector(path)
+            except Exception as exc:  # onnx, onnxruntime and OpenCV raise many kinds
+                raise ModelLoadError(path, _load_failure(exc)) from exc
+            found.append(f"{path.name}, a {_KIND_NAMES.get(kind, 'model of another kind')}")
+            if kind == "detection" and detector is None:
+                detector = model
+            elif kind == "recognition" and recognizer is None:
+                recognizer = model
+    for model, kind in ((detector, "detection"), (recognizer, "recognition")):
+        if model is None:
+            raise ModelLoadError(folder, f"no face {_KIND_NAMES[kind]} .onnx in it "
+                                 f"(found only {'; '.join(found)})")
+    return detector, recognizer
+
+
+def _load_failure(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "INVALID_PROTOBUF" in text or "protobuf" in text.lower():
+        return "this file is not an ONNX model (damaged, or cut short by a download?)"
+    if len(text) > 160:
+        text = text[:160].rsplit(" ", 1)[0] + " …"
+    return f"this file cannot be loaded ({type(exc).__name__}: {text})" if text else (
+        f"this file cannot be loaded ({type(exc).__name__})")
+
+
+_KIND_NAMES = {"detection": "detector", "recognition": "recognizer"}
+
+
+def _is_yunet(model) -> bool:
+    """YuNet by its outputs (score, objectness, box and landmarks at three
+    strides), whatever the file is called: insightface routes it to SCRFD,
+    which cannot decode them."""
+    outputs = {o.name for o in model.session.get_outputs()}
+    return {"cls_8", "obj_8", "bbox_8", "kps_8"} <= outputs
 
 
 @functools.lru_cache(maxsize=4)

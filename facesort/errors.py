@@ -21,23 +21,30 @@ class FacesortError(Exception):
     """Something the user can fix: a setup, usage or library problem."""
 
 
+# Every model error ends with how to choose a pack, since the user may have set
+# either the option or the environment variable and not remember which.
+CHOOSE_PACK = (
+    "choose a pack with --model or FACESORT_MODEL (an insightface pack name or a "
+    "folder with a detector and a recognizer .onnx), or unset both to use the "
+    "built-in pack"
+)
+
+
 class ModelNotFoundError(FacesortError):
-    def __init__(self, pack: str, looked_in: Path, cause: str | None = None):
+    """The pack named is not on this machine and cannot be fetched."""
+
+    def __init__(self, pack: str, looked_in: Path, reason: str):
         self.pack = pack
         self.looked_in = looked_in
-        because = f" ({cause})" if cause else ""
-        super().__init__(
-            f"model pack {pack!r} not found in {looked_in} and it could not be "
-            f"downloaded{because}. Run facesort once with internet access so "
-            f"insightface can fetch it, or pass --model /path/to/pack "
-            f"(a folder with a detector and a recognizer .onnx)"
-        )
+        super().__init__(f"model pack {pack!r}: {reason}; {CHOOSE_PACK}")
 
 
 class ModelLoadError(FacesortError):
+    """The pack is there but unusable: a file is missing, broken or unknown."""
+
     def __init__(self, pack_path: Path, cause: str):
         self.pack_path = pack_path
-        super().__init__(f"{pack_path}: cannot load this model pack: {cause}")
+        super().__init__(f"{pack_path}: cannot use this model pack: {cause}; {CHOOSE_PACK}")
 
 
 class LibraryBusyError(FacesortError):

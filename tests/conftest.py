@@ -26,6 +26,7 @@ LFW = DATA / "lfw"
 GROUP = DATA / "group"
 DLIB_PACK = MODELS / "sc_dlib"
 FACERES_PACK = MODELS / "sc_faceres"
+SFACE_PACK = MODELS / "sc_sface"  # SCRFD-500MF + the same SFace as the built-in pack
 
 # From ../shared/data/README.md: faces a good detector should find.
 GROUP_FACES = {

@@ -41,7 +41,7 @@ def test_a_missing_model_pack_is_one_clear_line(cli, photos, isolated_home):
     assert "\n" not in message and "Traceback" not in message
     assert "'no_such_pack'" in message
     assert str(isolated_home / ".insightface" / "models" / "no_such_pack") in message
-    assert "--model /path/to/pack" in message
+    assert "--model or FACESORT_MODEL" in message
 
 
 def test_a_missing_pack_folder_is_one_clear_line(cli, photos, tmp_path):

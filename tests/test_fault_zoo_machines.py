@@ -177,7 +177,7 @@ def test_a_first_scan_with_a_missing_model_pack(cli, db_path, photos, tmp_path):
     """A first scan that fails for want of a model pack leaves no library file behind."""
     result = cli("scan", str(photos), "--model", str(tmp_path / "no" / "such" / "folder"))
     assert result.exit_code == 2
-    assert "not found" in _one_line(result)
+    assert "no such folder" in _one_line(result)
     assert not db_path.exists()
     assert list(db_path.parent.glob(db_path.name + "*")) == []
 
