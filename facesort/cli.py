@@ -405,6 +405,7 @@ def cluster(
     min_cluster_size: Annotated[int, typer.Option(min=2, help="Fewest faces that make a group.")] = 2,
     min_samples: Annotated[int, typer.Option(min=1, help="HDBSCAN's min_samples: higher leaves more faces unknown.")] = 1,
     selection: Annotated[str, typer.Option(help="HDBSCAN's cluster selection: eom or leaf.")] = "eom",
+    full: Annotated[bool, typer.Option("--full", help="Group every face again, not only what changed.")] = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -412,7 +413,9 @@ def cluster(
 
     Faces too far from every group stay unknown. Group ids stay the same
     between runs where the groups mostly do, and your decisions are never
-    changed; run it again after every scan.
+    changed; run it again after every scan. Only what changed is done
+    again: new faces join the groups they clearly belong to, and with
+    nothing new it is done at once.
 
     Example: facesort cluster
     """
@@ -427,7 +430,7 @@ def cluster(
         pack = _pack_or_empty(store, model)
         busy = console.stderr.status("Grouping faces…") if not quiet and console.stderr.is_terminal else nullcontext()
         with busy:
-            report = update_groups(store, pack, params)
+            report = update_groups(store, pack, params, full=full)
     if json_output:
         console.stdout.print_json(data=report.as_dict())
         return
@@ -438,8 +441,11 @@ def cluster(
             f"no measured thresholds for pack {pack!r}: no automatic names were given"
         )
     largest = ", ".join(map(str, sorted(report.group_sizes, reverse=True)[:8])) or "none"
+    changes = {"unchanged": "Nothing changed since the last run: ",
+               "incremental": f"Only what changed was grouped again ({plural(report.new_faces, 'new face')}): "}
     console.stdout.print(
-        f"{plural(report.groups, 'group')} with {plural(report.grouped_faces, 'face')} "
+        changes.get(report.run, "")
+        + f"{plural(report.groups, 'group')} with {plural(report.grouped_faces, 'face')} "
         f"(largest: {largest}); {plural(report.unknown_faces, 'face')} unknown; "
         f"{plural(report.ignored_groups, 'group')} ignored; "
         f"{plural(report.named_people, 'named person', 'named people')}, "
