@@ -34,7 +34,6 @@ from facesort.errors import FacesortError
 from facesort.export import WRITERS
 from facesort.files import atomic_write
 from facesort.lock import writer_lock
-from facesort.people import require_pack
 from facesort.store import Store
 
 EXIT_OK = 0
@@ -328,6 +327,8 @@ def _library_pack(store: Store, model: str | None) -> str | None:
     """The pack whose faces a command works on: ``--model``/FACESORT_MODEL, or
     the library's only pack, or the default pack among several."""
     if model:
+        from facesort.people import require_pack
+
         name = resolve_pack(model).name
         require_pack(store, name)
         return name
@@ -732,6 +733,7 @@ def show(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Where to write the contact sheet (PNG).")] = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open the contact sheet in the system viewer.")] = False,
     preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="List the faces as JSON instead of drawing them.")] = False,
 ) -> None:
     """Write a contact sheet of a person's or a group's faces, labelled with face ids.
 
@@ -755,6 +757,11 @@ def show(
             slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
     if not faces:
         raise FacesortError(f"{target}: no faces to show")
+    if json_output:
+        console.stdout.print_json(data=[
+            {"id": f.id, "path": f.path, "box": list(f.box), "group": f.cluster, "person": f.person,
+             "person_source": f.person_source} for f in faces])
+        return
     labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}" for f in faces]
     path = _show_faces(faces, labels, title, output or _sheet_path(slug), open_viewer, preview)
     console.stdout.print(str(path), highlight=False)
@@ -929,6 +936,7 @@ def who(
     Example: facesort who party.jpg
     """
     from facesort.identify import NamedGallery, who as identify
+    from facesort.people import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with _library(db) as store:

@@ -13,25 +13,20 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from facesort.text import plural
-from facesort.cluster import (
-    BLOCK_SIZE,
-    Blocking,
-    ClusterParams,
-    blocking_for,
-    cluster_embeddings,
-    cluster_new_faces,
-    match_groups,
-    members_of,
-)
 from facesort.errors import FacesortError
 from facesort.names import clean_name
-from facesort.recognize import UNKNOWN, Gallery, recognize
 from facesort.store import ClusterRun, GroupingInput, NewCluster, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
+
+# numpy and the clustering modules are imported by the functions that group
+# and compare faces: finding and listing people start without them.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from facesort.cluster import ClusterParams
 
 
 class UnknownNameError(FacesortError):
@@ -107,6 +102,10 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     already named in the same photo, or one person to two faces of one photo
     (the nearest face wins).
     """
+    import numpy as np
+
+    from facesort.recognize import UNKNOWN, Gallery, recognize
+
     gallery = Gallery.from_named(data.embeddings, data.person_ids)
     open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
     if len(gallery.person_ids) == 0 or len(open_faces) == 0:
@@ -161,6 +160,11 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
     no face came or went and no decision changed; new faces join the groups
     they clearly belong to, and only the blocks that received the others are
     clustered again. ``full`` clusters every face again."""
+    import numpy as np
+
+    from facesort.cluster import (BLOCK_SIZE, Blocking, ClusterParams, blocking_for,
+                                  cluster_embeddings, cluster_new_faces, match_groups, members_of)
+
     started = time.perf_counter()
     pack_id = require_pack(store, pack_name)
     thresholds = thresholds_for(pack_name)
@@ -316,6 +320,8 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
 def _one_face_per_photo(store: Store, faces: list) -> set[int]:
     """The faces to name: all of them, except that of several faces in one
     photo only the one nearest the mean of the others is kept."""
+    import numpy as np
+
     per_photo = Counter(face.photo_id for face in faces)
     alone = [face.id for face in faces if per_photo[face.photo_id] == 1]
     shared = [face for face in faces if per_photo[face.photo_id] > 1]
