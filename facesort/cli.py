@@ -566,12 +566,11 @@ def people(
     if json_output:
         console.stdout.print_json(data=[vars(row) for row in rows])
         return
-    from rich.table import Table
-
-    table = Table("name", "faces", "automatic", "photos", box=None)
-    for row in rows:
-        table.add_row(row.name, str(row.faces), str(row.auto_faces), str(row.photos))
-    console.stdout.print(table if rows else "No people named yet: 'facesort name' starts.")
+    if not rows:
+        console.stdout.print("No people named yet: 'facesort name' starts.")
+        return
+    console.table(["name", "faces", "automatic", "photos"],
+                  [[row.name, str(row.faces), str(row.auto_faces), str(row.photos)] for row in rows])
 
 
 @_command()
@@ -591,13 +590,12 @@ def clusters(
     if json_output:
         console.stdout.print_json(data=[vars(row) for row in rows])
         return
-    from rich.table import Table
-
-    table = Table("group", "faces", "photos", "person", "ignored", box=None)
-    for row in rows:
-        table.add_row(str(row.id), str(row.faces), str(row.photos), row.person or "",
-                      "yes" if row.ignored else "")
-    console.stdout.print(table if rows else "No groups to show: run 'facesort cluster'.")
+    if not rows:
+        console.stdout.print("No groups to show: run 'facesort cluster'.")
+        return
+    console.table(["group", "faces", "photos", "person", "ignored"],
+                  [[str(row.id), str(row.faces), str(row.photos), row.person or "",
+                    "yes" if row.ignored else ""] for row in rows])
 
 
 @_command()

@@ -812,9 +812,11 @@ class Store:
         return self._faces_where("f.cluster_id = ?", (cluster_id,))
 
     def faces_of_person(self, person_id: int, pack_id: int) -> list[FaceInfo]:
+        # Two lookups on the person indexes: an OR between them would read the pack.
         return self._faces_where(
-            "f.pack_id = ? AND (f.person_id = ? OR (f.person_id IS NULL AND f.auto_person_id = ?))",
-            (pack_id, person_id, person_id),
+            "f.id IN (SELECT id FROM faces WHERE person_id = ?2 AND pack_id = ?1 UNION ALL"
+            " SELECT id FROM faces WHERE auto_person_id = ?2 AND pack_id = ?1 AND person_id IS NULL)",
+            (pack_id, person_id),
         )
 
     def faces_by_id(self, face_ids: Iterable[int]) -> dict[int, FaceInfo]:
