@@ -229,16 +229,19 @@ def cluster_new_faces(embeddings: np.ndarray, labels: np.ndarray, new: np.ndarra
     if count and params.rescue_distance is not None and len(new_rows):
         _rescue(embeddings, labels, params.rescue_distance, params.rescue_margin, new_rows)
     unplaced = new_rows[labels[new_rows] < 0]
-    if blocking is None:
-        points, block_of = embeddings, np.zeros(len(embeddings), np.int64)
-    else:
-        points = blocking.project(embeddings)
-        block_of = blocking.assign(points)
-    touched = np.isin(block_of, np.unique(block_of[unplaced]))
-    labels[touched] = -1
+    touched = np.zeros(len(embeddings), bool)
+    blocks: list[np.ndarray] = []
+    if len(unplaced):
+        if blocking is None:
+            points, block_of = embeddings, np.zeros(len(embeddings), np.int64)
+        else:
+            points = blocking.project(embeddings)
+            block_of = blocking.assign(points)
+        touched = np.isin(block_of, np.unique(block_of[unplaced]))
+        labels[touched] = -1
+        blocks = [b for b in members_of(np.where(touched, block_of, -1)) if len(b)]
     kept = [members for members in members_of(labels) if len(members)]
-    blocks = [b for b in members_of(np.where(touched, block_of, -1)) if len(b)]
-    groups = kept + _cluster_blocks(points, embeddings, blocks, params)
+    groups = kept + (_cluster_blocks(points, embeddings, blocks, params) if blocks else [])
     return _finish(embeddings, groups, params, len(kept), np.flatnonzero(touched | new))
 
 
