@@ -80,15 +80,16 @@ def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: fl
     for start in range(0, n if k else 0, chunk):
         similarity = queries[start:start + chunk] @ centroids.T
         rows = np.arange(len(similarity))
-        if k > 1:
-            # Only the two most similar people matter: a partial sort.
-            top = np.argpartition(similarity, k - 2, axis=1)[:, -2:]
-            swap = similarity[rows, top[:, 0]] > similarity[rows, top[:, 1]]
-            best, runner_up = np.where(swap, top[:, 0], top[:, 1]), np.where(swap, top[:, 1], top[:, 0])
-            second = _distance(similarity[rows, runner_up])
-        else:
-            best, second = np.zeros(len(similarity), np.int64), np.full(len(similarity), np.inf)
+        best = np.argmax(similarity, axis=1)
         first = _distance(similarity[rows, best])
+        if k > 1:
+            # The runner-up is the best once the best is out of the way: two
+            # passes over each row, where a partial sort (argpartition) took
+            # 10 s for 10,000 faces against 67,000 groups.
+            similarity[rows, best] = -np.inf
+            second = _distance(similarity.max(axis=1))
+        else:
+            second = np.full(len(similarity), np.inf)
         accepted = (first <= distance) & (second - first >= margin)
         part = slice(start, start + len(similarity))
         nearest[part] = gallery.person_ids[best]

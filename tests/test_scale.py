@@ -171,8 +171,8 @@ def test_a_new_face_of_a_known_person_joins_without_clustering(monkeypatch):
 
 
 @pytest.mark.parametrize("people", [1, 2, 7, 300])
-def test_recognition_by_partial_sort_matches_a_full_sort(people):
-    """facesort survives any number of people: the two nearest found by a partial sort are the nearest."""
+def test_recognition_by_two_passes_matches_a_full_sort(people):
+    """facesort survives any number of people: the two nearest found in two passes are the nearest."""
     rng = np.random.default_rng(people)
     centroids = people_like(rng, people, 1)
     queries = people_like(rng, 50, 1)
