@@ -600,21 +600,21 @@ class Store:
         import numpy as np
 
         ids = []
-        after = np.zeros(len(face_ids), np.int64)
-        row_of = np.argsort(face_ids)
         with self.transaction() as db:
             for group in groups:
                 if group.previous_id is None:
-                    cluster_id = db.execute(
-                        "INSERT INTO clusters (pack_id, ignored) VALUES (?, ?)",
-                        (pack_id, int(group.ignored)),
-                    ).lastrowid
+                    ids.append(db.execute("INSERT INTO clusters (pack_id, ignored) VALUES (?, ?)",
+                                          (pack_id, int(group.ignored))).lastrowid)
                 else:
-                    cluster_id = group.previous_id
-                    db.execute("UPDATE clusters SET ignored = ? WHERE id = ? AND ignored != ?",
-                               (int(group.ignored), cluster_id, int(group.ignored)))
-                after[row_of[np.searchsorted(face_ids, group.face_ids, sorter=row_of)]] = cluster_id
-                ids.append(cluster_id)
+                    ids.append(group.previous_id)
+            db.executemany("UPDATE clusters SET ignored = ?1 WHERE id = ?2 AND ignored != ?1",
+                           [(int(g.ignored), g.previous_id) for g in groups if g.previous_id is not None])
+            after = np.zeros(len(face_ids), np.int64)
+            if groups:
+                members = np.concatenate([g.face_ids for g in groups])
+                row_of = np.argsort(face_ids)
+                after[row_of[np.searchsorted(face_ids, members, sorter=row_of)]] = np.repeat(
+                    ids, [len(g.face_ids) for g in groups])
             changed = np.flatnonzero(after != before)
             db.executemany("UPDATE faces SET cluster_id = ? WHERE id = ?",
                            [(cluster or None, face) for cluster, face
