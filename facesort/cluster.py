@@ -202,8 +202,10 @@ def cluster_embeddings(embeddings: np.ndarray, params: ClusterParams,
                        blocking: Blocking | None = None) -> np.ndarray:
     """Labels 0..k-1 for the groups and -1 for unknown faces; rows are
     L2-normalised embeddings of one pack. Labels are ordered by group size.
-    ``blocking`` (from :func:`blocking_for`) cuts the faces into blocks."""
+    ``blocking`` cuts the faces into blocks; by default :func:`blocking_for`
+    makes it, when there are more than ``BLOCK_SIZE``."""
     embeddings = np.asarray(embeddings, dtype=np.float32)
+    blocking = blocking or blocking_for(embeddings)
     if blocking is None:
         points, blocks = embeddings, [np.arange(len(embeddings))]
     else:
