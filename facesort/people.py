@@ -173,12 +173,14 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         params = replace(params, refine_distance=thresholds.cluster,
                          rescue_distance=thresholds.recognize, rescue_margin=thresholds.margin)
     settings = json.dumps(asdict(params), sort_keys=True)
+    # Read before the faces: a decision made while this run works is seen by the next.
+    decisions = store.decision_changes()
     faces, max_face_id = store.face_state(pack_id)
     last = store.cluster_run(pack_id) if not full else None
     if last is not None and last.settings != settings:
         last = None
     if last is not None and (last.faces, last.max_face_id, last.decisions) == (
-            faces, max_face_id, store.decision_changes()):
+            faces, max_face_id, decisions):
         return replace(ClusterReport(**json.loads(last.report)), run="unchanged", new_faces=0,
                        seconds=time.perf_counter() - started)
     if last is not None and (faces > FULL_RUN_GROWTH * last.full_run_faces
@@ -234,7 +236,7 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         new_faces=int(new.sum()),
     )
     store.save_cluster_run(pack_id, ClusterRun(
-        faces=faces, max_face_id=max_face_id, decisions=store.decision_changes(), settings=settings,
+        faces=faces, max_face_id=max_face_id, decisions=decisions, settings=settings,
         full_run_faces=faces if last is None else last.full_run_faces,
         blocking=blocking.to_bytes() if blocking is not None else None,
         report=json.dumps(report.as_dict())))

@@ -96,6 +96,25 @@ def test_a_rejection_and_an_ignore_are_changes_too(cli, library):
     assert cluster_report(cli)["run"] == "incremental"
 
 
+def test_a_decision_made_during_a_run_is_seen_by_the_next(cli, library, db_path, monkeypatch):
+    """facesort survives a name given while cluster works: the next run is not 'unchanged'."""
+    from facesort.people import update_groups
+
+    cluster_report(cli)
+    tony = [f for f in faces(cli) if f["path"].endswith("Tony_Blair_1.jpg")][0]
+    with Store(db_path) as store:
+        read = store.grouping_input
+
+        def named_meanwhile(pack_id):
+            data = read(pack_id)
+            store.set_person([tony["id"]], store.add_person("Tony").id)
+            return data
+
+        monkeypatch.setattr(store, "grouping_input", named_meanwhile)
+        assert update_groups(store, "sc_dlib", full=True).run == "full"
+    assert cluster_report(cli)["run"] == "incremental"
+
+
 def test_full_and_other_settings_cluster_everything_again(cli, library):
     """facesort survives a change of settings: --full, or other HDBSCAN options, redo every group."""
     cluster_report(cli)
