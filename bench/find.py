@@ -22,7 +22,9 @@ from facesort.search import PhotoQuery, find_photos
 from facesort.store import Store
 
 
-def build(store: Store, photos: int, people: int, seed: int = 1) -> list[str]:
+def build(store: Store, photos: int, people: int, seed: int = 1, dims: int = 1) -> list[str]:
+    """Fill ``store``; each person's faces are one group and unnamed faces are
+    unknown, as after 'facesort cluster'. Embeddings are ``dims`` zeros."""
     # Bulk SQL: building through the scanner would take hours of detection.
     rng = random.Random(seed)
     db = store.db
@@ -51,7 +53,9 @@ def build(store: Store, photos: int, people: int, seed: int = 1) -> list[str]:
         db.executemany(
             "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding,"
             " person_id, person_source, auto_person_id) VALUES (?, ?, 0, 0, 100, 100, '[]', 0.9,"
-            " x'00000000', ?, ?, ?)", faces)
+            f" zeroblob({4 * dims}), ?, ?, ?)", faces)
+        db.execute("INSERT INTO clusters (id, pack_id) SELECT id, ? FROM people", (pack,))
+        db.execute("UPDATE faces SET cluster_id = coalesce(person_id, auto_person_id)")
     return names
 
 

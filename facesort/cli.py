@@ -42,7 +42,6 @@ from facesort.errors import (
 from facesort.export import WRITERS
 from facesort.files import atomic_write
 from facesort.lock import job_lock
-from facesort.people import require_pack
 from facesort.store import Store
 
 EXIT_OK = 0
@@ -397,6 +396,8 @@ def _library_pack(store: Store, model: str | None) -> str | None:
     """The pack whose faces a command works on: ``--model``/FACESORT_MODEL, or
     the library's only pack, or the default pack among several."""
     if model:
+        from facesort.people import require_pack
+
         name = resolve_pack(model).name
         require_pack(store, name)
         return name
@@ -477,6 +478,7 @@ def cluster(
     min_cluster_size: Annotated[int, typer.Option(min=2, help="Fewest faces that make a group.")] = 2,
     min_samples: Annotated[int, typer.Option(min=1, help="HDBSCAN's min_samples: higher leaves more faces unknown.")] = 1,
     selection: Annotated[str, typer.Option(help="HDBSCAN's cluster selection: eom or leaf.")] = "eom",
+    full: Annotated[bool, typer.Option("--full", help="Group every face again, not only what changed.")] = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -484,7 +486,9 @@ def cluster(
 
     Faces too far from every group stay unknown. Group ids stay the same
     between runs where the groups mostly do, and your decisions are never
-    changed; run it again after every scan.
+    changed; run it again after every scan. Only what changed is done
+    again: new faces join the groups they clearly belong to, and with
+    nothing new it is done at once.
 
     Example: facesort cluster
     """
@@ -499,7 +503,7 @@ def cluster(
         pack = _pack_or_empty(store, model)
         busy = console.stderr.status("Grouping faces…") if not quiet and console.stderr.is_terminal else nullcontext()
         with busy:
-            report = update_groups(store, pack, params)
+            report = update_groups(store, pack, params, full=full)
     if json_output:
         console.stdout.print_json(data=report.as_dict())
         return
@@ -510,8 +514,11 @@ def cluster(
             f"no measured thresholds for pack {pack!r}: no automatic names were given"
         )
     largest = ", ".join(map(str, sorted(report.group_sizes, reverse=True)[:8])) or "none"
+    changes = {"unchanged": "Nothing changed since the last run: ",
+               "incremental": f"Only what changed was grouped again ({plural(report.new_faces, 'new face')}): "}
     console.stdout.print(
-        f"{plural(report.groups, 'group')} with {plural(report.grouped_faces, 'face')} "
+        changes.get(report.run, "")
+        + f"{plural(report.groups, 'group')} with {plural(report.grouped_faces, 'face')} "
         f"(largest: {largest}); {plural(report.unknown_faces, 'face')} unknown; "
         f"{plural(report.ignored_groups, 'group')} ignored; "
         f"{plural(report.named_people, 'named person', 'named people')}, "
@@ -631,12 +638,11 @@ def people(
     if json_output:
         console.stdout.print_json(data=[vars(row) for row in rows])
         return
-    from rich.table import Table
-
-    table = Table("name", "faces", "automatic", "photos", box=None)
-    for row in rows:
-        table.add_row(row.name, str(row.faces), str(row.auto_faces), str(row.photos))
-    console.stdout.print(table if rows else "No people named yet: 'facesort name' starts.")
+    if not rows:
+        console.stdout.print("No people named yet: 'facesort name' starts.")
+        return
+    console.table(["name", "faces", "automatic", "photos"],
+                  [[row.name, str(row.faces), str(row.auto_faces), str(row.photos)] for row in rows])
 
 
 @_command()
@@ -656,13 +662,12 @@ def clusters(
     if json_output:
         console.stdout.print_json(data=[vars(row) for row in rows])
         return
-    from rich.table import Table
-
-    table = Table("group", "faces", "photos", "person", "ignored", box=None)
-    for row in rows:
-        table.add_row(str(row.id), str(row.faces), str(row.photos), row.person or "",
-                      "yes" if row.ignored else "")
-    console.stdout.print(table if rows else "No groups to show: run 'facesort cluster'.")
+    if not rows:
+        console.stdout.print("No groups to show: run 'facesort cluster'.")
+        return
+    console.table(["group", "faces", "photos", "person", "ignored"],
+                  [[str(row.id), str(row.faces), str(row.photos), row.person or "",
+                    "yes" if row.ignored else ""] for row in rows])
 
 
 @_command()
@@ -798,6 +803,7 @@ def show(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Where to write the contact sheet (PNG).")] = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open the contact sheet in the system viewer.")] = False,
     preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="List the faces as JSON instead of drawing them.")] = False,
 ) -> None:
     """Write a contact sheet of a person's or a group's faces, labelled with face ids.
 
@@ -821,6 +827,11 @@ def show(
             slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
     if not faces:
         raise FacesortError(f"{target}: no faces to show")
+    if json_output:
+        console.stdout.print_json(data=[
+            {"id": f.id, "path": f.path, "box": list(f.box), "group": f.cluster, "person": f.person,
+             "person_source": f.person_source} for f in faces])
+        return
     labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}" for f in faces]
     path = _show_faces(faces, labels, title, output or _sheet_path(_db_path(db), slug), open_viewer, preview)
     console.stdout.print(str(path), highlight=False)
@@ -995,6 +1006,7 @@ def who(
     Example: facesort who party.jpg
     """
     from facesort.identify import NamedGallery, who as identify
+    from facesort.people import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with _library(db) as store:

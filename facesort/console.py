@@ -60,3 +60,13 @@ def error_line(message: str) -> None:
 def warning_line(message: str) -> None:
     stderr.print(message, markup=False, highlight=False, style="yellow")
 
+
+
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    """Columns on stdout, laid out as rich's ``Table(box=None)`` lays them
+    out but written in one piece: rich renders a table cell by cell, which
+    took 0.4 s for 500 groups."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
+    lines = ["".join(f" {cell:<{width}} " for cell, width in zip(row, widths)).rstrip()
+             for row in [headers, *rows]]
+    stdout.out("\n".join(lines), highlight=False)

@@ -8,20 +8,25 @@ cluster run; automatic names are recomputed from them every time.
 from __future__ import annotations
 
 import difflib
+import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-
-import numpy as np
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 from facesort.text import plural
-from facesort.cluster import ClusterParams, cluster_embeddings, match_groups
 from facesort.errors import FacesortError
 from facesort.names import clean_name
-from facesort.recognize import UNKNOWN, Gallery, recognize
-from facesort.store import GroupingInput, NewCluster, Person, Store
+from facesort.store import ClusterRun, GroupingInput, NewCluster, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
+
+# numpy and the clustering modules are imported by the functions that group
+# and compare faces: finding and listing people start without them.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from facesort.cluster import ClusterParams
 
 
 class UnknownNameError(FacesortError):
@@ -63,6 +68,8 @@ class ClusterReport:
     group_sizes: list[int]
     seconds: float
     thresholds: str | None
+    run: str  # full, incremental (only new faces and changes), or unchanged
+    new_faces: int
 
     def as_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
@@ -95,42 +102,69 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     already named in the same photo, or one person to two faces of one photo
     (the nearest face wins).
     """
+    import numpy as np
+
+    from facesort.recognize import UNKNOWN, Gallery, recognize
+
     gallery = Gallery.from_named(data.embeddings, data.person_ids)
     open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
     if len(gallery.person_ids) == 0 or len(open_faces) == 0:
         return []
     found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
-    anchors: dict[int, int] = {}
-    for label in np.unique(labels[labels >= 0]):
-        named = set(data.person_ids[(labels == label) & (data.person_ids > 0)].tolist())
-        if len(named) == 1:
-            anchors[int(label)] = named.pop()
-    centroid_of = {int(p): c for p, c in zip(gallery.person_ids, gallery.centroids)}
-    named_in_photo = {
-        (int(photo), int(person))
-        for photo, person in zip(data.photo_ids, data.person_ids) if person
-    }
-    best: dict[tuple[int, int], tuple[float, int]] = {}
-    for row, recognised, distance in zip(open_faces, found.person, found.distance):
-        person = int(recognised)
-        anchor = anchors.get(int(labels[row]))
-        if anchor is not None:
-            if person not in (UNKNOWN, anchor):
-                continue
-            person = anchor
-            distance = float(np.linalg.norm(data.embeddings[row] - centroid_of[anchor]))
-        face, photo = int(data.face_ids[row]), int(data.photo_ids[row])
-        if person == UNKNOWN or (face, person) in rejected or (photo, person) in named_in_photo:
-            continue
-        key = (photo, person)
-        if key not in best or distance < best[key][0]:
-            best[key] = (float(distance), face)
-    return [(face, person, distance) for (_, person), (distance, face) in best.items()]
+    # A group's anchor: the one person its user-named faces are, if one.
+    both = (labels >= 0) & (data.person_ids > 0)
+    pairs = np.unique(np.stack([labels[both], data.person_ids[both]], axis=1), axis=0)
+    group, first, people_in_group = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    anchor_of = np.zeros(int(labels.max(initial=-1)) + 2, np.int64)  # by label + 1; 0 for none
+    anchor_of[group[people_in_group == 1] + 1] = pairs[first[people_in_group == 1], 1]
+    anchor = anchor_of[labels[open_faces] + 1]
+    anchored = anchor > 0
+    disagrees = anchored & (found.person != UNKNOWN) & (found.person != anchor)
+    person = np.where(anchored, anchor, found.person)
+    person[disagrees] = UNKNOWN
+    distance = found.distance.copy()
+    by_anchor = anchored & ~disagrees
+    distance[by_anchor] = np.linalg.norm(
+        data.embeddings[open_faces[by_anchor]]
+        - gallery.centroids[np.searchsorted(gallery.person_ids, anchor[by_anchor])], axis=1)
+    keep = person != UNKNOWN
+    rows, person, distance = open_faces[keep], person[keep], distance[keep]
+    faces, photos = data.face_ids[rows], data.photo_ids[rows]
+    # A person already named in the photo, or rejected for the face, is never given.
+    span = int(max(person.max(initial=0), data.person_ids.max(initial=0))) + 1
+    named = data.person_ids > 0
+    taken = np.isin(photos * span + person, data.photo_ids[named] * span + data.person_ids[named])
+    refused = np.isin(faces * span + person,
+                      [face * span + rejected_person for face, rejected_person in rejected
+                       if rejected_person < span])
+    keep = ~taken & ~refused
+    faces, photos, person, distance = faces[keep], photos[keep], person[keep], distance[keep]
+    # One person to one face of a photo: the nearest (then the first) wins.
+    order = np.lexsort((np.arange(len(faces)), distance, photos * span + person))
+    _, first_of_pair = np.unique((photos * span + person)[order], return_index=True)
+    chosen = order[first_of_pair]
+    return [(int(f), int(p), float(d)) for f, p, d in zip(faces[chosen], person[chosen], distance[chosen])]
 
 
-def update_groups(store: Store, pack_name: str, params: ClusterParams | None = None) -> ClusterReport:
-    """Cluster the pack's faces again, keep group ids and ignored groups where
-    membership mostly persists, and recompute the automatic names."""
+# A library this many times larger than at its last full run is clustered in
+# full again: its blocks have grown too large to cluster again quickly.
+FULL_RUN_GROWTH = 2
+
+
+def update_groups(store: Store, pack_name: str, params: ClusterParams | None = None,
+                  full: bool = False) -> ClusterReport:
+    """Group the pack's faces, keep group ids and ignored groups where
+    membership mostly persists, and recompute the automatic names.
+
+    Only what changed since the last run is done again: nothing at all when
+    no face came or went and no decision changed; new faces join the groups
+    they clearly belong to, and only the blocks that received the others are
+    clustered again. ``full`` clusters every face again."""
+    import numpy as np
+
+    from facesort.cluster import (BLOCK_SIZE, Blocking, ClusterParams, blocking_for,
+                                  cluster_embeddings, cluster_new_faces, match_groups, members_of)
+
     started = time.perf_counter()
     pack_id = require_pack(store, pack_name)
     thresholds = thresholds_for(pack_name)
@@ -138,15 +172,37 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
     if params.refine_distance is None and thresholds is not None:
         params = replace(params, refine_distance=thresholds.cluster,
                          rescue_distance=thresholds.recognize, rescue_margin=thresholds.margin)
+    settings = json.dumps(asdict(params), sort_keys=True)
+    # Read before the faces: a decision made while this run works is seen by the next.
+    decisions = store.decision_changes()
+    faces, max_face_id = store.face_state(pack_id)
+    last = store.cluster_run(pack_id) if not full else None
+    if last is not None and last.settings != settings:
+        last = None
+    if last is not None and (last.faces, last.max_face_id, last.decisions) == (
+            faces, max_face_id, decisions):
+        return replace(ClusterReport(**json.loads(last.report)), run="unchanged", new_faces=0,
+                       seconds=time.perf_counter() - started)
+    if last is not None and (faces > FULL_RUN_GROWTH * last.full_run_faces
+                             or (last.blocking is None and faces > BLOCK_SIZE)):
+        last = None
     data = store.grouping_input(pack_id)
-    labels = (cluster_embeddings(data.embeddings, params) if len(data.face_ids)
-              else np.zeros(0, dtype=np.int64))
+    new = data.face_ids > (last.max_face_id if last else 0)
+    if last is None:
+        blocking = blocking_for(data.embeddings)
+        labels = (cluster_embeddings(data.embeddings, params, blocking) if len(data.face_ids)
+                  else np.zeros(0, dtype=np.int64))
+    else:
+        blocking = Blocking.from_bytes(last.blocking) if last.blocking else None
+        _, labels = np.unique(data.cluster_ids, return_inverse=True)
+        labels = labels - (1 if (data.cluster_ids == 0).any() else 0)
+        if new.any():
+            labels = cluster_new_faces(data.embeddings, labels, new, params, blocking)
     kept = match_groups(labels, data.cluster_ids)
     ignored_before = store.ignored_clusters(pack_id)
     groups = []
     excluded = data.ignored.copy()
-    for label in range(int(labels.max(initial=-1)) + 1):
-        members = np.flatnonzero(labels == label)
+    for label, members in enumerate(members_of(labels)):
         previous = kept.get(label)
         # A group stays ignored when it is the ignored group of before, or a
         # new group most of whose faces were ignored; never when the user named
@@ -160,11 +216,11 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         if ignored:
             excluded[members] = True
         groups.append(NewCluster(previous, ignored, data.face_ids[members]))
-    store.save_clusters(pack_id, groups)
+    store.save_clusters(pack_id, groups, data.face_ids, data.cluster_ids)
     names = (auto_names(data, labels, thresholds, store.rejected_pairs(pack_id), excluded)
              if thresholds is not None else [])
     store.save_auto_names(pack_id, names)
-    return ClusterReport(
+    report = ClusterReport(
         faces=len(data.face_ids),
         groups=len(groups),
         grouped_faces=int(np.sum(labels >= 0)),
@@ -176,7 +232,15 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         group_sizes=[len(g.face_ids) for g in groups],
         seconds=time.perf_counter() - started,
         thresholds=thresholds.source if thresholds else None,
+        run="full" if last is None else "incremental",
+        new_faces=int(new.sum()),
     )
+    store.save_cluster_run(pack_id, ClusterRun(
+        faces=faces, max_face_id=max_face_id, decisions=decisions, settings=settings,
+        full_run_faces=faces if last is None else last.full_run_faces,
+        blocking=blocking.to_bytes() if blocking is not None else None,
+        report=json.dumps(report.as_dict())))
+    return report
 
 
 def find_person(store: Store, name: str) -> Person:
@@ -258,6 +322,8 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
 def _one_face_per_photo(store: Store, faces: list) -> set[int]:
     """The faces to name: all of them, except that of several faces in one
     photo only the one nearest the mean of the others is kept."""
+    import numpy as np
+
     per_photo = Counter(face.photo_id for face in faces)
     alone = [face.id for face in faces if per_photo[face.photo_id] == 1]
     shared = [face for face in faces if per_photo[face.photo_id] > 1]

@@ -25,17 +25,36 @@ class Gallery:
 
     @classmethod
     def from_named(cls, embeddings: np.ndarray, person_ids: np.ndarray) -> Gallery:
-        people = np.unique(person_ids[person_ids > 0])
+        named = person_ids > 0
+        people, person_of = np.unique(person_ids[named], return_inverse=True)
         if len(people) == 0:
             return cls(np.zeros(0, np.int64), np.zeros((0, embeddings.shape[1]), np.float32))
-        centroids = np.stack([embeddings[person_ids == p].mean(axis=0) for p in people])
+        labels = np.full(len(person_ids), -1)
+        labels[named] = person_of
+        centroids = group_means(embeddings, labels, len(people))
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
         return cls(people, centroids.astype(np.float32))
 
 
-def distances(queries: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Euclidean distances between L2-normalised rows."""
-    return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (queries @ centroids.T)))
+def group_means(embeddings: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """The (unnormalised) mean embedding of each label 0..count-1."""
+    from scipy.sparse import csr_matrix
+
+    rows = np.flatnonzero(labels >= 0)
+    one_hot = csr_matrix((np.ones(len(rows), np.float32), (labels[rows], rows)),
+                         shape=(count, len(labels)))
+    sizes = np.bincount(labels[rows], minlength=count).astype(np.float32)
+    return np.asarray(one_hot @ embeddings) / np.maximum(sizes, 1)[:, None]
+
+
+def _distance(similarity: np.ndarray) -> np.ndarray:
+    """Euclidean distance between L2-normalised rows from their dot product."""
+    return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * similarity))
+
+
+# Query × person similarities held at once: 64 MB of float32, whatever the
+# number of people (a library of a million faces has some 60,000 groups).
+CHUNK_CELLS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -45,27 +64,35 @@ class Recognition:
     distance: np.ndarray  # to the nearest person
 
 
-def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: float,
-              chunk: int = 8192) -> Recognition:
+def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: float) -> Recognition:
     """Name each query row with the nearest person, or UNKNOWN.
 
     A person is named only within ``distance`` and when the next person is at
     least ``margin`` farther: look-alikes stay unknown. The pack's
     :class:`~facesort.thresholds.PackThresholds` give both.
     """
-    n = len(queries)
+    n, k = len(queries), len(gallery.person_ids)
     person = np.full(n, UNKNOWN, dtype=np.int64)
     nearest = np.full(n, UNKNOWN, dtype=np.int64)
     nearest_distance = np.full(n, np.inf)
-    for start in range(0, n if len(gallery.person_ids) else 0, chunk):
-        d = distances(queries[start:start + chunk], gallery.centroids)
-        rows = np.arange(len(d))
-        order = np.argsort(d, axis=1)[:, :2]
-        first = d[rows, order[:, 0]]
-        second = d[rows, order[:, 1]] if d.shape[1] > 1 else np.full(len(d), np.inf)
+    centroids = gallery.centroids.astype(queries.dtype, copy=False)
+    chunk = max(1, CHUNK_CELLS // max(k, 1))
+    for start in range(0, n if k else 0, chunk):
+        similarity = queries[start:start + chunk] @ centroids.T
+        rows = np.arange(len(similarity))
+        best = np.argmax(similarity, axis=1)
+        first = _distance(similarity[rows, best])
+        if k > 1:
+            # The runner-up is the best once the best is out of the way: two
+            # passes over each row, where a partial sort (argpartition) took
+            # 10 s for 10,000 faces against 67,000 groups.
+            similarity[rows, best] = -np.inf
+            second = _distance(similarity.max(axis=1))
+        else:
+            second = np.full(len(similarity), np.inf)
         accepted = (first <= distance) & (second - first >= margin)
-        part = slice(start, start + len(d))
-        nearest[part] = gallery.person_ids[order[:, 0]]
+        part = slice(start, start + len(similarity))
+        nearest[part] = gallery.person_ids[best]
         person[part] = np.where(accepted, nearest[part], UNKNOWN)
         nearest_distance[part] = first
     return Recognition(person, nearest, nearest_distance)

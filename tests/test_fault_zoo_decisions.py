@@ -335,5 +335,5 @@ def test_a_rejection_made_while_cluster_runs_is_not_undone(library, db_path, mon
             real_save(pack_id, names)
 
         monkeypatch.setattr(store, "save_auto_names", reject_meanwhile)
-        people.update_groups(store, pack)
+        people.update_groups(store, pack, full=True)
         assert auto.id not in {f.id for f in store.faces_of_person(someone, 1)}

@@ -2,6 +2,7 @@
 
 from facesort.store.decisions import CarryReport
 from facesort.store.library import (
+    ClusterRun,
     ClusterSummary,
     ExportPhoto,
     FaceInfo,
@@ -22,6 +23,7 @@ from facesort.store.library import (
 
 __all__ = [
     "CarryReport",
+    "ClusterRun",
     "ClusterSummary",
     "ExportPhoto",
     "FaceInfo",

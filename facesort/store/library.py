@@ -16,23 +16,33 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from facesort.errors import LibraryReadOnlyError, PackMismatchError, StoreError
 from facesort.store import decisions
 from facesort.store.decisions import CarryReport, Place, box_overlap
 from facesort.store.migrations import MIGRATIONS, migrate
 
+# numpy is imported where embeddings are handled, not here: the commands that
+# only list and find start without it.
+if TYPE_CHECKING:
+    import numpy as np
+
 BUSY_TIMEOUT_MS = 30_000
-_EMBEDDING_DTYPE = np.dtype("<f4")
+_EMBEDDING_DTYPE = "<f4"
+# Faces read at once into the grouping arrays.
+_GROUPING_CHUNK = 50_000
 
 
 def embedding_to_blob(vector: np.ndarray) -> bytes:
+    import numpy as np
+
     return np.ascontiguousarray(vector, dtype=_EMBEDDING_DTYPE).tobytes()
 
 
 def blob_to_embedding(blob: bytes) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(blob, dtype=_EMBEDDING_DTYPE)
 
 
@@ -246,7 +256,7 @@ class GroupingInput:
     face_ids: np.ndarray
     photo_ids: np.ndarray
     embeddings: np.ndarray
-    cluster_ids: list[int | None]
+    cluster_ids: np.ndarray  # 0 for none
     person_ids: np.ndarray  # the user's decision; 0 for none
     ignored: np.ndarray
 
@@ -256,6 +266,19 @@ class NewCluster:
     previous_id: int | None
     ignored: bool
     face_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """What the last cluster run of a pack saw, and what it reported."""
+
+    faces: int
+    max_face_id: int
+    decisions: int
+    settings: str
+    full_run_faces: int  # faces at the last run that clustered everything
+    blocking: bytes | None
+    report: str
 
 
 @dataclass(frozen=True)
@@ -639,52 +662,92 @@ class Store:
     # -- groups and people -------------------------------------------------------
 
     def grouping_input(self, pack_id: int) -> GroupingInput:
+        """The pack's faces by id, read in chunks straight into preallocated
+        arrays: a million faces cost their embeddings' memory and little more."""
+        import numpy as np
+
+        count, dims = self.db.execute(
+            "SELECT count(*), (SELECT length(embedding) / 4 FROM faces WHERE pack_id = ?1 LIMIT 1)"
+            " FROM faces WHERE pack_id = ?1", (pack_id,)).fetchone()
+        columns = np.zeros((count, 5), np.int64)
+        embeddings = np.empty((count, dims or 0), np.float32)
         rows = self.db.execute(
-            "SELECT id, photo_id, cluster_id, person_id, ignored, embedding FROM faces"
-            " WHERE pack_id = ? ORDER BY id",
-            (pack_id,),
-        ).fetchall()
-        if not rows:
-            return GroupingInput(np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                 np.zeros((0, 0), np.float32), [], np.zeros(0, np.int64),
-                                 np.zeros(0, bool))
+            "SELECT id, photo_id, coalesce(cluster_id, 0), coalesce(person_id, 0), ignored, embedding"
+            " FROM faces WHERE pack_id = ? ORDER BY id",
+            (pack_id,))
+        start = 0
+        while chunk := rows.fetchmany(_GROUPING_CHUNK):
+            end = start + len(chunk)
+            columns[start:end] = [row[:5] for row in chunk]
+            embeddings[start:end] = np.frombuffer(b"".join(row[5] for row in chunk),
+                                                  _EMBEDDING_DTYPE).reshape(len(chunk), -1)
+            start = end
         return GroupingInput(
-            face_ids=np.array([r[0] for r in rows], dtype=np.int64),
-            photo_ids=np.array([r[1] for r in rows], dtype=np.int64),
-            embeddings=np.stack([blob_to_embedding(r[5]) for r in rows]),
-            cluster_ids=[r[2] for r in rows],
-            person_ids=np.array([r[3] or 0 for r in rows], dtype=np.int64),
-            ignored=np.array([bool(r[4]) for r in rows]),
-        )
+            face_ids=columns[:, 0].copy(), photo_ids=columns[:, 1].copy(), embeddings=embeddings,
+            cluster_ids=columns[:, 2].copy(), person_ids=columns[:, 3].copy(),
+            ignored=columns[:, 4].astype(bool))
 
     def ignored_clusters(self, pack_id: int) -> set[int]:
         return {row[0] for row in self.db.execute(
             "SELECT id FROM clusters WHERE pack_id = ? AND ignored", (pack_id,))}
 
-    def save_clusters(self, pack_id: int, groups: list[NewCluster]) -> list[int]:
-        """Replace the pack's groups; a group with a ``previous_id`` keeps it."""
+    def save_clusters(self, pack_id: int, groups: list[NewCluster], face_ids: np.ndarray,
+                      before: np.ndarray) -> list[int]:
+        """Replace the pack's groups; a group with a ``previous_id`` keeps it.
+        ``before`` is each of ``face_ids``' group id so far (0 for none):
+        only faces whose group changes are written."""
+        import numpy as np
+
         ids = []
         with self.transaction() as db:
-            db.execute("UPDATE faces SET cluster_id = NULL WHERE pack_id = ?", (pack_id,))
             for group in groups:
                 if group.previous_id is None:
-                    cluster_id = db.execute(
-                        "INSERT INTO clusters (pack_id, ignored) VALUES (?, ?)",
-                        (pack_id, int(group.ignored)),
-                    ).lastrowid
+                    ids.append(db.execute("INSERT INTO clusters (pack_id, ignored) VALUES (?, ?)",
+                                          (pack_id, int(group.ignored))).lastrowid)
                 else:
-                    cluster_id = group.previous_id
-                    db.execute("UPDATE clusters SET ignored = ? WHERE id = ?",
-                               (int(group.ignored), cluster_id))
-                db.executemany("UPDATE faces SET cluster_id = ? WHERE id = ?",
-                               [(cluster_id, int(face_id)) for face_id in group.face_ids])
-                ids.append(cluster_id)
+                    ids.append(group.previous_id)
+            db.executemany("UPDATE clusters SET ignored = ?1 WHERE id = ?2 AND ignored != ?1",
+                           [(int(g.ignored), g.previous_id) for g in groups if g.previous_id is not None])
+            after = np.zeros(len(face_ids), np.int64)
+            if groups:
+                members = np.concatenate([g.face_ids for g in groups])
+                row_of = np.argsort(face_ids)
+                after[row_of[np.searchsorted(face_ids, members, sorter=row_of)]] = np.repeat(
+                    ids, [len(g.face_ids) for g in groups])
+            changed = np.flatnonzero(after != before)
+            db.executemany("UPDATE faces SET cluster_id = ? WHERE id = ?",
+                           [(cluster or None, face) for cluster, face
+                            in zip(after[changed].tolist(), face_ids[changed].tolist())])
             db.execute(
                 "DELETE FROM clusters WHERE pack_id = ? AND id NOT IN"
                 " (SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)",
                 (pack_id,),
             )
         return ids
+
+    def decision_changes(self) -> int:
+        """A counter that every change to a decision moves on."""
+        return self.db.execute("SELECT count FROM decision_changes").fetchone()[0]
+
+    def face_state(self, pack_id: int) -> tuple[int, int]:
+        """The pack's face count and highest face id: together they change
+        whenever a face comes or goes, as face ids are never reused."""
+        return self.db.execute("SELECT count(*), coalesce(max(id), 0) FROM faces WHERE pack_id = ?",
+                               (pack_id,)).fetchone()
+
+    def cluster_run(self, pack_id: int) -> ClusterRun | None:
+        row = self.db.execute(
+            "SELECT faces, max_face_id, decisions, settings, full_run_faces, blocking, report"
+            " FROM cluster_runs WHERE pack_id = ?", (pack_id,)).fetchone()
+        return ClusterRun(*row) if row else None
+
+    def save_cluster_run(self, pack_id: int, run: ClusterRun) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cluster_runs (pack_id, faces, max_face_id, decisions, settings,"
+                " full_run_faces, blocking, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (pack_id, run.faces, run.max_face_id, run.decisions, run.settings,
+                 run.full_run_faces, run.blocking, run.report))
 
     def rejected_pairs(self, pack_id: int) -> set[tuple[int, int]]:
         return set(self.db.execute(
@@ -699,8 +762,9 @@ class Store:
     def save_auto_names(self, pack_id: int, names: list[tuple[int, int, float]]) -> None:
         """Replace the pack's automatic names with ``(face, person, distance)``."""
         with self.transaction() as db:
+            # On the index: only the faces named automatically are touched.
             db.execute("UPDATE faces SET auto_person_id = NULL, auto_distance = NULL"
-                       " WHERE pack_id = ?", (pack_id,))
+                       " WHERE auto_person_id IS NOT NULL AND pack_id = ?", (pack_id,))
             # Names were computed from the decisions at the start of the run;
             # a face the user named or rejected meanwhile keeps that decision.
             db.executemany(
@@ -735,8 +799,12 @@ class Store:
             " (SELECT count(*) FROM faces f WHERE f.person_id = p.id AND f.pack_id = ?1),"
             " (SELECT count(*) FROM faces f WHERE f.auto_person_id = p.id AND f.person_id IS NULL"
             "   AND f.pack_id = ?1),"
-            " (SELECT count(DISTINCT f.photo_id) FROM faces f WHERE f.pack_id = ?1 AND"
-            "   (f.person_id = p.id OR (f.person_id IS NULL AND f.auto_person_id = p.id)))"
+            # Two lookups on the person indexes: with an OR between them no
+            # index could serve, and each person read the whole pack.
+            " (SELECT count(DISTINCT photo_id) FROM"
+            "   (SELECT photo_id FROM faces WHERE person_id = p.id AND pack_id = ?1"
+            "    UNION ALL SELECT photo_id FROM faces WHERE auto_person_id = p.id AND pack_id = ?1"
+            "    AND person_id IS NULL))"
             " FROM people p ORDER BY p.key",
             (pack_id,),
         )
@@ -847,9 +915,11 @@ class Store:
         return self._faces_where("f.cluster_id = ?", (cluster_id,))
 
     def faces_of_person(self, person_id: int, pack_id: int) -> list[FaceInfo]:
+        # Two lookups on the person indexes: an OR between them would read the pack.
         return self._faces_where(
-            "f.pack_id = ? AND (f.person_id = ? OR (f.person_id IS NULL AND f.auto_person_id = ?))",
-            (pack_id, person_id, person_id),
+            "f.id IN (SELECT id FROM faces WHERE person_id = ?2 AND pack_id = ?1 UNION ALL"
+            " SELECT id FROM faces WHERE auto_person_id = ?2 AND pack_id = ?1 AND person_id IS NULL)",
+            (pack_id, person_id),
         )
 
     def faces_by_id(self, face_ids: Iterable[int]) -> dict[int, FaceInfo]:

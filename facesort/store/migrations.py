@@ -174,11 +174,62 @@ def _clean_names(db: sqlite3.Connection) -> None:
         db.execute("UPDATE people SET name = ?, key = ? WHERE id = ?", (clean, clean.casefold(), person_id))
 
 
+def _cluster_runs(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- What the last cluster run of each pack saw, so that the next one
+        -- knows what changed: faces (their count and the highest id, as ids
+        -- are never reused), the user's decisions (decision_changes.count
+        -- then), the settings, and the blocks new faces go to.
+        CREATE TABLE cluster_runs (
+            pack_id INTEGER PRIMARY KEY REFERENCES packs (id),
+            faces INTEGER NOT NULL,
+            max_face_id INTEGER NOT NULL,
+            decisions INTEGER NOT NULL,
+            settings TEXT NOT NULL,
+            full_run_faces INTEGER NOT NULL,
+            blocking BLOB,
+            report TEXT NOT NULL
+        );
+        -- Counts every change to a decision that grouping or automatic names
+        -- depend on, whichever command (or app) made it.
+        CREATE TABLE decision_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            count INTEGER NOT NULL
+        );
+        INSERT INTO decision_changes (id, count) VALUES (1, 0);
+        CREATE TRIGGER face_decision_changed AFTER UPDATE OF person_id, ignored ON faces
+            WHEN OLD.person_id IS NOT NEW.person_id OR OLD.ignored IS NOT NEW.ignored
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        CREATE TRIGGER face_with_decision_added AFTER INSERT ON faces
+            WHEN NEW.person_id IS NOT NULL OR NEW.ignored
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        CREATE TRIGGER rejection_added AFTER INSERT ON rejections
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        CREATE TRIGGER rejection_removed AFTER DELETE ON rejections
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        CREATE TRIGGER group_ignore_changed AFTER UPDATE OF ignored ON clusters
+            WHEN OLD.ignored IS NOT NEW.ignored
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        -- Listing people, groups and photos of a person reads these indexes
+        -- alone, never the faces' rows with their embeddings.
+        DROP INDEX faces_by_cluster;
+        DROP INDEX faces_by_person;
+        DROP INDEX faces_by_auto_person;
+        CREATE INDEX faces_by_cluster ON faces (cluster_id, photo_id, person_id, auto_person_id);
+        CREATE INDEX faces_by_person ON faces (person_id, pack_id, photo_id);
+        CREATE INDEX faces_by_auto_person ON faces (auto_person_id, pack_id, person_id, photo_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
     ("0003_orphaned_decisions", _orphaned_decisions),
     ("0004_clean_names", _clean_names),
+    ("0005_cluster_runs", _cluster_runs),
 ]
 
 
