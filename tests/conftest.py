@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from facesort.cli import app
-from facesort.config import resolve_pack
+from facesort.config import DEFAULT_MODEL, resolve_pack
 from facesort.scan import scan
 from facesort.store import Store
 
@@ -121,25 +121,33 @@ def copy_people(folder: Path, numbers: range | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def scanned_template(tmp_path_factory) -> tuple[Path, Path]:
-    """A library of three people's photos, scanned once for the module."""
+def scanned_template(request, tmp_path_factory) -> tuple[Path, Path, str]:
+    """A library of three people's photos, scanned once for the module with
+    sc_dlib, or with the pack a test names (``indirect`` parametrization)."""
+    pack = getattr(request, "param", str(DLIB_PACK))
     root = tmp_path_factory.mktemp("people")
     photos = copy_people(root / "photos")
     with Store(root / "template.db") as store:
-        scan(store, [photos], resolve_pack(str(DLIB_PACK)))
-    return root / "template.db", photos
+        scan(store, [photos], resolve_pack(pack))
+    return root / "template.db", photos, pack
 
 
 @pytest.fixture
-def library(scanned_template, db_path, tmp_path) -> Path:
+def library(scanned_template, db_path, tmp_path, monkeypatch) -> Path:
     """The three people's library, with photos of its own that a test may edit."""
-    template, photos = scanned_template
+    template, photos, pack = scanned_template
+    monkeypatch.setenv("FACESORT_MODEL", pack)
     own = tmp_path / "people"
     shutil.copytree(photos, own)  # keeps the files' times: a rescan finds them unchanged
     shutil.copy(template, db_path)
     with sqlite3.connect(db_path) as db:
         db.execute("UPDATE photos SET path = ? || substr(path, ?)", (str(own), len(str(photos)) + 1))
     return own
+
+
+# Grouping and naming quality is checked with the strong built-in pack as well.
+BOTH_PACKS = pytest.mark.parametrize("scanned_template", [str(DLIB_PACK), DEFAULT_MODEL],
+                                     indirect=True, ids=["sc_dlib", DEFAULT_MODEL])
 
 
 def faces(cli) -> list[dict]:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import DLIB_PACK, FACERES_PACK, PEOPLE, copy_people, faces, group_of, lfw_photo, person_of
+from conftest import BOTH_PACKS, DLIB_PACK, FACERES_PACK, PEOPLE, copy_people, faces, group_of, lfw_photo, person_of
 from facesort.config import resolve_pack
 from facesort.scan import scan
 from facesort.store import Store
 
+@BOTH_PACKS
 def test_cluster_puts_each_person_together_and_apart(cli, library):
     result = cli("cluster", "--json")
     assert result.exit_code == 0, result.output
@@ -38,6 +39,7 @@ def test_group_ids_stay_the_same_between_runs(cli, library):
     assert {f["id"]: f["cluster"] for f in faces(cli)} == before
 
 
+@BOTH_PACKS
 def test_names_survive_new_scans_and_new_photos_get_them_automatically(cli, library, tmp_path):
     cli("cluster")
     group = group_of(cli, "Colin_Powell")
@@ -57,6 +59,7 @@ def test_names_survive_new_scans_and_new_photos_get_them_automatically(cli, libr
     assert wrong == []
 
 
+@BOTH_PACKS
 def test_one_named_face_is_enough_to_recognise_a_person(cli, library):
     cli("cluster")
     blair = [f for f in faces(cli) if f["path"].endswith("Tony_Blair_1.jpg")][0]
