@@ -22,6 +22,7 @@ from facesort.names import clean_name
 from facesort.recognize import UNKNOWN, Gallery, recognize
 from facesort.store import GroupingInput, NewCluster, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
+from facesort.tune import adapter_for
 
 
 class UnknownNameError(FacesortError):
@@ -161,8 +162,16 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
             excluded[members] = True
         groups.append(NewCluster(previous, ignored, data.face_ids[members]))
     store.save_clusters(pack_id, groups)
-    names = (auto_names(data, labels, thresholds, store.rejected_pairs(pack_id), excluded)
-             if thresholds is not None else [])
+    names = []
+    if thresholds is not None:
+        # The adapter 'facesort tune' kept changes recognition only: the groups
+        # stay on the pack's own embeddings.
+        adapter = adapter_for(store, pack_id)
+        named_from = data
+        if adapter is not None:
+            named_from = replace(data, embeddings=adapter.apply(data.embeddings))
+            thresholds = adapter.thresholds(thresholds)
+        names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded)
     store.save_auto_names(pack_id, names)
     return ClusterReport(
         faces=len(data.face_ids),

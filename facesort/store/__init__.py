@@ -16,6 +16,7 @@ from facesort.store.library import (
     PhotoRecord,
     PhotoState,
     Store,
+    StoredAdapter,
     blob_to_embedding,
     embedding_to_blob,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "PhotoRecord",
     "PhotoState",
     "Store",
+    "StoredAdapter",
     "blob_to_embedding",
     "embedding_to_blob",
 ]
