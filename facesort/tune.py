@@ -56,10 +56,6 @@ class Adapter:
                        source=f"{pack.source}; adapter from 'facesort tune'")
 
 
-def identity(dimensions: int) -> Adapter:
-    return Adapter(np.eye(dimensions, dtype=np.float32), 0.0, 0.0)
-
-
 # -- the loss ---------------------------------------------------------------------
 
 

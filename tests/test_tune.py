@@ -15,7 +15,7 @@ from facesort.store import FaceRecord, PhotoMeta, Store
 from facesort.store.migrations import MIGRATIONS, migrate
 from facesort.thresholds import thresholds_for
 from facesort.tune import (
-    Adapter, TrainParams, adapter_for, batch_hard, certain_negatives, identity, learn,
+    Adapter, TrainParams, adapter_for, batch_hard, certain_negatives, learn,
     new_decisions, train, triplet_loss, tune_library,
 )
 
@@ -93,8 +93,9 @@ def test_batch_hard_mining_picks_the_farthest_positive_and_the_nearest_negative(
 
 def test_an_untrained_adapter_changes_nothing():
     """Training starts from the identity, which leaves every embedding as it is."""
-    x, _ = synthetic(people=2, per=3)
-    assert np.allclose(identity(x.shape[1]).apply(x), x, atol=1e-6)
+    x, ids = synthetic(people=2, per=3)
+    untrained = Adapter(train(x, ids, {}, TrainParams(steps=0)), DLIB.recognize, DLIB.margin)
+    assert np.allclose(untrained.apply(x), x, atol=1e-6)
 
 
 def test_training_is_deterministic_with_a_seed():
@@ -242,3 +243,18 @@ def test_an_adapter_is_applied_with_its_own_thresholds():
     assert (used.recognize, used.margin, used.verify) == (0.42, 0.07, DLIB.verify)
     assert np.allclose(adapter.apply(np.array([[3.0, 4.0]])), [[0.6, 0.8]])
 
+
+
+def test_tune_keeps_a_helpful_adapter_only_without_dry_run(cli, db_path):
+    """--dry-run compares and keeps nothing; tune then keeps the adapter and says how to remove it."""
+    x, ids = synthetic()
+    with Store(db_path) as store:
+        pack_id = synthetic_library(store, "sc_dlib", x, ids)
+    result = cli("tune", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "It would be kept (--dry-run: nothing changed)" in result.stdout
+    with Store(db_path) as store:
+        assert store.adapter(pack_id) is None
+    result = cli("tune")
+    assert "Kept: automatic names now use it" in result.stdout and "facesort tune --off" in result.stdout
+    assert "Adapter   sc_dlib: on" in cli("status").stdout
