@@ -301,6 +301,7 @@ def status(
         summary = store.summary()
         failed = store.failed_photos() if errors else []
         orphaned = store.orphans() if orphans else []
+        adapters = store.adapters()
     if json_output:
         data = {
             "database": summary.db_path,
@@ -316,6 +317,8 @@ def status(
             "packs": [vars(pack) for pack in summary.packs],
         }
         data["orphans"] = summary.orphans
+        data["adapters"] = [{"pack": a.pack, "trained_at": a.trained_at, "faces": a.faces,
+                             "recognize": a.recognize, "margin": a.margin} for a in adapters]
         if errors:
             data["errors"] = [vars(photo) for photo in failed]
         if orphans:
@@ -332,6 +335,12 @@ def status(
     for pack in summary.packs:
         dims = f", {pack.dimensions}-d" if pack.dimensions else ""
         out.print(f"Pack      {pack.name}: {pack.photos} photos, {pack.faces} faces{dims}",
+                  highlight=False)
+    if not adapters and summary.named_faces:
+        out.print("Adapter   off: 'facesort tune' may learn one from your names", highlight=False)
+    for adapter in adapters:
+        out.print(f"Adapter   {adapter.pack}: on, trained {adapter.trained_at} on "
+                  f"{plural(adapter.faces, 'named face')} ('facesort tune --off' removes it)",
                   highlight=False)
     if summary.orphans:
         out.print(f"Orphans   {plural(summary.orphans, 'decision')} whose face was not found again",
@@ -494,6 +503,7 @@ def cluster(
     """
     from facesort.cluster import SELECTION_METHODS, ClusterParams
     from facesort.people import update_groups
+    from facesort.tune import new_decisions
 
     if selection not in SELECTION_METHODS:
         raise FacesortError(f"unknown selection {selection!r}: choose eom or leaf")
@@ -504,6 +514,7 @@ def cluster(
         busy = console.stderr.status("Grouping faces…") if not quiet and console.stderr.is_terminal else nullcontext()
         with busy:
             report = update_groups(store, pack, params, full=full)
+        retune = new_decisions(store, store.find_pack(pack))
     if json_output:
         console.stdout.print_json(data=report.as_dict())
         return
@@ -513,6 +524,9 @@ def cluster(
         console.warning_line(
             f"no measured thresholds for pack {pack!r}: no automatic names were given"
         )
+    if retune:
+        console.stdout.print(f"{plural(retune, 'decision')} of yours since 'facesort tune' last "
+                             "learned from them: run it again to learn from them too", style="dim")
     largest = ", ".join(map(str, sorted(report.group_sizes, reverse=True)[:8])) or "none"
     changes = {"unchanged": "Nothing changed since the last run: ",
                "incremental": f"Only what changed was grouped again ({plural(report.new_faces, 'new face')}): "}
@@ -525,6 +539,74 @@ def cluster(
         f"{plural(report.auto_named_faces, 'face')} named automatically ({report.seconds:.1f} s)",
         highlight=False,
     )
+
+
+@_command()
+def tune(
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    off: Annotated[bool, typer.Option("--off", help="Remove the pack's adapter: back to the pack's own embeddings.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the held-out split and the training; the same seed gives the same adapter.")] = 0,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps (mini-batches).")] = 300,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Train and compare, keep nothing.")] = False,
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Learn from the faces you named to name new faces better.
+
+    Trains a small adapter on the pack's embeddings with FaceNet's triplet
+    loss: faces you named of one person closer, other people's faces (the
+    faces you rejected and the others in the same photo above all) farther.
+    Part of your named faces is held out; the adapter is kept only if it
+    names more of them right at no more wrong names, and then automatic
+    names, suggestions and 'who' use it. Grouping of unnamed faces does not.
+
+    Example: facesort tune        (and 'facesort tune --off' to remove it)
+    """
+    from facesort.people import update_groups
+    from facesort.tune import TrainParams, tune_library
+
+    with _library(db, write=True, job="cluster") as store:
+        pack = _pack_or_empty(store, model)
+        pack_id = store.find_pack(pack)
+        if off:
+            dropped = store.drop_adapter(pack_id) if not dry_run else store.adapter(pack_id) is not None
+            if dropped and not dry_run:
+                update_groups(store, pack)
+            if json_output:
+                console.stdout.print_json(data={"pack": pack, "removed": dropped, "dry_run": dry_run})
+            elif not quiet:
+                said = ("would remove" if dry_run else "removed") if dropped else "there was no"
+                console.stdout.print(f"{said} adapter for {pack}; automatic names use the pack's "
+                                     "own embeddings", highlight=False)
+            return
+        params = TrainParams(seed=seed, steps=steps)
+        with console.progress(quiet, unit="steps") as bar:
+            task = bar.add_task("Learning from your names", total=steps)
+            result = tune_library(store, pack, params, lambda: bar.advance(task), dry_run=dry_run)
+        if result.kept and not dry_run:
+            update_groups(store, pack)
+    if json_output:
+        console.stdout.print_json(data={"pack": pack, "dry_run": dry_run, **result.as_dict()})
+        return
+    if quiet:
+        return
+    out = console.stdout
+    out.print(f"Learned from {plural(result.faces, 'named face')} of {plural(result.people, 'person', 'people')} "
+              f"({result.seconds:.1f} s); compared on {plural(result.held_known, 'held-out face')} "
+              f"and {plural(result.held_strangers, 'face')} of people held out as strangers:",
+              highlight=False)
+    out.print(f"{'':<16}{'right':>7}{'wrong':>7}{'unknown':>9}", highlight=False)
+    for label, t in (("without adapter", result.without), ("with adapter", result.with_adapter)):
+        out.print(f"{label:<16}{t.right:>7}{t.wrong:>7}{t.unknown:>9}", highlight=False)
+    if not result.kept:
+        out.print("The adapter does not name more faces right at no more wrong ones: not kept; "
+                  "nothing changed.", highlight=False)
+    elif dry_run:
+        out.print("It would be kept (--dry-run: nothing changed).", highlight=False)
+    else:
+        out.print(f"Kept: automatic names now use it (recognize distance {result.adapter.recognize}, "
+                  f"margin {result.adapter.margin}). To remove it: facesort tune --off", highlight=False)
 
 
 @_command()
@@ -1011,6 +1093,7 @@ def who(
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with _library(db) as store:
         people_named = NamedGallery.of_library(store, require_pack(store, pack.name))
+    thresholds = people_named.thresholds(thresholds)
     results = []
     failed = False
     for photo in photos:

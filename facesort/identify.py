@@ -15,6 +15,7 @@ from facesort.errors import FacesortError, PhotoError
 from facesort.recognize import Gallery, recognize
 from facesort.store import Store
 from facesort.thresholds import PackThresholds
+from facesort.tune import Adapter, adapter_for
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,24 @@ class NamedGallery:
 
     gallery: Gallery
     names: dict[int, str]
+    adapter: Adapter | None = None  # the one 'facesort tune' kept for this pack
 
     @classmethod
     def of_library(cls, store: Store, pack_id: int) -> NamedGallery:
         data = store.grouping_input(pack_id)
         if len(data.face_ids) == 0:
             return cls(Gallery(np.zeros(0, np.int64), np.zeros((0, 0), np.float32)), {})
-        gallery = Gallery.from_named(data.embeddings, data.person_ids)
-        return cls(gallery, {int(p): store.person_by_id(int(p)).name for p in gallery.person_ids})
+        adapter = adapter_for(store, pack_id)
+        embeddings = adapter.apply(data.embeddings) if adapter else data.embeddings
+        gallery = Gallery.from_named(embeddings, data.person_ids)
+        return cls(gallery, {int(p): store.person_by_id(int(p)).name for p in gallery.person_ids},
+                   adapter)
+
+    def thresholds(self, pack: PackThresholds) -> PackThresholds:
+        return self.adapter.thresholds(pack) if self.adapter else pack
+
+    def adapt(self, embeddings: np.ndarray) -> np.ndarray:
+        return self.adapter.apply(embeddings) if self.adapter else embeddings
 
 
 def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, path: Path,
@@ -65,7 +76,8 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
     faces = faces_in_photo(engine, path, min_face_size)
     if not faces or len(people.gallery.person_ids) == 0:
         return [Identified(face, None, None, None) for face in faces]
-    found = recognize(np.stack([f.embedding for f in faces]), people.gallery,
+    thresholds = people.thresholds(thresholds)
+    found = recognize(people.adapt(np.stack([f.embedding for f in faces])), people.gallery,
                       thresholds.recognize, thresholds.margin)
     return [
         Identified(face, people.names.get(int(person)), people.names.get(int(nearest)),

@@ -164,6 +164,7 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
 
     from facesort.cluster import (BLOCK_SIZE, Blocking, ClusterParams, blocking_for,
                                   cluster_embeddings, cluster_new_faces, match_groups, members_of)
+    from facesort.tune import adapter_for
 
     started = time.perf_counter()
     pack_id = require_pack(store, pack_name)
@@ -217,8 +218,16 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
             excluded[members] = True
         groups.append(NewCluster(previous, ignored, data.face_ids[members]))
     store.save_clusters(pack_id, groups, data.face_ids, data.cluster_ids)
-    names = (auto_names(data, labels, thresholds, store.rejected_pairs(pack_id), excluded)
-             if thresholds is not None else [])
+    names = []
+    if thresholds is not None:
+        # The adapter 'facesort tune' kept changes recognition only: the groups
+        # stay on the pack's own embeddings.
+        adapter = adapter_for(store, pack_id)
+        named_from = data
+        if adapter is not None:
+            named_from = replace(data, embeddings=adapter.apply(data.embeddings))
+            thresholds = adapter.thresholds(thresholds)
+        names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded)
     store.save_auto_names(pack_id, names)
     report = ClusterReport(
         faces=len(data.face_ids),

@@ -17,6 +17,7 @@ from facesort.store.library import (
     PhotoRecord,
     PhotoState,
     Store,
+    StoredAdapter,
     blob_to_embedding,
     embedding_to_blob,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "PhotoRecord",
     "PhotoState",
     "Store",
+    "StoredAdapter",
     "blob_to_embedding",
     "embedding_to_blob",
 ]

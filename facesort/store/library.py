@@ -320,6 +320,20 @@ class FaceInfo:
     photo_id: int
 
 
+@dataclass(frozen=True)
+class StoredAdapter:
+    """What 'facesort tune' kept for one pack (see :mod:`facesort.tune`)."""
+
+    pack: str
+    matrix: np.ndarray  # (rows, cols) float32
+    recognize: float
+    margin: float
+    trained_at: str
+    faces: int  # named faces it learned from
+    decisions: int  # the user's decisions on the pack's faces when it was trained
+    seed: int
+
+
 class Store:
     """An open library. Use as a context manager, or call ``close``.
 
@@ -586,6 +600,44 @@ class Store:
         with self.transaction() as db:
             return sum(db.execute("DELETE FROM orphans WHERE id = ?", (int(i),)).rowcount
                        for i in orphan_ids)
+
+    # -- adapters ------------------------------------------------------------
+
+    def save_adapter(self, pack_id: int, matrix: np.ndarray, recognize: float, margin: float,
+                     faces: int, decisions: int, seed: int) -> None:
+        """Keep ``matrix`` as the pack's adapter, replacing any before it."""
+        rows, cols = matrix.shape
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO adapters (pack_id, rows, cols, matrix, recognize, margin,"
+                " trained_at, faces, decisions, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (pack_id, rows, cols, embedding_to_blob(matrix), float(recognize), float(margin),
+                 _now(), int(faces), int(decisions), int(seed)))
+
+    def adapter(self, pack_id: int) -> StoredAdapter | None:
+        row = self.db.execute(
+            "SELECT k.name, a.rows, a.cols, a.matrix, a.recognize, a.margin, a.trained_at, a.faces,"
+            " a.decisions, a.seed FROM adapters a JOIN packs k ON k.id = a.pack_id"
+            " WHERE a.pack_id = ?", (pack_id,)).fetchone()
+        if row is None:
+            return None
+        pack, rows, cols, blob, *rest = row
+        return StoredAdapter(pack, blob_to_embedding(blob).reshape(rows, cols), *rest)
+
+    def adapters(self) -> list[StoredAdapter]:
+        return [self.adapter(pack_id) for (pack_id,) in
+                self.db.execute("SELECT pack_id FROM adapters ORDER BY pack_id")]
+
+    def drop_adapter(self, pack_id: int) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM adapters WHERE pack_id = ?", (pack_id,)).rowcount > 0
+
+    def decision_count(self, pack_id: int) -> int:
+        """The user's names and rejections on the pack's faces."""
+        return self.db.execute(
+            "SELECT (SELECT count(*) FROM faces WHERE pack_id = ?1 AND person_id IS NOT NULL)"
+            " + (SELECT count(*) FROM rejections r JOIN faces f ON f.id = r.face_id"
+            " WHERE f.pack_id = ?1)", (pack_id,)).fetchone()[0]
 
     # -- reading -------------------------------------------------------------
 

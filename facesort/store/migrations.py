@@ -224,12 +224,43 @@ def _cluster_runs(db: sqlite3.Connection) -> None:
     )
 
 
+def _adapter(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- The adapter 'facesort tune' learned from the user's decisions, for one
+        -- pack's embeddings only: a (rows x cols) little-endian float32 matrix,
+        -- the recognition distance and margin measured with it, and how many
+        -- decisions there were, so that 'cluster' can suggest training again.
+        CREATE TABLE adapters (
+            pack_id INTEGER PRIMARY KEY REFERENCES packs (id) ON DELETE CASCADE,
+            rows INTEGER NOT NULL,
+            cols INTEGER NOT NULL,
+            matrix BLOB NOT NULL,
+            recognize REAL NOT NULL,
+            margin REAL NOT NULL,
+            trained_at TEXT NOT NULL,
+            faces INTEGER NOT NULL,
+            decisions INTEGER NOT NULL,
+            seed INTEGER NOT NULL
+        );
+        -- A new or dropped adapter changes the automatic names: the next
+        -- cluster run must not answer "nothing changed".
+        CREATE TRIGGER adapter_saved AFTER INSERT ON adapters
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        CREATE TRIGGER adapter_dropped AFTER DELETE ON adapters
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
     ("0003_orphaned_decisions", _orphaned_decisions),
     ("0004_clean_names", _clean_names),
     ("0005_cluster_runs", _cluster_runs),
+    ("0006_adapter", _adapter),
 ]
 
 
