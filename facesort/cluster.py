@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 BLOCK_SIZE = 2500
+# Blocks up to this size may come out as one group (see _hdbscan_labels).
+SMALL_BLOCK = 200
 PCA_DIMENSIONS = 32
 SELECTION_METHODS = ("eom", "leaf")
 
@@ -54,6 +56,10 @@ def _hdbscan_labels(points: np.ndarray, params: ClusterParams) -> np.ndarray:
         min_cluster_size=params.min_cluster_size,
         min_samples=params.min_samples,
         cluster_selection_method=params.selection,
+        # HDBSCAN never returns all its points as one group unless allowed,
+        # so 13 photos of one person gave no group. In a small block the
+        # refinement splits a single group into people again.
+        allow_single_cluster=len(points) <= SMALL_BLOCK and params.refine_distance is not None,
         core_dist_n_jobs=1,
     ).fit_predict(points)
 

@@ -3,6 +3,7 @@
 from facesort.store.decisions import CarryReport
 from facesort.store.library import (
     ClusterSummary,
+    Exemplar,
     ExportPhoto,
     FaceInfo,
     GroupingInput,
@@ -15,6 +16,7 @@ from facesort.store.library import (
     PhotoMeta,
     PhotoRecord,
     PhotoState,
+    ScoredGroup,
     Store,
     blob_to_embedding,
     embedding_to_blob,
@@ -23,6 +25,7 @@ from facesort.store.library import (
 __all__ = [
     "CarryReport",
     "ClusterSummary",
+    "Exemplar",
     "ExportPhoto",
     "FaceInfo",
     "GroupingInput",
@@ -35,6 +38,7 @@ __all__ = [
     "PhotoMeta",
     "PhotoRecord",
     "PhotoState",
+    "ScoredGroup",
     "Store",
     "blob_to_embedding",
     "embedding_to_blob",

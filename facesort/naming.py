@@ -1,0 +1,246 @@
+"""Naming a whole library with few decisions: suggestions, review and split.
+
+- Suggestions: the unnamed groups near a named person ("Also Alice?"), and
+  pairs of named people who may be one. A person is compared through up to
+  ``EXEMPLARS`` of the faces the user gave them, spread over capture time, so
+  a child photographed over years is matched at every age; a group through
+  its best faces. Distances are the pack's measured ones (thresholds.py): a
+  pack without thresholds gets no suggestions.
+- Review: automatic names, least certain first, settled a page at a time.
+- Split: one person's faces grouped again at a tighter distance, for
+  look-alikes that grouping or the user merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facesort import people
+from facesort.errors import FacesortError
+from facesort.recognize import distances
+from facesort.store import Exemplar, FaceInfo, Person, Store
+from facesort.thresholds import PackThresholds, thresholds_for
+
+# Faces that stand for a person: enough to cover the ages of a child, few
+# enough that a library with hundreds of people compares in milliseconds.
+EXEMPLARS = 16
+# Faces that stand for a group, best first.
+GROUP_FACES = 16
+# Split regroups a person's faces at this fraction of the pack's cluster distance.
+SPLIT_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class GroupSuggestion:
+    group: int
+    person: Person
+    distance: float  # median over the group's faces of the distance to the nearest exemplar
+    faces: int
+
+
+@dataclass(frozen=True)
+class PeopleSuggestion:
+    first: Person
+    second: Person
+    distance: float
+
+
+def best_first(faces: Iterable[FaceInfo]) -> list[FaceInfo]:
+    """Faces best quality first; faces never scored sit in the middle."""
+    return sorted(faces, key=lambda f: (-(0.5 if f.quality is None else f.quality), f.id))
+
+
+def spread_over_time(faces: Sequence[Exemplar], count: int = EXEMPLARS) -> list[Exemplar]:
+    """``count`` faces spread over capture time: the faces (oldest first) cut
+    into ``count`` runs, and the best face of each run."""
+    if len(faces) <= count:
+        return list(faces)
+    runs = np.array_split(np.arange(len(faces)), count)
+    return [max((faces[i] for i in run), key=lambda f: (f.quality or 0.5, -f.face_id)) for run in runs]
+
+
+def suggestion_distance(thresholds: PackThresholds) -> float:
+    """Just beyond the pack's cluster distance: a group of a named person that
+    grouping kept apart is, by construction, a little farther than that from
+    the person's faces, while strangers are many and spread up to the
+    verification distance and beyond. A quarter of the way from the cluster
+    to the verification distance: on LFW with sc_sface (1.043), after naming a
+    third of the groups, the 3 groups of named people were within 0.97 and 16
+    stranger groups within 1.05 (93 within the verification distance 1.173);
+    with sc_dlib (0.353) a second group of Tony Blair was 0.338 from him."""
+    return thresholds.cluster + 0.25 * (thresholds.verify - thresholds.cluster)
+
+
+def _gallery(store: Store, pack_id: int, only: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exemplar embeddings and their person ids."""
+    vectors, owners = [], []
+    for person_id, faces in store.exemplars(pack_id).items():
+        if only is not None and person_id != only:
+            continue
+        for face in spread_over_time(faces):
+            vectors.append(face.embedding)
+            owners.append(person_id)
+    if not vectors:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    return np.stack(vectors), np.array(owners, dtype=np.int64)
+
+
+def group_suggestions(store: Store, pack_name: str, person: Person | None = None,
+                      skip: Iterable[tuple[int, int]] = ()) -> list[GroupSuggestion]:
+    """Unnamed groups that may be a named person (``person``, or each group's
+    nearest), nearest first. Never a pair the user refused or skipped, nor a
+    group with a face in a photo where that person already is."""
+    thresholds = thresholds_for(pack_name)
+    pack_id = people.require_pack(store, pack_name)
+    if thresholds is None:
+        return []
+    vectors, owners = _gallery(store, pack_id, person.id if person else None)
+    if not len(owners):
+        return []
+    refused = store.refusals() | set(skip)
+    photos_of = store.person_photos(pack_id)
+    names = {p.id: p for p in store.people()}
+    limit = suggestion_distance(thresholds)
+    found = []
+    # The gallery holds each person's exemplars in one run of rows.
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    person_ids = owners[starts]
+    for group in store.unnamed_groups(pack_id):
+        d = distances(group.embeddings[:GROUP_FACES], vectors)
+        # Each face's distance to each person's nearest exemplar; the median face decides.
+        per_person = np.median(np.minimum.reduceat(d, starts, axis=1), axis=0)
+        for index in np.argsort(per_person):
+            distance, person_id = float(per_person[index]), int(person_ids[index])
+            if distance > limit:
+                break
+            if (group.id, person_id) in refused or photos_of.get(person_id, set()) & set(
+                    group.photo_ids.tolist()):
+                continue
+            found.append(GroupSuggestion(group.id, names[person_id], round(distance, 4),
+                                         len(group.face_ids)))
+            break
+    return sorted(found, key=lambda s: (s.distance, s.group))
+
+
+def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
+    """Pairs of named people who may be one person, nearest first: their
+    exemplars' centroids within the pack's recognition distance (centroids
+    are steadier than single faces, so the strict distance), and never two
+    people named in one photo."""
+    thresholds = thresholds_for(pack_name)
+    pack_id = people.require_pack(store, pack_name)
+    if thresholds is None:
+        return []
+    vectors, owners = _gallery(store, pack_id)
+    if len(owners) < 2:
+        return []
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    person_ids = owners[starts]
+    if len(person_ids) < 2:
+        return []
+    centroids = np.add.reduceat(vectors, starts, axis=0)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    d = distances(centroids, centroids)
+    photos_of = store.person_photos(pack_id)
+    names = {p.id: p for p in store.people()}
+    found = []
+    for i, j in zip(*np.nonzero(np.triu(d <= thresholds.recognize, k=1))):
+        a, b = int(person_ids[i]), int(person_ids[j])
+        if photos_of.get(a, set()) & photos_of.get(b, set()):
+            continue
+        found.append(PeopleSuggestion(names[a], names[b], round(float(d[i, j]), 4)))
+    return sorted(found, key=lambda s: s.distance)
+
+
+def accept_suggestion(store: Store, suggestion: GroupSuggestion) -> people.Naming:
+    """"Also Alice?" answered yes: the user's own decision, as naming the group."""
+    return people.name_group(store, suggestion.group, suggestion.person.name)
+
+
+def refuse_suggestion(store: Store, suggestion: GroupSuggestion) -> None:
+    """Answered no: that group is never offered as that person again."""
+    store.refuse(suggestion.group, suggestion.person.id)
+
+
+# -- review ---------------------------------------------------------------------------
+
+
+def review_queue(store: Store, pack_name: str, name: str | None = None) -> list[FaceInfo]:
+    """The automatic names to review (of one person, or everyone's), least certain first."""
+    pack_id = people.require_pack(store, pack_name)
+    person = people.find_person(store, name) if name else None
+    return store.auto_named(pack_id, person.id if person else None)
+
+
+def settle_page(store: Store, page: Sequence[FaceInfo], wrong: Iterable[int] = ()) -> tuple[int, int]:
+    """The user's answer on a page: the faces in ``wrong`` (face ids) are not
+    their person, for good; the rest are, as the user's own decisions.
+    Returns (accepted, rejected)."""
+    wrong = set(wrong)
+    by_person: dict[str, tuple[list[int], list[int]]] = {}
+    for face in page:
+        accepted, rejected = by_person.setdefault(face.person, ([], []))
+        (rejected if face.id in wrong else accepted).append(face.id)
+    for name, (accepted, rejected) in by_person.items():
+        person = store.find_person(name)
+        if rejected:
+            store.reject(rejected, person.id)
+        if accepted:
+            store.set_person(accepted, person.id)
+    return len(page) - len(wrong & {f.id for f in page}), len(wrong & {f.id for f in page})
+
+
+# -- split ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    faces: list[FaceInfo]  # best first
+    years: list[str]  # capture years, oldest first
+
+
+def split_person(store: Store, pack_name: str, name: str, parts: int | None = None) -> tuple[Person, list[Part]]:
+    """A person's faces (the user's and automatic) grouped again by average
+    linkage: into ``parts`` groups, or at a fraction of the pack's cluster
+    distance. Largest part first."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    pack_id = people.require_pack(store, pack_name)
+    person = people.find_person(store, name)
+    faces = store.faces_of_person(person.id, pack_id)
+    if len(faces) < 2:
+        return person, [Part(faces, [])] if faces else []
+    thresholds = thresholds_for(pack_name)
+    if parts is None and thresholds is None:
+        raise FacesortError(
+            f"no measured distances for pack {pack_name!r}: say how many parts with --parts")
+    vectors = store.embeddings_of(f.id for f in faces)
+    points = np.stack([vectors[f.id] for f in faces])
+    if parts is not None:
+        model = AgglomerativeClustering(n_clusters=min(parts, len(faces)), linkage="average")
+    else:
+        model = AgglomerativeClustering(n_clusters=None, linkage="average",
+                                        distance_threshold=SPLIT_FRACTION * thresholds.cluster)
+    labels = model.fit_predict(points)
+    years = store.capture_years([f.id for f in faces])
+    result = []
+    for label in np.unique(labels):
+        members = [f for f, lab in zip(faces, labels) if lab == label]
+        result.append(Part(best_first(members),
+                           sorted({years[f.id] for f in members if years.get(f.id)})))
+    result.sort(key=lambda p: -len(p.faces))
+    return person, result
+
+
+def move_part(store: Store, part: Part, name: str) -> Person:
+    """Give a part to another person (created if new), as the user's decision."""
+    return people.assign(store, [f.id for f in part.faces], name)
+
+
+def reject_part(store: Store, part: Part, person: Person) -> int:
+    """Take a part away from ``person``, for good."""
+    store.reject([f.id for f in part.faces], person.id)
+    return len(part.faces)
