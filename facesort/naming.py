@@ -20,6 +20,7 @@ import numpy as np
 
 from facesort import people
 from facesort.errors import FacesortError
+from facesort.quality import too_poor
 from facesort.recognize import distances
 from facesort.store import Exemplar, FaceInfo, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
@@ -80,7 +81,8 @@ def _gallery(store: Store, pack_id: int, only: int | None = None) -> tuple[np.nd
     for person_id, faces in store.exemplars(pack_id).items():
         if only is not None and person_id != only:
             continue
-        for face in spread_over_time(faces):
+        judgeable = [f for f in faces if not too_poor(f.quality)] or faces
+        for face in spread_over_time(judgeable):
             vectors.append(face.embedding)
             owners.append(person_id)
     if not vectors:
