@@ -92,12 +92,15 @@ class User:
     targets: set[str]  # people with 3 or more photos
     decisions: int = 0
     reached_at: int | None = None  # decisions when TARGET of the targets' faces were right
-    log: list[tuple[int, float]] = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)  # decisions by answer
+    kinds_at_target: Counter | None = None
 
-    def decide(self, count: int = 1) -> None:
+    def decide(self, kind: str, count: int = 1) -> None:
         self.decisions += count
+        self.kinds[kind] += count
         if self.reached_at is None and self.coverage() >= TARGET:
             self.reached_at = self.decisions
+            self.kinds_at_target = Counter(self.kinds)
 
     def names(self) -> dict[int, str | None]:
         return dict(self.store.db.execute(
@@ -127,14 +130,14 @@ def name_group_as_user(user: User, group: int) -> people.Person | None:
             people.ignore(store, group)
         except people.FacesortError:
             pass  # (a named group: the user would skip it with Enter)
-        user.decide()
+        user.decide("i")
         return None
     wrong = [f.id for f in faces if user.truth[f.id] != majority]
     if wrong:
         store.detach_from_cluster(wrong)
-        user.decide(1 + len(wrong))
+        user.decide("x", 1 + len(wrong))
     named = people.name_group(store, group, majority, exclude=wrong)
-    user.decide()
+    user.decide("name")
     return named.person
 
 
@@ -150,11 +153,13 @@ def offers_as_user(user: User, pack: str, person, named: set[int], skipped: set)
         if all(t == offer.person.name for t in truths):
             naming.accept_suggestion(store, offer)
             named.add(offer.group)
+            user.decide("y")
         elif offer.person.name not in truths:
             naming.refuse_suggestion(store, offer)
+            user.decide("n")
         else:
             skipped.add((offer.group, offer.person.id))
-        user.decide()
+            user.decide("skip")
 
 
 def review_as_user(user: User, pack: str) -> None:
@@ -164,7 +169,7 @@ def review_as_user(user: User, pack: str) -> None:
         page = queue[start:start + REVIEW_PAGE]
         wrong = [f.id for f in page if user.truth[f.id] != f.person]
         naming.settle_page(user.store, page, wrong)
-        user.decide(1 + len(wrong) if wrong else 1)
+        user.decide("review", 1 + len(wrong) if wrong else 1)
         clean = 0 if wrong else clean + 1
         if clean == 3:
             return
@@ -188,15 +193,18 @@ def run_flow(db: Path, truth: dict[int, str], pack: str, new: bool, session: int
                 offers_as_user(user, pack, None, named, skipped)
             todo = [c.id for c in store.clusters_summary(pack_id)
                     if not c.ignored and c.person is None and c.id not in named]
-            for group in todo:
-                if user.decisions - before >= session:
-                    break
+            # As `facesort name` does: groups the next cluster run names anyway come last.
+            later = naming.named_by_next_cluster(store, pack) if new else set()
+            while todo and user.decisions - before < session:
+                group = next((g for g in todo if g not in later), todo[0])
+                todo.remove(group)
                 if group in named:
                     continue
                 person = name_group_as_user(user, group)
                 named.add(group)
                 if new and person is not None:
                     offers_as_user(user, pack, person, named, skipped)
+                    later = naming.named_by_next_cluster(store, pack)
             if user.decisions == before:
                 break
         if new:
@@ -216,8 +224,13 @@ def run_flow(db: Path, truth: dict[int, str], pack: str, new: bool, session: int
             "wrong per 100": 100 * wrong / max(len(given), 1),
             "target faces unnamed": sum(names.get(f) is None for f in wanted),
             "coverage": user.coverage(), "cluster runs": rounds,
+            "answers to 95%": _kinds(user.kinds_at_target), "answers": _kinds(user.kinds),
             "seconds": time.perf_counter() - started,
         }
+
+
+def _kinds(kinds: Counter | None) -> str:
+    return " ".join(f"{k}:{n}" for k, n in sorted(kinds.items())) if kinds is not None else "-"
 
 
 def main() -> None:
@@ -251,7 +264,10 @@ def main() -> None:
                 continue
             a, b = today[key], ours[key]
             show = (lambda v: "not reached" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
-            print(f"{key:<24}{show(a):>12}{show(b):>12}")
+            if key.startswith("answers"):
+                print(f"{key:<24}today {show(a)}; new {show(b)}")
+            else:
+                print(f"{key:<24}{show(a):>12}{show(b):>12}")
         if today["decisions to 95%"] and ours["decisions to 95%"]:
             print(f"ratio (decisions to 95%, today / new): "
                   f"{today['decisions to 95%'] / ours['decisions to 95%']:.2f}x")

@@ -485,7 +485,8 @@ def name(
     and 7 out, q to quit. After each name, and first for the people named
     before, the unnamed groups that look like that person are offered one at
     a time: "Also Alice? [y/n/q]". y names the group, n is remembered (that
-    group is not offered as Alice again). Every answer is saved at once.
+    group is not offered as Alice again). Groups that the next 'facesort
+    cluster' names anyway come last. Every answer is saved at once.
 
     Example: facesort name 12 "Alice Smith"
     """
@@ -509,15 +510,26 @@ def name(
             if not offers.named:
                 console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
             return
-        for number, summary in enumerate(todo, 1):
+        # Groups that the next cluster run names anyway (they look like
+        # someone named) come last: an answer spent on them names nobody new.
+        later = naming_ops.named_by_next_cluster(store, pack)
+        remaining = list(todo)
+        number = 0
+        while remaining:
+            summary = next((c for c in remaining if c.id not in later), remaining[0])
+            remaining.remove(summary)
             if summary.id in offers.named:  # joined a person through a suggestion
                 continue
+            number += 1
             faces = naming_ops.best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
             title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
             path = _show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
                                _sheet_path(f"group-{summary.id}"), open_viewer, preview)
             console.stdout.print(f"[bold]{title}[/bold] ({number} of {len(todo)}); contact sheet: {path}",
                                  highlight=False)
+            if summary.id in later:
+                console.stdout.print("it looks like someone you named: the next 'facesort cluster' "
+                                     "names most of it; Enter skips it", highlight=False)
             left_out: list[int] = []
             while True:
                 answer = _ask(PROMPT)
@@ -552,6 +564,7 @@ def name(
                 offers.named.add(summary.id)
                 if not offers.run(named.person):
                     return
+                later = naming_ops.named_by_next_cluster(store, pack)
                 break
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ import numpy as np
 from facesort import people
 from facesort.errors import FacesortError
 from facesort.quality import too_poor
-from facesort.recognize import distances
+from facesort.recognize import UNKNOWN, Gallery, distances, recognize
 from facesort.store import Exemplar, FaceInfo, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
 
@@ -90,41 +91,74 @@ def _gallery(store: Store, pack_id: int, only: int | None = None) -> tuple[np.nd
     return np.stack(vectors), np.array(owners, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class _Nearness:
+    group: int
+    faces: int
+    photo_ids: set[int]
+    distance: dict[int, float]  # person id → median face's distance to their nearest exemplar
+    automatic: int | None  # the person the next cluster run would name most of its faces
+
+
+def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_Nearness]:
+    vectors, owners = _gallery(store, pack_id)
+    if not len(owners):
+        return []
+    # The gallery holds each person's exemplars in one run of rows.
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    person_ids = owners[starts]
+    centroids = np.add.reduceat(vectors, starts, axis=0)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    gallery = Gallery(person_ids, centroids.astype(np.float32))
+    found = []
+    for group in store.unnamed_groups(pack_id):
+        faces = group.embeddings[:GROUP_FACES]
+        # Each face's distance to each person's nearest exemplar; the median face decides.
+        per_person = np.median(np.minimum.reduceat(distances(faces, vectors), starts, axis=1), axis=0)
+        named = recognize(group.embeddings, gallery, thresholds.recognize, thresholds.margin).person
+        votes = Counter(named[named != UNKNOWN].tolist()).most_common(1)
+        automatic = votes[0][0] if votes and 2 * votes[0][1] >= len(named) else None
+        found.append(_Nearness(group.id, len(group.face_ids), set(group.photo_ids.tolist()),
+                               dict(zip(person_ids.tolist(), per_person.tolist())), automatic))
+    return found
+
+
 def group_suggestions(store: Store, pack_name: str, person: Person | None = None,
                       skip: Iterable[tuple[int, int]] = ()) -> list[GroupSuggestion]:
     """Unnamed groups that may be a named person (``person``, or each group's
     nearest), nearest first. Never a pair the user refused or skipped, nor a
-    group with a face in a photo where that person already is."""
+    group with a face in a photo where that person already is, nor a group
+    the next cluster run names that person anyway (asking would cost an
+    answer for nothing)."""
     thresholds = thresholds_for(pack_name)
     pack_id = people.require_pack(store, pack_name)
     if thresholds is None:
-        return []
-    vectors, owners = _gallery(store, pack_id, person.id if person else None)
-    if not len(owners):
         return []
     refused = store.refusals() | set(skip)
     photos_of = store.person_photos(pack_id)
     names = {p.id: p for p in store.people()}
     limit = suggestion_distance(thresholds)
     found = []
-    # The gallery holds each person's exemplars in one run of rows.
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    person_ids = owners[starts]
-    for group in store.unnamed_groups(pack_id):
-        d = distances(group.embeddings[:GROUP_FACES], vectors)
-        # Each face's distance to each person's nearest exemplar; the median face decides.
-        per_person = np.median(np.minimum.reduceat(d, starts, axis=1), axis=0)
-        for index in np.argsort(per_person):
-            distance, person_id = float(per_person[index]), int(person_ids[index])
+    for near in _nearness(store, pack_id, thresholds):
+        for person_id, distance in sorted(near.distance.items(), key=lambda item: item[1]):
             if distance > limit:
                 break
-            if (group.id, person_id) in refused or photos_of.get(person_id, set()) & set(
-                    group.photo_ids.tolist()):
+            if ((person is not None and person_id != person.id) or (near.group, person_id) in refused
+                    or near.automatic == person_id or photos_of.get(person_id, set()) & near.photo_ids):
                 continue
-            found.append(GroupSuggestion(group.id, names[person_id], round(distance, 4),
-                                         len(group.face_ids)))
+            found.append(GroupSuggestion(near.group, names[person_id], round(distance, 4), near.faces))
             break
     return sorted(found, key=lambda s: (s.distance, s.group))
+
+
+def named_by_next_cluster(store: Store, pack_name: str) -> set[int]:
+    """Unnamed groups most of whose faces the next cluster run will name
+    automatically (recognition against the people named so far)."""
+    thresholds = thresholds_for(pack_name)
+    if thresholds is None:
+        return set()
+    pack_id = people.require_pack(store, pack_name)
+    return {near.group for near in _nearness(store, pack_id, thresholds) if near.automatic is not None}
 
 
 def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
