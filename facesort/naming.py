@@ -96,7 +96,8 @@ class _Nearness:
     group: int
     faces: int
     photo_ids: set[int]
-    distance: dict[int, float]  # person id → median face's distance to their nearest exemplar
+    people: np.ndarray  # the named people's ids
+    distance: np.ndarray  # for each of them: the median face's distance to their nearest exemplar
     automatic: int | None  # the person the next cluster run would name most of its faces
 
 
@@ -110,16 +111,27 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_N
     centroids = np.add.reduceat(vectors, starts, axis=0)
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
     gallery = Gallery(person_ids, centroids.astype(np.float32))
+    groups = store.unnamed_groups(pack_id)
+    if not groups:
+        return []
+    # All groups' faces at once: the per-group work is then slicing.
+    shown = [g.embeddings[:GROUP_FACES] for g in groups]
+    bounds = np.cumsum([0] + [len(e) for e in shown])
+    nearest = np.concatenate([
+        np.minimum.reduceat(distances(chunk, vectors), starts, axis=1)
+        for chunk in np.array_split(np.concatenate(shown), max(1, bounds[-1] // 4096 + 1))])
+    every = np.concatenate([g.embeddings for g in groups])
+    named = recognize(every, gallery, thresholds.recognize, thresholds.margin).person
+    face_bounds = np.cumsum([0] + [len(g.face_ids) for g in groups])
     found = []
-    for group in store.unnamed_groups(pack_id):
-        faces = group.embeddings[:GROUP_FACES]
+    for index, group in enumerate(groups):
         # Each face's distance to each person's nearest exemplar; the median face decides.
-        per_person = np.median(np.minimum.reduceat(distances(faces, vectors), starts, axis=1), axis=0)
-        named = recognize(group.embeddings, gallery, thresholds.recognize, thresholds.margin).person
-        votes = Counter(named[named != UNKNOWN].tolist()).most_common(1)
-        automatic = votes[0][0] if votes and 2 * votes[0][1] >= len(named) else None
+        per_person = np.median(nearest[bounds[index]:bounds[index + 1]], axis=0)
+        mine = named[face_bounds[index]:face_bounds[index + 1]]
+        votes = Counter(mine[mine != UNKNOWN].tolist()).most_common(1)
+        automatic = votes[0][0] if votes and 2 * votes[0][1] >= len(mine) else None
         found.append(_Nearness(group.id, len(group.face_ids), set(group.photo_ids.tolist()),
-                               dict(zip(person_ids.tolist(), per_person.tolist())), automatic))
+                               person_ids, per_person, automatic))
     return found
 
 
@@ -140,7 +152,8 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
     limit = suggestion_distance(thresholds)
     found = []
     for near in _nearness(store, pack_id, thresholds):
-        for person_id, distance in sorted(near.distance.items(), key=lambda item: item[1]):
+        for index in np.argsort(near.distance):
+            person_id, distance = int(near.people[index]), float(near.distance[index])
             if distance > limit:
                 break
             if ((person is not None and person_id != person.id) or (near.group, person_id) in refused
@@ -215,18 +228,16 @@ def settle_page(store: Store, page: Sequence[FaceInfo], wrong: Iterable[int] = (
     """The user's answer on a page: the faces in ``wrong`` (face ids) are not
     their person, for good; the rest are, as the user's own decisions.
     Returns (accepted, rejected)."""
-    wrong = set(wrong)
+    wrong = set(wrong) & {face.id for face in page}
     by_person: dict[str, tuple[list[int], list[int]]] = {}
     for face in page:
         accepted, rejected = by_person.setdefault(face.person, ([], []))
         (rejected if face.id in wrong else accepted).append(face.id)
     for name, (accepted, rejected) in by_person.items():
         person = store.find_person(name)
-        if rejected:
-            store.reject(rejected, person.id)
-        if accepted:
-            store.set_person(accepted, person.id)
-    return len(page) - len(wrong & {f.id for f in page}), len(wrong & {f.id for f in page})
+        store.reject(rejected, person.id)
+        store.set_person(accepted, person.id)
+    return len(page) - len(wrong), len(wrong)
 
 
 # -- split ------------------------------------------------------------------------------
