@@ -80,12 +80,10 @@ def suggestion_distance(thresholds: PackThresholds) -> float:
     return thresholds.cluster + 0.25 * (thresholds.verify - thresholds.cluster)
 
 
-def _gallery(store: Store, pack_id: int, only: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exemplar embeddings and their person ids."""
+def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exemplar embeddings and their person ids, each person's in one run of rows."""
     vectors, owners = [], []
     for person_id, faces in store.exemplars(pack_id).items():
-        if only is not None and person_id != only:
-            continue
         judgeable = [f for f in faces if not too_poor(f.quality)] or faces
         for face in spread_over_time(judgeable):
             vectors.append(face.embedding)
