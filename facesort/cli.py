@@ -21,6 +21,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort import __version__, console
+from facesort.quality import best_first
 from facesort.text import plural
 from facesort.config import (
     APP_NAME,
@@ -287,9 +288,13 @@ def status(
     db: DbOption = None,
     errors: Annotated[bool, typer.Option("--errors", help="List the photos that failed and why.")] = False,
     orphans: Annotated[bool, typer.Option("--orphans", help="List your decisions whose face was not found again.")] = False,
+    poor: Annotated[bool, typer.Option("--poor", help="List the faces too small or too blurred to judge.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show what is in the library: photos, faces, failed files, model packs.
+
+    Faces too small or too blurred to judge are kept out of grouping and
+    suggestions (never deleted; you can still name them): --poor lists them.
 
     --orphans lists the decisions (names, rejections, ignores) whose photo
     was detected again without a face at their place; they come back when a
@@ -302,6 +307,7 @@ def status(
         failed = store.failed_photos() if errors else []
         orphaned = store.orphans() if orphans else []
         adapters = store.adapters()
+        poor_faces = store.poor_faces()
     if json_output:
         data = {
             "database": summary.db_path,
@@ -319,6 +325,10 @@ def status(
         data["orphans"] = summary.orphans
         data["adapters"] = [{"pack": a.pack, "trained_at": a.trained_at, "faces": a.faces,
                              "recognize": a.recognize, "margin": a.margin} for a in adapters]
+        data["poor_faces"] = len(poor_faces)
+        if poor:
+            data["poor_list"] = [{"face": f.id, "path": f.path, "box": list(f.box),
+                                  "quality": f.quality, "person": f.person} for f in poor_faces]
         if errors:
             data["errors"] = [vars(photo) for photo in failed]
         if orphans:
@@ -345,8 +355,16 @@ def status(
     if summary.orphans:
         out.print(f"Orphans   {plural(summary.orphans, 'decision')} whose face was not found again",
                   highlight=False)
+    if poor_faces:
+        out.print(f"Too poor  {plural(len(poor_faces), 'face')} too small or too blurred to judge, "
+                  "kept out of grouping", highlight=False)
     for photo in failed:
         out.print(f"{photo.path}: {photo.error}", markup=False, highlight=False)
+    for face in poor_faces if poor else []:
+        x, y, w, h = face.box
+        out.print(f"face {face.id}: {face.path}: {w:.0f}x{h:.0f} px at {x:.0f},{y:.0f}, quality "
+                  f"{face.quality:.2f}{f' ({face.person})' if face.person else ''}",
+                  markup=False, highlight=False)
     for orphan in orphaned:
         out.print(f"orphan {orphan.id}: {orphan.path}: {_orphan_words(orphan)}", markup=False,
                   highlight=False)
@@ -354,6 +372,8 @@ def status(
         out.print("See which photos failed and why: facesort status --errors", style="dim")
     if summary.orphans and not orphans:
         out.print("See them: facesort status --orphans", style="dim")
+    if poor_faces and not poor:
+        out.print("See the faces too poor to judge: facesort status --poor", style="dim")
 
 
 def _orphan_words(orphan) -> str:
@@ -620,14 +640,19 @@ def name(
 ) -> None:
     """Name groups: interactively, showing each unnamed group, or GROUP NAME at once.
 
-    Interactively, the unnamed groups come largest first. Each shows a few
+    Interactively, the unnamed groups come largest first. Each shows its best
     faces in the terminal and writes a contact sheet with all of them
     numbered. Type a name (an existing name, in any case, joins that person),
     Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
-    and 7 out, q to quit. Every answer is saved at once.
+    and 7 out, q to quit. After each name, and first for the people named
+    before, the unnamed groups that look like that person are offered one at
+    a time: "Also Alice? [y/n/q]". y names the group, n is remembered (that
+    group is not offered as Alice again). Groups that the next 'facesort
+    cluster' names anyway come last. Every answer is saved at once.
 
     Example: facesort name 12 "Alice Smith"
     """
+    from facesort import naming as naming_ops
     from facesort import people
 
     if (group is None) != (person is None):
@@ -636,27 +661,41 @@ def name(
         if group is not None:
             _said_named(group, people.name_group(store, group, person))
             return
-        todo = [c for c in store.clusters_summary(_pack_id(store, model)) if not c.ignored and c.person is None]
-        if not todo:
-            console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
+        pack = _pack_or_empty(store, model)
+        offers = _Offers(store, pack, open_viewer, preview)
+        # Groups near people named before come first: one answer each.
+        if not offers.run(None):
             return
-        for number, summary in enumerate(todo, 1):
-            faces = store.faces_in_cluster(summary.id)[:SHEET_FACES]
+        todo = [c for c in store.clusters_summary(store.find_pack(pack)) if not c.ignored and c.person is None]
+        todo = [c for c in todo if c.id not in offers.named]
+        if not todo:
+            if not offers.named:
+                console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
+            return
+        # Groups that the next cluster run names anyway (they look like
+        # someone named) come last: an answer spent on them names nobody new.
+        later = naming_ops.named_by_next_cluster(store, pack)
+        remaining = list(todo)
+        number = 0
+        while remaining:
+            summary = next((c for c in remaining if c.id not in later), remaining[0])
+            remaining.remove(summary)
+            if summary.id in offers.named:  # joined a person through a suggestion
+                continue
+            number += 1
+            faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
             title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
             path = _show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
                                _sheet_path(store.path, f"group-{summary.id}"), open_viewer, preview)
             console.stdout.print(f"[bold]{title}[/bold] ({number} of {len(todo)}); contact sheet: {path}",
                                  highlight=False)
+            if summary.id in later:
+                console.stdout.print("it looks like someone you named: the next 'facesort cluster' "
+                                     "names most of it; Enter skips it", highlight=False)
             left_out: list[int] = []
             while True:
-                try:
-                    answer = typer.prompt(PROMPT, default="", show_default=False).strip()
-                except typer.Abort as abort:
-                    console.stdout.print()  # the prompt left the cursor mid-line
-                    if isinstance(abort.__context__, KeyboardInterrupt):
-                        raise KeyboardInterrupt from None
-                    return  # end of input: as good as q
-                if answer == "q":
+                answer = _ask(PROMPT)
+                if answer is None or answer == "q":
                     return
                 if answer == "":
                     break
@@ -679,11 +718,71 @@ def name(
                     console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
                     continue
                 try:
-                    naming = people.name_group(store, summary.id, answer, exclude=left_out)
+                    named = people.name_group(store, summary.id, answer, exclude=left_out)
                 except FacesortError as exc:  # a name it cannot take: ask again
                     console.error_line(str(exc))
                     continue
-                _said_named(summary.id, naming)
+                _said_named(summary.id, named)
+                offers.named.add(summary.id)
+                if not offers.run(named.person):
+                    return
+                later = naming_ops.named_by_next_cluster(store, pack)
+                break
+
+
+def _ask(prompt: str) -> str | None:
+    """One answer, stripped; None at the end of input. Ctrl-C ends the line
+    the prompt left the cursor on and raises KeyboardInterrupt (exit 130)."""
+    try:
+        return typer.prompt(prompt, default="", show_default=False).strip()
+    except typer.Abort as abort:
+        console.stdout.print()  # the prompt left the cursor mid-line
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        return None
+
+
+class _Offers:
+    """"Also Alice? [y/n/q]": the unnamed groups near a person, one at a time,
+    nearest first, until none is left or the user quits."""
+
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+        self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
+        self.named: set[int] = set()  # groups named in this session
+        self.skipped: set[tuple[int, int]] = set()  # Enter: not now, but not refused
+
+    def run(self, person) -> bool:
+        """Offer the groups near ``person`` (None: near anyone named); False when the user quits."""
+        from facesort import naming
+
+        while True:
+            found = naming.group_suggestions(self.store, self.pack, person, skip=self.skipped)
+            if not found:
+                return True
+            offer = found[0]
+            faces = best_first(self.store.faces_in_cluster(offer.group))[:SHEET_FACES]
+            title = (f"Group {offer.group}: {plural(offer.faces, 'face')}, "
+                     f"distance {offer.distance:.2f} to {offer.person.name}")
+            path = _show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
+                               _sheet_path(self.store.path, f"group-{offer.group}"), self.open_viewer, self.preview)
+            console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
+                                 highlight=False)
+            while True:
+                answer = _ask(f"Also {offer.person.name}? [y/n/q] (Enter skips)")
+                if answer is None or answer == "q":
+                    return False
+                if answer.lower() in ("y", "yes"):
+                    _said_named(offer.group, naming.accept_suggestion(self.store, offer))
+                    self.named.add(offer.group)
+                elif answer.lower() in ("n", "no"):
+                    naming.refuse_suggestion(self.store, offer)
+                    console.stdout.print(f"group {offer.group} is not {offer.person.name}; "
+                                         "it will not be offered as them again", highlight=False)
+                elif answer == "":
+                    self.skipped.add((offer.group, offer.person.id))
+                else:
+                    console.error_line("answer y, n, q, or Enter to skip")
+                    continue
                 break
 
 
@@ -703,6 +802,171 @@ def _face_numbers(text: str, count: int) -> list[int] | None:
     if not words or not all(w.isdigit() and 1 <= int(w) <= count for w in words):
         return None
     return sorted({int(w) for w in words})
+
+
+REVIEW_PROMPT = "Enter accepts the page, x 3 7 rejects faces 3 and 7 (and accepts the rest), s skips, q quits"
+SPLIT_PROMPT = "Enter keeps this part, a name moves it to that person, r rejects it, q quits"
+
+
+@_command()
+def suggest(
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List what 'facesort name' would offer: groups that may be a named person,
+    and named people who may be one, with their distances. Changes nothing.
+
+    Distances are the pack's (smaller is more alike); a suggestion is within
+    the pack's verification distance. Groups you answered n to for a person,
+    or with a face in a photo where that person already is, are left out.
+
+    Example: facesort suggest --json
+    """
+    from facesort import naming
+    from facesort.thresholds import thresholds_for
+
+    with _library(db) as store:
+        pack = _pack_or_empty(store, model)
+        groups = naming.group_suggestions(store, pack)
+        pairs = naming.people_suggestions(store, pack)
+    if thresholds_for(pack) is None:
+        console.warning_line(f"no measured distances for pack {pack!r}: no suggestions")
+    if json_output:
+        console.stdout.print_json(data={
+            "groups": [{"group": g.group, "faces": g.faces, "person": g.person.name,
+                        "distance": g.distance} for g in groups],
+            "people": [{"person": p.first.name, "other": p.second.name, "distance": p.distance}
+                       for p in pairs],
+        })
+        return
+    out = console.stdout
+    for g in groups:
+        out.print(f"group {g.group} ({plural(g.faces, 'face')}) may be {g.person.name} "
+                  f"(distance {g.distance:.3f}): facesort name {g.group} {_quoted(g.person.name)}",
+                  markup=False, highlight=False)
+    for p in pairs:
+        out.print(f"{p.first.name} and {p.second.name} may be one person (distance {p.distance:.3f}): "
+                  f"facesort merge {_quoted(p.first.name)} {_quoted(p.second.name)}",
+                  markup=False, highlight=False)
+    if not groups and not pairs:
+        out.print("No suggestions.")
+
+
+def _quoted(name: str) -> str:
+    import shlex
+
+    return shlex.quote(name)
+
+
+@_command()
+def review(
+    name: Annotated[Optional[str], typer.Argument(help="Only this person's automatic names.")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    page_size: Annotated[int, typer.Option("--page", min=1, max=SHEET_FACES, help="Faces a page.")] = 12,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+) -> None:
+    """Check automatic names a page at a time, least certain first.
+
+    Each page shows its faces in the terminal and writes a numbered contact
+    sheet. Enter accepts the whole page as your own decisions; x 3 7 rejects
+    faces 3 and 7 from their person for good (as 'facesort reject' does) and
+    accepts the rest; s skips the page; q quits. Every answer is saved at once.
+
+    Example: facesort review Alice
+    """
+    from facesort import naming
+
+    with _library(db, write=True) as store:
+        queue = naming.review_queue(store, _pack_or_empty(store, model), name)
+        if not queue:
+            console.stdout.print("No automatic names to review.")
+            return
+        pages = [queue[start:start + page_size] for start in range(0, len(queue), page_size)]
+        for number, page in enumerate(pages, 1):
+            labels = [f"{i} {face.person}" for i, face in enumerate(page, 1)]
+            title = f"Automatic names, least certain first: page {number} of {len(pages)}"
+            path = _show_faces(page, labels, title, _sheet_path(store.path, "review"), open_viewer, preview)
+            console.stdout.print(f"[bold]{title}[/bold]; contact sheet: {path}", highlight=False)
+            while True:
+                answer = _ask(REVIEW_PROMPT)
+                if answer is None or answer == "q":
+                    return
+                if answer == "s":
+                    break
+                wrong: list[int] = []
+                if answer == "x" or answer.startswith("x "):
+                    picked = _face_numbers(answer[1:], len(page))
+                    if picked is None:
+                        console.error_line(f"after x, give face numbers from 1 to {len(page)}")
+                        continue
+                    wrong = [page[i - 1].id for i in picked]
+                elif answer != "":
+                    console.error_line("answer Enter, x and face numbers, s or q")
+                    continue
+                accepted, rejected = naming.settle_page(store, page, wrong)
+                console.stdout.print(f"accepted {plural(accepted, 'face')}, rejected {rejected}",
+                                     highlight=False)
+                break
+
+
+@_command()
+def split(
+    name: Annotated[str, typer.Argument(help="The person whose faces may be two or more people.")],
+    parts: Annotated[Optional[int], typer.Option("--parts", min=2, max=12, help="Split into this many parts (default: by the pack's distances).")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+) -> None:
+    """Pull apart look-alikes named as one person (siblings, a child at different ages).
+
+    The person's faces are grouped again at a tighter distance (or into
+    --parts parts); each part shows its best faces and capture years. For
+    each part: Enter keeps it, a name gives it to that person (new or
+    existing) as your decision, r rejects it from this person for good,
+    q quits. Every answer is saved at once.
+
+    Example: facesort split "Anna" --parts 2
+    """
+    from facesort import naming
+
+    with _library(db, write=True) as store:
+        person, found = naming.split_person(store, _pack_or_empty(store, model), name, parts)
+        if len(found) < 2:
+            console.stdout.print(f"{person.name}'s faces stay together at this distance; "
+                                 "try --parts 2", highlight=False)
+            return
+        for number, part in enumerate(found, 1):
+            faces = part.faces[:SHEET_FACES]
+            years = (part.years[0] if len(part.years) == 1 else
+                     f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
+            title = f"{person.name}, part {number} of {len(found)}: {plural(len(part.faces), 'face')}, {years}"
+            path = _show_faces(faces, [str(f.id) for f in faces], title,
+                               _sheet_path(store.path, f"split-{number}"), open_viewer, preview)
+            console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
+                                 highlight=False)
+            while True:
+                answer = _ask(SPLIT_PROMPT)
+                if answer is None or answer == "q":
+                    return
+                if answer == "":
+                    break
+                if answer == "r":
+                    count = naming.reject_part(store, part, person)
+                    console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
+                                         highlight=False)
+                    break
+                try:
+                    moved = naming.move_part(store, part, answer)
+                except FacesortError as exc:
+                    console.error_line(str(exc))
+                    continue
+                console.stdout.print(f"{plural(len(part.faces), 'face is', 'faces are')} {moved.name}",
+                                     highlight=False)
+                break
 
 
 @_command()
@@ -909,6 +1173,7 @@ def show(
             slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
     if not faces:
         raise FacesortError(f"{target}: no faces to show")
+    faces = best_first(faces)
     if json_output:
         console.stdout.print_json(data=[
             {"id": f.id, "path": f.path, "box": list(f.box), "group": f.cluster, "person": f.person,

@@ -34,6 +34,8 @@ import numpy as np
 from facesort.recognize import group_means
 
 BLOCK_SIZE = 2500
+# Blocks up to this size may come out as one group (see _hdbscan_labels).
+SMALL_BLOCK = 200
 PCA_DIMENSIONS = 32
 SELECTION_METHODS = ("eom", "leaf")
 # Rows of embeddings handled at once where a whole pass would copy them all.
@@ -138,6 +140,10 @@ def _hdbscan_labels(points: np.ndarray, params: ClusterParams) -> np.ndarray:
         # Prim's on a ball tree finds the same groups as the default Borůvka,
         # 3x faster on blocks of 2,500 faces at 32-d.
         algorithm="prims_balltree",
+        # HDBSCAN never returns all its points as one group unless allowed,
+        # so 13 photos of one person gave no group. In a small block the
+        # refinement splits a single group into people again.
+        allow_single_cluster=len(points) <= SMALL_BLOCK and params.refine_distance is not None,
         core_dist_n_jobs=1,
     ).fit_predict(points.astype(np.float64))
 

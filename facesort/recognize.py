@@ -52,6 +52,11 @@ def _distance(similarity: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * similarity))
 
 
+def distances(queries: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Euclidean distances between L2-normalised rows."""
+    return _distance(queries @ centroids.T)
+
+
 # Query × person similarities held at once: 64 MB of float32, whatever the
 # number of people (a library of a million faces has some 60,000 groups).
 CHUNK_CELLS = 1 << 24

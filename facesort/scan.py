@@ -23,6 +23,7 @@ from facesort import imaging
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
 from facesort.engine import FaceEngine, load_engine
 from facesort.errors import PhotoError, shown
+from facesort.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
 from facesort.walk import FileEntry, walk_photos
 
@@ -337,8 +338,10 @@ class Scanner:
             photo = item.photo
             faces = [
                 FaceRecord(box=shown.box, landmarks=shown.landmarks.tolist(),
-                           score=round(shown.score, 4), embedding=next(embeddings))
-                for shown in (d.scaled(photo.scale) for d in detections)
+                           score=round(shown.score, 4), embedding=next(embeddings),
+                           quality=face_quality(shown.box, shown.landmarks, shown.score,
+                                                sharpness(photo.pixels, d.box)))
+                for d, shown in ((d, d.scaled(photo.scale)) for d in detections)
             ]
             info = photo.info
             since = time.perf_counter()

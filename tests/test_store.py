@@ -85,13 +85,13 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
         for trigger in ("face_decision_changed", "face_with_decision_added"):
             old.execute(f"DROP TRIGGER {trigger}")
         for column in ("cluster_id", "person_id", "person_source", "auto_person_id",
-                       "auto_distance", "ignored"):
+                       "auto_distance", "ignored", "quality"):
             old.execute("DROP INDEX IF EXISTS faces_by_cluster")
             old.execute("DROP INDEX IF EXISTS faces_by_person")
             old.execute("DROP INDEX IF EXISTS faces_by_auto_person")
             old.execute(f"ALTER TABLE faces DROP COLUMN {column}")
-        for table in ("adapters", "cluster_runs", "decision_changes", "orphan_rejections", "orphans",
-                      "rejections", "clusters", "people"):
+        for table in ("adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
+                      "orphans", "rejections", "clusters", "people"):
             old.execute(f"DROP TABLE {table}")
         old.execute("DELETE FROM _migrations WHERE name != '0001_initial'")
     with Store(db_path) as store:

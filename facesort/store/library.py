@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facesort.errors import LibraryReadOnlyError, PackMismatchError, StoreError
+from facesort.quality import POOR as POOR_QUALITY, face_quality
 from facesort.store import decisions
 from facesort.store.decisions import CarryReport, Place, box_overlap
 from facesort.store.migrations import MIGRATIONS, migrate
@@ -32,6 +33,9 @@ BUSY_TIMEOUT_MS = 30_000
 _EMBEDDING_DTYPE = "<f4"
 # Faces read at once into the grouping arrays.
 _GROUPING_CHUNK = 50_000
+# Faces grouping and suggestions may use: good enough to judge (or scanned
+# before faces had a quality), or named by the user whatever their quality.
+_JUDGEABLE = " (quality IS NULL OR quality >= ? OR person_id IS NOT NULL)"
 
 
 def embedding_to_blob(vector: np.ndarray) -> bytes:
@@ -172,6 +176,7 @@ class FaceRecord:
     landmarks: list[list[float]]  # 5 points in displayed pixels
     score: float
     embedding: np.ndarray
+    quality: float | None = None  # facesort.quality; None when not measured
 
 
 @dataclass(frozen=True)
@@ -318,6 +323,25 @@ class FaceInfo:
     person_source: str | None  # user, import, auto
     auto_distance: float | None
     photo_id: int
+    quality: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredGroup:
+    """An unnamed group as suggestions see it: its judgeable faces, best first."""
+
+    id: int
+    face_ids: np.ndarray
+    photo_ids: np.ndarray
+    embeddings: np.ndarray
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    face_id: int
+    taken_at: str | None
+    quality: float | None
+    embedding: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -449,13 +473,13 @@ class Store:
 
     def faces_of(self, photo_id: int, pack_id: int) -> list[FaceRecord]:
         rows = self.db.execute(
-            "SELECT x, y, w, h, landmarks, score, embedding FROM faces"
+            "SELECT x, y, w, h, landmarks, score, embedding, quality FROM faces"
             " WHERE photo_id = ? AND pack_id = ? ORDER BY id",
             (photo_id, pack_id),
         )
         return [
-            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob))
-            for x, y, w, h, marks, score, blob in rows
+            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality)
+            for x, y, w, h, marks, score, blob, quality in rows
         ]
 
     def save_photo(
@@ -510,10 +534,12 @@ class Store:
             db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id))
             new_faces = [
                 (db.execute(
-                    "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding,"
+                    " quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo_id, pack_id, *face.box, json.dumps(face.landmarks), face.score,
-                     embedding_to_blob(face.embedding)),
+                     embedding_to_blob(face.embedding),
+                     face.quality if face.quality is not None
+                     else face_quality(face.box, face.landmarks, face.score)),
                 ).lastrowid, Place.of(face.box, meta.width, meta.height, meta.orientation))
                 for face in faces
             ]
@@ -715,18 +741,20 @@ class Store:
 
     def grouping_input(self, pack_id: int) -> GroupingInput:
         """The pack's faces by id, read in chunks straight into preallocated
-        arrays: a million faces cost their embeddings' memory and little more."""
+        arrays: a million faces cost their embeddings' memory and little more.
+        Faces too poor to judge stay out, unless the user named them."""
         import numpy as np
 
         count, dims = self.db.execute(
             "SELECT count(*), (SELECT length(embedding) / 4 FROM faces WHERE pack_id = ?1 LIMIT 1)"
-            " FROM faces WHERE pack_id = ?1", (pack_id,)).fetchone()
+            " FROM faces WHERE pack_id = ?1 AND" + _JUDGEABLE.replace("?", "?2"),
+            (pack_id, POOR_QUALITY)).fetchone()
         columns = np.zeros((count, 5), np.int64)
         embeddings = np.empty((count, dims or 0), np.float32)
         rows = self.db.execute(
             "SELECT id, photo_id, coalesce(cluster_id, 0), coalesce(person_id, 0), ignored, embedding"
-            " FROM faces WHERE pack_id = ? ORDER BY id",
-            (pack_id,))
+            " FROM faces WHERE pack_id = ? AND" + _JUDGEABLE + " ORDER BY id",
+            (pack_id, POOR_QUALITY))
         start = 0
         while chunk := rows.fetchmany(_GROUPING_CHUNK):
             end = start + len(chunk)
@@ -881,6 +909,8 @@ class Store:
                        " SELECT orphan_id, ? FROM orphan_rejections WHERE person_id = ?",
                        (keep_id, other_id))
             db.execute("DELETE FROM orphan_rejections WHERE person_id = ?", (other_id,))
+            db.execute("INSERT OR IGNORE INTO refusals (cluster_id, person_id)"
+                       " SELECT cluster_id, ? FROM refusals WHERE person_id = ?", (keep_id, other_id))
             db.execute("DELETE FROM people WHERE id = ?", (other_id,))
 
     def set_person(self, face_ids: Iterable[int], person_id: int, source: str = "user") -> None:
@@ -984,6 +1014,91 @@ class Store:
     def faces_of_photo(self, photo_id: int, pack_id: int) -> list[FaceInfo]:
         return self._faces_where("f.photo_id = ? AND f.pack_id = ?", (photo_id, pack_id))
 
+    # -- suggestions and review --------------------------------------------------
+
+    def unnamed_groups(self, pack_id: int) -> list[ScoredGroup]:
+        """The pack's groups that are not ignored and hold no named face (by
+        the user or automatically), each with its judgeable faces, best first."""
+        import numpy as np
+
+        rows = self.db.execute(
+            "SELECT f.cluster_id, f.id, f.photo_id, f.embedding FROM faces f"
+            " JOIN clusters c ON c.id = f.cluster_id"
+            " WHERE c.pack_id = ?1 AND NOT c.ignored AND (f.quality IS NULL OR f.quality >= ?2)"
+            " AND NOT EXISTS (SELECT 1 FROM faces g WHERE g.cluster_id = c.id"
+            "   AND (g.person_id IS NOT NULL OR g.auto_person_id IS NOT NULL))"
+            " ORDER BY f.cluster_id, coalesce(f.quality, 0.5) DESC, f.id",
+            (pack_id, POOR_QUALITY),
+        ).fetchall()
+        return [
+            ScoredGroup(cluster_id, np.array([r[1] for r in members], dtype=np.int64),
+                        np.array([r[2] for r in members], dtype=np.int64),
+                        np.stack([blob_to_embedding(r[3]) for r in members]))
+            for cluster_id, group in groupby(rows, key=lambda r: r[0])
+            for members in [list(group)]
+        ]
+
+    def exemplars(self, pack_id: int) -> dict[int, list[Exemplar]]:
+        """person id → the faces the user (or an import) gave that person,
+        oldest capture first."""
+        found: dict[int, list[Exemplar]] = {}
+        for person_id, face_id, taken_at, quality, blob in self.db.execute(
+            "SELECT f.person_id, f.id, p.taken_at, f.quality, f.embedding FROM faces f"
+            " JOIN photos p ON p.id = f.photo_id WHERE f.pack_id = ? AND f.person_id IS NOT NULL"
+            " ORDER BY f.person_id, p.taken_at IS NULL, p.taken_at, f.id",
+            (pack_id,),
+        ):
+            found.setdefault(person_id, []).append(
+                Exemplar(face_id, taken_at, quality, blob_to_embedding(blob)))
+        return found
+
+    def person_photos(self, pack_id: int) -> dict[int, set[int]]:
+        """person id → the photos where a face is that person (the user's
+        decision, else the automatic one)."""
+        found: dict[int, set[int]] = {}
+        for person_id, photo_id in self.db.execute(
+            "SELECT DISTINCT coalesce(person_id, auto_person_id), photo_id FROM faces"
+            " WHERE pack_id = ? AND coalesce(person_id, auto_person_id) IS NOT NULL", (pack_id,)
+        ):
+            found.setdefault(person_id, set()).add(photo_id)
+        return found
+
+    def refusals(self) -> set[tuple[int, int]]:
+        """(group, person) pairs the user said no to."""
+        return set(self.db.execute("SELECT cluster_id, person_id FROM refusals"))
+
+    def refuse(self, cluster_id: int, person_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO refusals (cluster_id, person_id) VALUES (?, ?)",
+                       (cluster_id, person_id))
+
+    def auto_named(self, pack_id: int, person_id: int | None = None) -> list[FaceInfo]:
+        """Faces named automatically (and not decided by the user), the least
+        certain (farthest from their person) first."""
+        condition = "f.pack_id = ? AND f.person_id IS NULL AND f.auto_person_id IS NOT NULL"
+        params: tuple = (pack_id,)
+        if person_id is not None:
+            condition += " AND f.auto_person_id = ?"
+            params += (person_id,)
+        faces = self._faces_where(condition, params)
+        return sorted(faces, key=lambda f: (-(f.auto_distance or 0.0), f.id))
+
+    def capture_years(self, face_ids: Iterable[int]) -> dict[int, str]:
+        """face id → the year its photo was taken (else the file's modification year)."""
+        found: dict[int, str] = {}
+        for chunk, marks in _chunks([int(face_id) for face_id in face_ids]):
+            found.update(self.db.execute(
+                "SELECT f.id, coalesce(substr(p.taken_at, 1, 4),"
+                " strftime('%Y', p.mtime_ns / 1000000000, 'unixepoch', 'localtime'))"
+                f" FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN ({marks})", chunk))
+        return found
+
+    def poor_faces(self, pack_id: int | None = None) -> list[FaceInfo]:
+        """Faces too small or too blurred to judge, kept out of grouping."""
+        if pack_id is None:
+            return self._faces_where("f.quality < ?", (POOR_QUALITY,))
+        return self._faces_where("f.pack_id = ? AND f.quality < ?", (pack_id, POOR_QUALITY))
+
     def photos_in(self, folders: list[str] | None, failed_too: bool = False) -> list[PhotoRecord]:
         """Readable photos under ``folders`` (or exactly those paths), or all;
         with ``failed_too`` also the ones that could not be read."""
@@ -1082,7 +1197,7 @@ class Store:
     def _faces_where(self, condition: str, params) -> list[FaceInfo]:
         rows = self.db.execute(
             "SELECT f.id, p.path, f.x, f.y, f.w, f.h, f.cluster_id, f.person_id, u.name,"
-            " f.person_source, a.name, f.auto_distance, f.photo_id"
+            " f.person_source, a.name, f.auto_distance, f.photo_id, f.quality"
             " FROM faces f JOIN photos p ON p.id = f.photo_id"
             " LEFT JOIN people u ON u.id = f.person_id LEFT JOIN people a ON a.id = f.auto_person_id"
             f" WHERE {condition} ORDER BY f.id",
@@ -1090,7 +1205,8 @@ class Store:
         )
         return [
             FaceInfo(face_id, path, (x, y, w, h), cluster, person_id, user_name or auto_name,
-                     source if user_name else ("auto" if auto_name else None), distance, photo_id)
+                     source if user_name else ("auto" if auto_name else None), distance, photo_id,
+                     quality)
             for face_id, path, x, y, w, h, cluster, person_id, user_name, source, auto_name,
-            distance, photo_id in rows
+            distance, photo_id, quality in rows
         ]

@@ -6,6 +6,7 @@ never left half-upgraded. Append new migrations; never edit a released one.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -254,6 +255,32 @@ def _adapter(db: sqlite3.Connection) -> None:
     )
 
 
+def _naming(db: sqlite3.Connection) -> None:
+    """A quality score per face, and the suggestions the user refused.
+
+    Existing faces get their quality from what is stored (box, landmarks,
+    detector score) without decoding any photo again; their sharpness stays
+    unknown until the photo is scanned again."""
+    from facesort.quality import face_quality
+
+    _run_script(
+        db,
+        """
+        ALTER TABLE faces ADD COLUMN quality REAL;
+        -- "Also Alice?" answered no: that group is never offered as that person again.
+        CREATE TABLE refusals (
+            cluster_id INTEGER NOT NULL REFERENCES clusters (id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+            PRIMARY KEY (cluster_id, person_id)
+        ) WITHOUT ROWID;
+        """,
+    )
+    rows = db.execute("SELECT id, x, y, w, h, landmarks, score FROM faces").fetchall()
+    db.executemany("UPDATE faces SET quality = ? WHERE id = ?", [
+        (face_quality((x, y, w, h), json.loads(marks), score), face_id)
+        for face_id, x, y, w, h, marks, score in rows])
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -261,6 +288,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_clean_names", _clean_names),
     ("0005_cluster_runs", _cluster_runs),
     ("0006_adapter", _adapter),
+    ("0007_naming", _naming),
 ]
 
 

@@ -1,0 +1,296 @@
+"""Naming a whole library with few decisions: suggestions, review and split.
+
+- Suggestions: the unnamed groups near a named person ("Also Alice?"), and
+  pairs of named people who may be one. A person is compared through up to
+  ``EXEMPLARS`` of the faces the user gave them, spread over capture time, so
+  a child photographed over years is matched at every age; a group through
+  its best faces. Distances are the pack's measured ones (thresholds.py): a
+  pack without thresholds gets no suggestions.
+- Review: automatic names, least certain first, settled a page at a time.
+- Split: one person's faces grouped again at a tighter distance, for
+  look-alikes that grouping or the user merged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facesort import people
+from facesort.errors import FacesortError
+from facesort.quality import best_first, too_poor
+from facesort.recognize import UNKNOWN, Gallery, distances, recognize
+from facesort.store import Exemplar, FaceInfo, Person, Store
+from facesort.thresholds import PackThresholds, thresholds_for
+
+# Faces that stand for a person: enough to cover the ages of a child, few
+# enough that a library with hundreds of people compares in milliseconds.
+EXEMPLARS = 16
+# Faces that stand for a group, best first.
+GROUP_FACES = 16
+# Split regroups a person's faces at this fraction of the pack's cluster distance.
+SPLIT_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class GroupSuggestion:
+    group: int
+    person: Person
+    distance: float  # median over the group's faces of the distance to the nearest exemplar
+    faces: int
+
+
+@dataclass(frozen=True)
+class PeopleSuggestion:
+    first: Person
+    second: Person
+    distance: float
+
+
+def spread_over_time(faces: Sequence[Exemplar], count: int = EXEMPLARS) -> list[Exemplar]:
+    """``count`` faces spread over capture time: the faces (oldest first) cut
+    into ``count`` runs, and the best face of each run."""
+    if len(faces) <= count:
+        return list(faces)
+    runs = np.array_split(np.arange(len(faces)), count)
+    return [max((faces[i] for i in run), key=lambda f: (f.quality or 0.5, -f.face_id)) for run in runs]
+
+
+def suggestion_distance(thresholds: PackThresholds) -> float:
+    """Just beyond the pack's cluster distance: a group of a named person that
+    grouping kept apart is, by construction, a little farther than that from
+    the person's faces, while strangers are many and spread up to the
+    verification distance and beyond. A quarter of the way from the cluster
+    to the verification distance (and, in group_suggestions, half the pack's
+    recognition margin nearer than to anyone else named). On the LFW album
+    after naming half its groups: sc_dlib (0.353) 38 offers of which 6 right,
+    19 with the margin, where the verification distance would make 346 offers
+    of which 7 right; sc_sface (1.043) 15 offers, 6 with the margin, 1 right
+    (the only group left that was a named person; 353 offers at the
+    verification distance). With sc_dlib a second group of Tony Blair is
+    0.338 from him."""
+    return thresholds.cluster + 0.25 * (thresholds.verify - thresholds.cluster)
+
+
+def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exemplar embeddings and their person ids, each person's in one run of rows."""
+    vectors, owners = [], []
+    for person_id, faces in store.exemplars(pack_id).items():
+        judgeable = [f for f in faces if not too_poor(f.quality)] or faces
+        for face in spread_over_time(judgeable):
+            vectors.append(face.embedding)
+            owners.append(person_id)
+    if not vectors:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    return np.stack(vectors), np.array(owners, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Nearness:
+    group: int
+    faces: int
+    photo_ids: set[int]
+    people: np.ndarray  # the named people's ids
+    distance: np.ndarray  # for each of them: the median face's distance to their nearest exemplar
+    automatic: int | None  # the person the next cluster run would name most of its faces
+
+
+def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_Nearness]:
+    vectors, owners = _gallery(store, pack_id)
+    if not len(owners):
+        return []
+    # The gallery holds each person's exemplars in one run of rows.
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    person_ids = owners[starts]
+    centroids = np.add.reduceat(vectors, starts, axis=0)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    gallery = Gallery(person_ids, centroids.astype(np.float32))
+    groups = store.unnamed_groups(pack_id)
+    if not groups:
+        return []
+    # All groups' faces at once: the per-group work is then slicing.
+    shown = [g.embeddings[:GROUP_FACES] for g in groups]
+    bounds = np.cumsum([0] + [len(e) for e in shown])
+    nearest = np.concatenate([
+        np.minimum.reduceat(distances(chunk, vectors), starts, axis=1)
+        for chunk in np.array_split(np.concatenate(shown), max(1, bounds[-1] // 4096 + 1))])
+    every = np.concatenate([g.embeddings for g in groups])
+    named = recognize(every, gallery, thresholds.recognize, thresholds.margin).person
+    face_bounds = np.cumsum([0] + [len(g.face_ids) for g in groups])
+    found = []
+    for index, group in enumerate(groups):
+        # Each face's distance to each person's nearest exemplar; the median face decides.
+        per_person = np.median(nearest[bounds[index]:bounds[index + 1]], axis=0)
+        mine = named[face_bounds[index]:face_bounds[index + 1]]
+        votes = Counter(mine[mine != UNKNOWN].tolist()).most_common(1)
+        automatic = votes[0][0] if votes and 2 * votes[0][1] >= len(mine) else None
+        found.append(_Nearness(group.id, len(group.face_ids), set(group.photo_ids.tolist()),
+                               person_ids, per_person, automatic))
+    return found
+
+
+def group_suggestions(store: Store, pack_name: str, person: Person | None = None,
+                      skip: Iterable[tuple[int, int]] = ()) -> list[GroupSuggestion]:
+    """Unnamed groups that may be a named person (``person``, or each group's
+    nearest), nearest first. Never a pair the user refused or skipped, nor a
+    group with a face in a photo where that person already is, nor a group
+    the next cluster run names that person anyway (asking would cost an
+    answer for nothing)."""
+    thresholds = thresholds_for(pack_name)
+    pack_id = people.require_pack(store, pack_name)
+    if thresholds is None:
+        return []
+    refused = store.refusals() | set(skip)
+    photos_of = store.person_photos(pack_id)
+    names = {p.id: p for p in store.people()}
+    limit = suggestion_distance(thresholds)
+    found = []
+    for near in _nearness(store, pack_id, thresholds):
+        order = np.argsort(near.distance)
+        for rank, index in enumerate(order):
+            person_id, distance = int(near.people[index]), float(near.distance[index])
+            if distance > limit:
+                break
+            if ((person is not None and person_id != person.id) or (near.group, person_id) in refused
+                    or near.automatic == person_id or photos_of.get(person_id, set()) & near.photo_ids):
+                continue
+            # Clearly nearer to this person than to anyone else named: look-alike
+            # strangers sit between several people.
+            others = near.distance[np.delete(order, rank)]
+            if len(others) and others.min() - distance < thresholds.margin / 2:
+                break
+            found.append(GroupSuggestion(near.group, names[person_id], round(distance, 4), near.faces))
+            break
+    return sorted(found, key=lambda s: (s.distance, s.group))
+
+
+def named_by_next_cluster(store: Store, pack_name: str) -> set[int]:
+    """Unnamed groups most of whose faces the next cluster run will name
+    automatically (recognition against the people named so far)."""
+    thresholds = thresholds_for(pack_name)
+    if thresholds is None:
+        return set()
+    pack_id = people.require_pack(store, pack_name)
+    return {near.group for near in _nearness(store, pack_id, thresholds) if near.automatic is not None}
+
+
+def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
+    """Pairs of named people who may be one person, nearest first: their
+    exemplars' centroids within the pack's recognition distance (centroids
+    are steadier than single faces, so the strict distance), and never two
+    people named in one photo."""
+    thresholds = thresholds_for(pack_name)
+    pack_id = people.require_pack(store, pack_name)
+    if thresholds is None:
+        return []
+    vectors, owners = _gallery(store, pack_id)
+    if len(owners) < 2:
+        return []
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    person_ids = owners[starts]
+    if len(person_ids) < 2:
+        return []
+    centroids = np.add.reduceat(vectors, starts, axis=0)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    d = distances(centroids, centroids)
+    photos_of = store.person_photos(pack_id)
+    names = {p.id: p for p in store.people()}
+    found = []
+    for i, j in zip(*np.nonzero(np.triu(d <= thresholds.recognize, k=1))):
+        a, b = int(person_ids[i]), int(person_ids[j])
+        if photos_of.get(a, set()) & photos_of.get(b, set()):
+            continue
+        found.append(PeopleSuggestion(names[a], names[b], round(float(d[i, j]), 4)))
+    return sorted(found, key=lambda s: s.distance)
+
+
+def accept_suggestion(store: Store, suggestion: GroupSuggestion) -> people.Naming:
+    """"Also Alice?" answered yes: the user's own decision, as naming the group."""
+    return people.name_group(store, suggestion.group, suggestion.person.name)
+
+
+def refuse_suggestion(store: Store, suggestion: GroupSuggestion) -> None:
+    """Answered no: that group is never offered as that person again."""
+    store.refuse(suggestion.group, suggestion.person.id)
+
+
+# -- review ---------------------------------------------------------------------------
+
+
+def review_queue(store: Store, pack_name: str, name: str | None = None) -> list[FaceInfo]:
+    """The automatic names to review (of one person, or everyone's), least certain first."""
+    pack_id = people.require_pack(store, pack_name)
+    person = people.find_person(store, name) if name else None
+    return store.auto_named(pack_id, person.id if person else None)
+
+
+def settle_page(store: Store, page: Sequence[FaceInfo], wrong: Iterable[int] = ()) -> tuple[int, int]:
+    """The user's answer on a page: the faces in ``wrong`` (face ids) are not
+    their person, for good; the rest are, as the user's own decisions.
+    Returns (accepted, rejected)."""
+    wrong = set(wrong) & {face.id for face in page}
+    by_person: dict[str, tuple[list[int], list[int]]] = {}
+    for face in page:
+        accepted, rejected = by_person.setdefault(face.person, ([], []))
+        (rejected if face.id in wrong else accepted).append(face.id)
+    for name, (accepted, rejected) in by_person.items():
+        person = store.find_person(name)
+        store.reject(rejected, person.id)
+        store.set_person(accepted, person.id)
+    return len(page) - len(wrong), len(wrong)
+
+
+# -- split ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    faces: list[FaceInfo]  # best first
+    years: list[str]  # capture years, oldest first
+
+
+def split_person(store: Store, pack_name: str, name: str, parts: int | None = None) -> tuple[Person, list[Part]]:
+    """A person's faces (the user's and automatic) grouped again by average
+    linkage: into ``parts`` groups, or at a fraction of the pack's cluster
+    distance. Largest part first."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    pack_id = people.require_pack(store, pack_name)
+    person = people.find_person(store, name)
+    faces = store.faces_of_person(person.id, pack_id)
+    if len(faces) < 2:
+        return person, [Part(faces, [])] if faces else []
+    thresholds = thresholds_for(pack_name)
+    if parts is None and thresholds is None:
+        raise FacesortError(
+            f"no measured distances for pack {pack_name!r}: say how many parts with --parts")
+    vectors = store.embeddings_of(f.id for f in faces)
+    points = np.stack([vectors[f.id] for f in faces])
+    if parts is not None:
+        model = AgglomerativeClustering(n_clusters=min(parts, len(faces)), linkage="average")
+    else:
+        model = AgglomerativeClustering(n_clusters=None, linkage="average",
+                                        distance_threshold=SPLIT_FRACTION * thresholds.cluster)
+    labels = model.fit_predict(points)
+    years = store.capture_years([f.id for f in faces])
+    result = []
+    for label in np.unique(labels):
+        members = [f for f, lab in zip(faces, labels) if lab == label]
+        result.append(Part(best_first(members),
+                           sorted({years[f.id] for f in members if years.get(f.id)})))
+    result.sort(key=lambda p: -len(p.faces))
+    return person, result
+
+
+def move_part(store: Store, part: Part, name: str) -> Person:
+    """Give a part to another person (created if new), as the user's decision."""
+    return people.assign(store, [f.id for f in part.faces], name)
+
+
+def reject_part(store: Store, part: Part, person: Person) -> int:
+    """Take a part away from ``person``, for good."""
+    store.reject([f.id for f in part.faces], person.id)
+    return len(part.faces)
