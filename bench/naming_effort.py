@@ -31,25 +31,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lfw import SHARED, lfw_library
-from facesort import naming, people, thresholds as thresholds_module
+from lfw import lfw_library
+from facesort import naming, people
+from facesort.thresholds import thresholds_for
 from facesort.config import resolve_pack
 from facesort.people import update_groups
 from facesort.store import Store
-from facesort.thresholds import PackThresholds
 
 SHEET_FACES = 48  # what `facesort name` shows of a group
 REVIEW_PAGE = 12
 TARGET = 0.95
-
-# sc_sface has no thresholds in facesort/thresholds.py yet. verify and recognize
-# are the LFW figures in ../shared/models/README.md; cluster 1.0 keeps BCubed
-# precision >= 0.99 on LFW (0.998 at 1.0, 0.991 at 1.10, 0.94 at 1.15).
-PROVISIONAL = {
-    "sc_sface": PackThresholds(verify=1.173, recognize=1.02, margin=0.2, cluster=1.0,
-                               source="provisional, bench/naming_effort.py"),
-}
-
 
 def album(source: Path, kind: str, target: Path) -> dict[int, str]:
     """A copy of the LFW library with one face a photo; ``family``: the 20
@@ -235,14 +226,12 @@ def _kinds(kinds: Counter | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pack", default=str(SHARED / "models" / "sc_sface"))
+    parser.add_argument("--pack", default="yunet_sface")
     parser.add_argument("--session", type=int, default=40, help="answers between cluster runs")
     parser.add_argument("--albums", default="family,lfw")
     args = parser.parse_args()
     name = resolve_pack(args.pack).name
-    if thresholds_module.thresholds_for(name) is None and name in PROVISIONAL:
-        thresholds_module.KNOWN[name] = PROVISIONAL[name]
-    thresholds = thresholds_module.thresholds_for(name)
+    thresholds = thresholds_for(name)
     if thresholds is None:
         raise SystemExit(f"no thresholds for pack {name!r}")
     source = lfw_library(args.pack)

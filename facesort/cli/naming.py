@@ -1,0 +1,352 @@
+"""Naming with few decisions: name (with suggestions), suggest, review, split."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from facesort import console
+from facesort.quality import best_first
+from facesort.text import plural
+from facesort.errors import FacesortError
+from facesort.store import Store
+from facesort.cli.app import (
+    DbOption,
+    JsonOption,
+    LibraryModelOption,
+    SHEET_FACES,
+    command,
+    open_library,
+    pack_or_empty,
+    sheet_path,
+    show_faces,
+    ask,
+    face_numbers,
+)
+
+
+PROMPT = "Name (Enter skips, i ignores the group, x 3 7 leaves faces 3 and 7 out, q quits)"
+
+
+@command()
+def name(
+    group: Annotated[Optional[int], typer.Argument(help="A group id (from 'facesort clusters').")] = None,
+    person: Annotated[Optional[str], typer.Argument(help="The person's name.")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+) -> None:
+    """Name groups: interactively, showing each unnamed group, or GROUP NAME at once.
+
+    Interactively, the unnamed groups come largest first. Each shows its best
+    faces in the terminal and writes a contact sheet with all of them
+    numbered. Type a name (an existing name, in any case, joins that person),
+    Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
+    and 7 out, q to quit. After each name, and first for the people named
+    before, the unnamed groups that look like that person are offered one at
+    a time: "Also Alice? [y/n/q]". y names the group, n is remembered (that
+    group is not offered as Alice again). Groups that the next 'facesort
+    cluster' names anyway come last. Every answer is saved at once.
+
+    Example: facesort name 12 "Alice Smith"
+    """
+    from facesort import naming as naming_ops
+    from facesort import people
+
+    if (group is None) != (person is None):
+        raise FacesortError("give both GROUP and NAME, or neither to name groups one by one")
+    with open_library(db, write=True) as store:
+        if group is not None:
+            _said_named(group, people.name_group(store, group, person))
+            return
+        pack = pack_or_empty(store, model)
+        offers = _Offers(store, pack, open_viewer, preview)
+        # Groups near people named before come first: one answer each.
+        if not offers.run(None):
+            return
+        todo = [c for c in store.clusters_summary(store.find_pack(pack)) if not c.ignored and c.person is None]
+        todo = [c for c in todo if c.id not in offers.named]
+        if not todo:
+            if not offers.named:
+                console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
+            return
+        # Groups that the next cluster run names anyway (they look like
+        # someone named) come last: an answer spent on them names nobody new.
+        later = naming_ops.named_by_next_cluster(store, pack)
+        remaining = list(todo)
+        number = 0
+        while remaining:
+            summary = next((c for c in remaining if c.id not in later), remaining[0])
+            remaining.remove(summary)
+            if summary.id in offers.named:  # joined a person through a suggestion
+                continue
+            number += 1
+            faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
+            title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
+            path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
+                               sheet_path(store.path, f"group-{summary.id}"), open_viewer, preview)
+            console.stdout.print(f"[bold]{title}[/bold] ({number} of {len(todo)}); contact sheet: {path}",
+                                 highlight=False)
+            if summary.id in later:
+                console.stdout.print("it looks like someone you named: the next 'facesort cluster' "
+                                     "names most of it; Enter skips it", highlight=False)
+            left_out: list[int] = []
+            while True:
+                answer = ask(PROMPT)
+                if answer is None or answer == "q":
+                    return
+                if answer == "":
+                    break
+                if answer == "i":
+                    try:
+                        people.ignore(store, summary.id)
+                    except FacesortError as exc:
+                        console.error_line(str(exc))
+                        continue
+                    console.stdout.print(f"group {summary.id} ignored", highlight=False)
+                    break
+                if answer == "x" or answer.startswith("x "):
+                    picked = face_numbers(answer[1:], len(faces))
+                    if picked is None:
+                        console.error_line(f"after x, give face numbers from 1 to {len(faces)}")
+                        continue
+                    chosen = [faces[i - 1].id for i in picked]
+                    store.detach_from_cluster(chosen)
+                    left_out += chosen
+                    console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
+                    continue
+                try:
+                    named = people.name_group(store, summary.id, answer, exclude=left_out)
+                except FacesortError as exc:  # a name it cannot take: ask again
+                    console.error_line(str(exc))
+                    continue
+                _said_named(summary.id, named)
+                offers.named.add(summary.id)
+                if not offers.run(named.person):
+                    return
+                later = naming_ops.named_by_next_cluster(store, pack)
+                break
+
+
+class _Offers:
+    """"Also Alice? [y/n/q]": the unnamed groups near a person, one at a time,
+    nearest first, until none is left or the user quits."""
+
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+        self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
+        self.named: set[int] = set()  # groups named in this session
+        self.skipped: set[tuple[int, int]] = set()  # Enter: not now, but not refused
+
+    def run(self, person) -> bool:
+        """Offer the groups near ``person`` (None: near anyone named); False when the user quits."""
+        from facesort import naming
+
+        while True:
+            found = naming.group_suggestions(self.store, self.pack, person, skip=self.skipped)
+            if not found:
+                return True
+            offer = found[0]
+            faces = best_first(self.store.faces_in_cluster(offer.group))[:SHEET_FACES]
+            title = (f"Group {offer.group}: {plural(offer.faces, 'face')}, "
+                     f"distance {offer.distance:.2f} to {offer.person.name}")
+            path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
+                               sheet_path(self.store.path, f"group-{offer.group}"), self.open_viewer, self.preview)
+            console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
+                                 highlight=False)
+            while True:
+                answer = ask(f"Also {offer.person.name}? [y/n/q] (Enter skips)")
+                if answer is None or answer == "q":
+                    return False
+                if answer.lower() in ("y", "yes"):
+                    _said_named(offer.group, naming.accept_suggestion(self.store, offer))
+                    self.named.add(offer.group)
+                elif answer.lower() in ("n", "no"):
+                    naming.refuse_suggestion(self.store, offer)
+                    console.stdout.print(f"group {offer.group} is not {offer.person.name}; "
+                                         "it will not be offered as them again", highlight=False)
+                elif answer == "":
+                    self.skipped.add((offer.group, offer.person.id))
+                else:
+                    console.error_line("answer y, n, q, or Enter to skip")
+                    continue
+                break
+
+
+def _said_named(group: int, naming) -> None:
+    console.stdout.print(f"group {group} is {naming.person.name}: {plural(len(naming.named), 'face')}",
+                         highlight=False)
+    left_out = sum(len(faces) for faces in naming.left_out.values())
+    if left_out:
+        why = "; ".join(f"{', '.join(map(str, faces))} ({reason})"
+                        for reason, faces in naming.left_out.items())
+        console.stdout.print(f"{plural(left_out, 'face')} left out: {why}; review with "
+                             f"'facesort show {group}'", highlight=False)
+
+
+REVIEW_PROMPT = "Enter accepts the page, x 3 7 rejects faces 3 and 7 (and accepts the rest), s skips, q quits"
+
+
+SPLIT_PROMPT = "Enter keeps this part, a name moves it to that person, r rejects it, q quits"
+
+
+@command()
+def suggest(
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List what 'facesort name' would offer: groups that may be a named person,
+    and named people who may be one, with their distances. Changes nothing.
+
+    Distances are the pack's (smaller is more alike); a suggestion is within
+    the pack's verification distance. Groups you answered n to for a person,
+    or with a face in a photo where that person already is, are left out.
+
+    Example: facesort suggest --json
+    """
+    from facesort import naming
+    from facesort.thresholds import thresholds_for
+
+    with open_library(db) as store:
+        pack = pack_or_empty(store, model)
+        groups = naming.group_suggestions(store, pack)
+        pairs = naming.people_suggestions(store, pack)
+    if thresholds_for(pack) is None:
+        console.warning_line(f"no measured distances for pack {pack!r}: no suggestions")
+    if json_output:
+        console.stdout.print_json(data={
+            "groups": [{"group": g.group, "faces": g.faces, "person": g.person.name,
+                        "distance": g.distance} for g in groups],
+            "people": [{"person": p.first.name, "other": p.second.name, "distance": p.distance}
+                       for p in pairs],
+        })
+        return
+    out = console.stdout
+    for g in groups:
+        out.print(f"group {g.group} ({plural(g.faces, 'face')}) may be {g.person.name} "
+                  f"(distance {g.distance:.3f}): facesort name {g.group} {_quoted(g.person.name)}",
+                  markup=False, highlight=False)
+    for p in pairs:
+        out.print(f"{p.first.name} and {p.second.name} may be one person (distance {p.distance:.3f}): "
+                  f"facesort merge {_quoted(p.first.name)} {_quoted(p.second.name)}",
+                  markup=False, highlight=False)
+    if not groups and not pairs:
+        out.print("No suggestions.")
+
+
+def _quoted(name: str) -> str:
+    import shlex
+
+    return shlex.quote(name)
+
+
+@command()
+def review(
+    name: Annotated[Optional[str], typer.Argument(help="Only this person's automatic names.")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    page_size: Annotated[int, typer.Option("--page", min=1, max=SHEET_FACES, help="Faces a page.")] = 12,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+) -> None:
+    """Check automatic names a page at a time, least certain first.
+
+    Each page shows its faces in the terminal and writes a numbered contact
+    sheet. Enter accepts the whole page as your own decisions; x 3 7 rejects
+    faces 3 and 7 from their person for good (as 'facesort reject' does) and
+    accepts the rest; s skips the page; q quits. Every answer is saved at once.
+
+    Example: facesort review Alice
+    """
+    from facesort import naming
+
+    with open_library(db, write=True) as store:
+        queue = naming.review_queue(store, pack_or_empty(store, model), name)
+        if not queue:
+            console.stdout.print("No automatic names to review.")
+            return
+        pages = [queue[start:start + page_size] for start in range(0, len(queue), page_size)]
+        for number, page in enumerate(pages, 1):
+            labels = [f"{i} {face.person}" for i, face in enumerate(page, 1)]
+            title = f"Automatic names, least certain first: page {number} of {len(pages)}"
+            path = show_faces(page, labels, title, sheet_path(store.path, "review"), open_viewer, preview)
+            console.stdout.print(f"[bold]{title}[/bold]; contact sheet: {path}", highlight=False)
+            while True:
+                answer = ask(REVIEW_PROMPT)
+                if answer is None or answer == "q":
+                    return
+                if answer == "s":
+                    break
+                wrong: list[int] = []
+                if answer == "x" or answer.startswith("x "):
+                    picked = face_numbers(answer[1:], len(page))
+                    if picked is None:
+                        console.error_line(f"after x, give face numbers from 1 to {len(page)}")
+                        continue
+                    wrong = [page[i - 1].id for i in picked]
+                elif answer != "":
+                    console.error_line("answer Enter, x and face numbers, s or q")
+                    continue
+                accepted, rejected = naming.settle_page(store, page, wrong)
+                console.stdout.print(f"accepted {plural(accepted, 'face')}, rejected {rejected}",
+                                     highlight=False)
+                break
+
+
+@command()
+def split(
+    name: Annotated[str, typer.Argument(help="The person whose faces may be two or more people.")],
+    parts: Annotated[Optional[int], typer.Option("--parts", min=2, max=12, help="Split into this many parts (default: by the pack's distances).")] = None,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
+    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+) -> None:
+    """Pull apart look-alikes named as one person (siblings, a child at different ages).
+
+    The person's faces are grouped again at a tighter distance (or into
+    --parts parts); each part shows its best faces and capture years. For
+    each part: Enter keeps it, a name gives it to that person (new or
+    existing) as your decision, r rejects it from this person for good,
+    q quits. Every answer is saved at once.
+
+    Example: facesort split "Anna" --parts 2
+    """
+    from facesort import naming
+
+    with open_library(db, write=True) as store:
+        person, found = naming.split_person(store, pack_or_empty(store, model), name, parts)
+        if len(found) < 2:
+            console.stdout.print(f"{person.name}'s faces stay together at this distance; "
+                                 "try --parts 2", highlight=False)
+            return
+        for number, part in enumerate(found, 1):
+            faces = part.faces[:SHEET_FACES]
+            years = (part.years[0] if len(part.years) == 1 else
+                     f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
+            title = f"{person.name}, part {number} of {len(found)}: {plural(len(part.faces), 'face')}, {years}"
+            path = show_faces(faces, [str(f.id) for f in faces], title,
+                               sheet_path(store.path, f"split-{number}"), open_viewer, preview)
+            console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
+                                 highlight=False)
+            while True:
+                answer = ask(SPLIT_PROMPT)
+                if answer is None or answer == "q":
+                    return
+                if answer == "":
+                    break
+                if answer == "r":
+                    count = naming.reject_part(store, part, person)
+                    console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
+                                         highlight=False)
+                    break
+                try:
+                    moved = naming.move_part(store, part, answer)
+                except FacesortError as exc:
+                    console.error_line(str(exc))
+                    continue
+                console.stdout.print(f"{plural(len(part.faces), 'face is', 'faces are')} {moved.name}",
+                                     highlight=False)
+                break
