@@ -43,14 +43,8 @@ from facesort.store import Store
 
 
 EXIT_OK = 0
-
-
 EXIT_SOME_FAILED = 1
-
-
 EXIT_USAGE = 2
-
-
 EXIT_INTERRUPTED = 130
 
 

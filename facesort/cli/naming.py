@@ -186,8 +186,6 @@ def _said_named(group: int, naming) -> None:
 
 
 REVIEW_PROMPT = "Enter accepts the page, x 3 7 rejects faces 3 and 7 (and accepts the rest), s skips, q quits"
-
-
 SPLIT_PROMPT = "Enter keeps this part, a name moves it to that person, r rejects it, q quits"
 
 
