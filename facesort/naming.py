@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -98,8 +98,24 @@ class _Nearness:
     automatic: int | None  # the person the next cluster run would name most of its faces
 
 
+def _recognition_space(store: Store, pack_id: int, thresholds: PackThresholds):
+    """How suggestions see faces: through the adapter 'facesort tune' kept,
+    as automatic names do, with every distance scaled as its recognition
+    distance was; or as the pack made them."""
+    from facesort.tune import adapter_for
+
+    adapter = adapter_for(store, pack_id)
+    if adapter is None:
+        return (lambda embeddings: embeddings), thresholds
+    scale = adapter.recognize / thresholds.recognize
+    return adapter.apply, replace(adapter.thresholds(thresholds), verify=thresholds.verify * scale,
+                                  cluster=thresholds.cluster * scale)
+
+
 def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_Nearness]:
     vectors, owners = _gallery(store, pack_id)
+    space, thresholds = _recognition_space(store, pack_id, thresholds)
+    vectors = space(vectors)
     if not len(owners):
         return []
     # The gallery holds each person's exemplars in one run of rows.
@@ -112,6 +128,7 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_N
     if not groups:
         return []
     # All groups' faces at once: the per-group work is then slicing.
+    groups = [replace(g, embeddings=space(g.embeddings)) for g in groups]
     shown = [g.embeddings[:GROUP_FACES] for g in groups]
     bounds = np.cumsum([0] + [len(e) for e in shown])
     nearest = np.concatenate([
@@ -146,7 +163,8 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
     refused = store.refusals() | set(skip)
     photos_of = store.person_photos(pack_id)
     names = {p.id: p for p in store.people()}
-    limit = suggestion_distance(thresholds)
+    _, seen = _recognition_space(store, pack_id, thresholds)
+    limit = suggestion_distance(seen)
     found = []
     for near in _nearness(store, pack_id, thresholds):
         order = np.argsort(near.distance)
@@ -160,7 +178,7 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
             # Clearly nearer to this person than to anyone else named: look-alike
             # strangers sit between several people.
             others = near.distance[np.delete(order, rank)]
-            if len(others) and others.min() - distance < thresholds.margin / 2:
+            if len(others) and others.min() - distance < seen.margin / 2:
                 break
             found.append(GroupSuggestion(near.group, names[person_id], round(distance, 4), near.faces))
             break
@@ -189,6 +207,8 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
     vectors, owners = _gallery(store, pack_id)
     if len(owners) < 2:
         return []
+    space, thresholds = _recognition_space(store, pack_id, thresholds)
+    vectors = space(vectors)
     starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
     person_ids = owners[starts]
     if len(person_ids) < 2:

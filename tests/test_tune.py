@@ -7,8 +7,10 @@ import json
 import sqlite3
 
 import numpy as np
+import pytest
 
 from conftest import group_of, lfw_photo
+from facesort import naming
 from facesort.identify import NamedGallery
 from facesort.people import update_groups
 from facesort.store import FaceRecord, PhotoMeta, Store
@@ -272,3 +274,22 @@ def test_cluster_after_a_new_adapter_names_again(cli, library, db_path):
     assert again["run"] != "unchanged"
     cli("tune", "--off")
     assert json.loads(cli("cluster", "--json").stdout)["auto_named_faces"] == named
+
+
+def test_suggestions_see_faces_through_the_adapter(cli, library, db_path):
+    """Suggestions compare faces through the kept adapter, with distances on its scale, as
+    automatic names do; without one, as the pack made them."""
+    cli("cluster")
+    with Store(db_path) as store:
+        pack_id = store.find_pack("sc_dlib")
+        pack = thresholds_for("sc_dlib")
+        faces = store.grouping_input(pack_id).embeddings[:5]
+        space, seen = naming._recognition_space(store, pack_id, pack)
+        assert np.array_equal(space(faces), faces) and seen == pack
+        turn = np.roll(np.eye(faces.shape[1], dtype=np.float32), 1, axis=1)
+        store.save_adapter(pack_id, turn, pack.recognize * 2, pack.margin * 2, faces=20,
+                           decisions=0, seed=0)
+        space, seen = naming._recognition_space(store, pack_id, pack)
+        assert np.allclose(space(faces), np.roll(faces, 1, axis=1), atol=1e-6)
+        assert (seen.recognize, seen.margin) == (pack.recognize * 2, pack.margin * 2)
+        assert seen.cluster == pytest.approx(pack.cluster * 2)
