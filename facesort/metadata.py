@@ -15,7 +15,8 @@ from facesort.errors import FacesortError, PhotoError
 from facesort.files import atomic_write
 from facesort.people import person_for_naming
 from facesort.store import PhotoRecord, Store
-from facesort.store.library import FaceInfo, box_overlap
+from facesort.store import FaceInfo
+from facesort.store.decisions import box_overlap
 
 # A region and a detected face are the same face when they overlap this much
 # (intersection over union); other apps draw boxes a little differently.

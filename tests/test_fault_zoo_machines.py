@@ -137,7 +137,7 @@ def test_a_full_disk_while_scanning(cli, db_path, tmp_path, monkeypatch):
     assert "Traceback" not in full.stderr and len(full.stderr.strip().splitlines()) == 1
     assert full.stderr.startswith(f"error: {db_path}: ") and "disk" in full.stderr
     # SQLite's own "disk full" (SQLITE_FULL, as from a real full disk) reads the same way.
-    real_connect = store_library._connect
+    real_connect = store_library.connect
 
     def nearly_full(*args, **kwargs):
         db = real_connect(*args, **kwargs)
@@ -145,14 +145,14 @@ def test_a_full_disk_while_scanning(cli, db_path, tmp_path, monkeypatch):
         db.execute(f"PRAGMA max_page_count = {pages + 1}")
         return db
 
-    monkeypatch.setattr(store_library, "_connect", nearly_full)
+    monkeypatch.setattr(store_library, "connect", nearly_full)
     (folder / "more").mkdir()
     for n in range(1, 6):
         shutil.copy(lfw_photo("Tony_Blair", 10 + n), folder / "more" / f"{n}.jpg")
     result = cli("scan", str(folder), "--json")
     assert result.exit_code == 2
     assert _one_line(result).startswith(f"error: {db_path}: the disk is full")
-    monkeypatch.setattr(store_library, "_connect", real_connect)  # space freed
+    monkeypatch.setattr(store_library, "connect", real_connect)  # space freed
     resumed = cli("scan", str(folder), "--json")
     assert resumed.exit_code == 0, resumed.output
     summary = json.loads(resumed.stdout)

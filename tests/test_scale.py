@@ -233,9 +233,9 @@ def test_group_ids_are_kept_as_they_were_face_by_face():
 
 def test_grouping_input_reads_in_chunks(store, monkeypatch):
     """facesort survives libraries larger than one read: chunks fill one array in order."""
-    import facesort.store.library as library_module
+    import facesort.store.people as people_module
 
-    monkeypatch.setattr(library_module, "_GROUPING_CHUNK", 2)
+    monkeypatch.setattr(people_module, "_GROUPING_CHUNK", 2)
     store.db.execute("INSERT INTO packs (name, fingerprint) VALUES ('p', '-')")
     store.db.execute("INSERT INTO photos (path, size, mtime_ns, status, scanned_at) VALUES ('/a', 1, 1, 'ok', '')")
     vectors = np.arange(15, dtype=np.float32).reshape(5, 3)

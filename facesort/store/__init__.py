@@ -1,28 +1,33 @@
-"""The SQLite library; see :mod:`facesort.store.library`."""
+"""The SQLite library: the only package that speaks SQL.
+
+``library`` opens it (:class:`Store`), ``photos`` and ``people`` are the
+Store's two halves, ``records`` what it hands out, ``decisions`` how the
+user's decisions follow faces, ``migrations`` the schema's history, ``sql``
+what they share.
+"""
 
 from facesort.store.decisions import CarryReport
-from facesort.store.library import (
+from facesort.store.library import Store
+from facesort.store.records import (
     ClusterRun,
     ClusterSummary,
     Exemplar,
     ExportPhoto,
     FaceInfo,
+    FaceRecord,
     GroupingInput,
+    LibrarySummary,
     NewCluster,
+    Orphan,
     Person,
     PersonSummary,
-    FaceRecord,
-    LibrarySummary,
-    Orphan,
     PhotoMeta,
     PhotoRecord,
     PhotoState,
     ScoredGroup,
-    Store,
     StoredAdapter,
-    blob_to_embedding,
-    embedding_to_blob,
 )
+from facesort.store.sql import blob_to_embedding, embedding_to_blob
 
 __all__ = [
     "CarryReport",

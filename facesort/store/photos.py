@@ -1,0 +1,385 @@
+"""The store's photos: what the scanner reads and writes, orphaned decisions,
+the summary, export, and finding photos by person and date."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from pathlib import Path
+
+from facesort.quality import face_quality
+from facesort.store import decisions
+from facesort.store.decisions import CarryReport, Place
+from facesort.store.sql import embedding_to_blob, blob_to_embedding, UNDER, under, chunks, now
+from facesort.store.records import (
+    PhotoState,
+    PhotoMeta,
+    FaceRecord,
+    PackSummary,
+    LibrarySummary,
+    Orphan,
+    FailedPhoto,
+    ExportFace,
+    ExportPhoto,
+    PhotoRecord,
+)
+
+
+class PhotoQueries:
+    """Part of :class:`~facesort.store.library.Store`; ``self.db`` is its connection."""
+
+    db: sqlite3.Connection
+    path: Path
+
+    # -- photos, as the scanner sees them ------------------------------------
+
+    def photo_state(self, path: str, pack_id: int) -> PhotoState | None:
+        row = self.db.execute(
+            "SELECT id, path, size, mtime_ns, content_hash, status,"
+            " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
+            " FROM photos WHERE path = ?",
+            (pack_id, path),
+        ).fetchone()
+        return PhotoState(*row[:6], bool(row[6])) if row else None
+
+    def photos_with_hash(self, content_hash: str, pack_id: int) -> list[PhotoState]:
+        rows = self.db.execute(
+            "SELECT id, path, size, mtime_ns, content_hash, status,"
+            " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
+            " FROM photos WHERE content_hash = ? AND status = 'ok' ORDER BY id",
+            (pack_id, content_hash),
+        ).fetchall()
+        return [PhotoState(*row[:6], bool(row[6])) for row in rows]
+
+    def photo_meta(self, photo_id: int) -> PhotoMeta:
+        row = self.db.execute(
+            "SELECT width, height, orientation, taken_at FROM photos WHERE id = ?", (photo_id,)
+        ).fetchone()
+        return PhotoMeta(*row)
+
+    def faces_of(self, photo_id: int, pack_id: int) -> list[FaceRecord]:
+        rows = self.db.execute(
+            "SELECT x, y, w, h, landmarks, score, embedding, quality FROM faces"
+            " WHERE photo_id = ? AND pack_id = ? ORDER BY id",
+            (photo_id, pack_id),
+        )
+        return [
+            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality)
+            for x, y, w, h, marks, score, blob, quality in rows
+        ]
+
+    def save_photo(
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        content_hash: str,
+        meta: PhotoMeta,
+        pack_id: int,
+        faces: Iterable[FaceRecord],
+    ) -> CarryReport:
+        """Store a scanned photo and the faces ``pack_id`` found in it, in one
+        transaction. If the file's content changed, every pack's old faces go.
+        The user's decisions on the photo's faces go to the new faces at the
+        same place, or are kept as orphans of the photo (see
+        :mod:`facesort.store.decisions`); what happened to them is returned."""
+        faces = list(faces)
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id, content_hash, width, height, orientation,"
+                " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
+                " FROM photos WHERE path = ?", (pack_id, path),
+            ).fetchone()
+            values = (size, mtime_ns, content_hash, meta.width, meta.height,
+                      meta.orientation, meta.taken_at, now())
+            pending: list[decisions.Decision] = []
+            if row is None:
+                photo_id = db.execute(
+                    "INSERT INTO photos (size, mtime_ns, content_hash, width, height,"
+                    " orientation, taken_at, scanned_at, path, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+                    (*values, path),
+                ).lastrowid
+            else:
+                photo_id, old_hash, old_width, old_height, old_orientation, scanned = row
+                changed = old_hash != content_hash
+                if old_width and old_height:
+                    pending = decisions.collect(
+                        db, photo_id, pack_id, (old_width, old_height, old_orientation),
+                        other_packs="move" if changed else (None if scanned else "copy"))
+                if changed:
+                    db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id != ?",
+                               (photo_id, pack_id))
+                    db.execute("DELETE FROM photo_scans WHERE photo_id = ?", (photo_id,))
+                db.execute(
+                    "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = ?, width = ?,"
+                    " height = ?, orientation = ?, taken_at = ?, scanned_at = ?,"
+                    " status = 'ok', error = NULL WHERE id = ?",
+                    (*values, photo_id),
+                )
+            db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id))
+            new_faces = [
+                (db.execute(
+                    "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding,"
+                    " quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (photo_id, pack_id, *face.box, json.dumps(face.landmarks), face.score,
+                     embedding_to_blob(face.embedding),
+                     face.quality if face.quality is not None
+                     else face_quality(face.box, face.landmarks, face.score)),
+                ).lastrowid, Place.of(face.box, meta.width, meta.height, meta.orientation))
+                for face in faces
+            ]
+            pack = db.execute("SELECT name FROM packs WHERE id = ?", (pack_id,)).fetchone()[0]
+            carried = decisions.carry(db, photo_id, pack, pending, new_faces)
+            db.execute(
+                "INSERT OR IGNORE INTO photo_scans (photo_id, pack_id) VALUES (?, ?)",
+                (photo_id, pack_id),
+            )
+        return carried
+
+    def record_failure(self, path: str, size: int, mtime_ns: int, error: str) -> None:
+        """Mark ``path`` as failed. A photo that was fine before keeps its faces
+        and its old size and time, so the next scan tries it again."""
+        with self.transaction() as db:
+            updated = db.execute(
+                "UPDATE photos SET status = 'failed', error = ?, scanned_at = ? WHERE path = ?",
+                (error, now(), path),
+            ).rowcount
+            if not updated:
+                db.execute(
+                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at)"
+                    " VALUES (?, ?, ?, 'failed', ?, ?)",
+                    (path, size, mtime_ns, error, now()),
+                )
+
+    def move_photo(self, photo_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE photos SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                (new_path, size, mtime_ns, photo_id),
+            )
+
+    def update_file_stat(self, photo_id: int, size: int, mtime_ns: int) -> None:
+        """The file was touched but its content is what was scanned."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE photos SET size = ?, mtime_ns = ?, status = 'ok', error = NULL WHERE id = ?",
+                (size, mtime_ns, photo_id),
+            )
+
+    def photos_under(self, folder: str) -> list[tuple[int, str]]:
+        return self.db.execute(
+            "SELECT id, path FROM photos WHERE " + UNDER, under(folder)
+        ).fetchall()
+
+    def delete_photos(self, photo_ids: list[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in photo_ids])
+
+    def face_count(self, photo_ids: list[int]) -> int:
+        return sum(self.db.execute(f"SELECT count(*) FROM faces WHERE photo_id IN ({marks})",
+                                   chunk).fetchone()[0] for chunk, marks in chunks(photo_ids))
+
+    def decisions_on_photos(self, photo_ids: list[int]) -> int:
+        """How many user decisions (faces named, imported, ignored or
+        rejected, and orphans) the photos hold."""
+        count = 0
+        for chunk, marks in chunks(photo_ids):
+            count += self.db.execute(
+                f"SELECT (SELECT count(*) FROM faces f WHERE f.photo_id IN ({marks}) AND"
+                "   (f.person_id IS NOT NULL OR f.ignored"
+                "    OR EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = f.id)))"
+                f" + (SELECT count(*) FROM orphans o WHERE o.photo_id IN ({marks}))",
+                (*chunk, *chunk)).fetchone()[0]
+        return count
+
+    # -- orphaned decisions --------------------------------------------------
+
+    def orphans(self) -> list[Orphan]:
+        rows = self.db.execute(
+            "SELECT o.id, p.path, o.pack, o.x, o.y, o.w, o.h, u.name, o.person_source, o.ignored,"
+            " (SELECT group_concat(r.name, ', ') FROM orphan_rejections j"
+            "   JOIN people r ON r.id = j.person_id WHERE j.orphan_id = o.id),"
+            " o.created_at"
+            " FROM orphans o JOIN photos p ON p.id = o.photo_id"
+            " LEFT JOIN people u ON u.id = o.person_id ORDER BY p.path, o.id")
+        return [Orphan(orphan_id, path, pack, (x, y, w, h), person, source, bool(ignored),
+                       rejected.split(", ") if rejected else [], created)
+                for orphan_id, path, pack, x, y, w, h, person, source, ignored, rejected, created
+                in rows]
+
+    def drop_orphans(self, orphan_ids: Iterable[int]) -> int:
+        with self.transaction() as db:
+            return sum(db.execute("DELETE FROM orphans WHERE id = ?", (int(i),)).rowcount
+                       for i in orphan_ids)
+
+    # -- reading -------------------------------------------------------------
+
+    def summary(self) -> LibrarySummary:
+        photos, failed = self.db.execute(
+            "SELECT count(*), coalesce(sum(status = 'failed'), 0) FROM photos"
+        ).fetchone()
+        packs = [
+            PackSummary(name, n_photos, n_faces, dim)
+            for name, n_photos, n_faces, dim in self.db.execute(
+                "SELECT p.name,"
+                " (SELECT count(*) FROM photo_scans s WHERE s.pack_id = p.id),"
+                " (SELECT count(*) FROM faces f WHERE f.pack_id = p.id),"
+                " (SELECT length(embedding) / 4 FROM faces f WHERE f.pack_id = p.id LIMIT 1)"
+                " FROM packs p ORDER BY p.id"
+            )
+        ]
+        db_bytes = sum(
+            os.path.getsize(p)
+            for p in (self.path, Path(f"{self.path}-wal"))
+            if os.path.exists(p)
+        )
+        people, groups = self.db.execute(
+            "SELECT (SELECT count(*) FROM people), (SELECT count(*) FROM clusters)").fetchone()
+        grouped, named, auto = self.db.execute(
+            "SELECT coalesce(sum(cluster_id IS NOT NULL), 0), coalesce(sum(person_id IS NOT NULL), 0),"
+            " coalesce(sum(person_id IS NULL AND auto_person_id IS NOT NULL), 0) FROM faces"
+        ).fetchone()
+        return LibrarySummary(
+            db_path=str(self.path),
+            db_bytes=db_bytes,
+            photos=photos,
+            failed=failed,
+            faces=sum(p.faces for p in packs),
+            packs=packs,
+            people=people,
+            groups=groups,
+            grouped_faces=grouped,
+            named_faces=named,
+            orphans=self.db.execute("SELECT count(*) FROM orphans").fetchone()[0],
+            auto_faces=auto,
+        )
+
+    def failed_photos(self) -> list[FailedPhoto]:
+        return [
+            FailedPhoto(*row)
+            for row in self.db.execute(
+                "SELECT path, error, scanned_at FROM photos WHERE status = 'failed' ORDER BY path"
+            )
+        ]
+
+    def export_photos(self, pack_id: int) -> Iterator[ExportPhoto]:
+        """Every photo ``pack_id`` scanned, with the faces it found, by path."""
+        rows = self.db.execute(
+            "SELECT p.path, p.width, p.height, p.taken_at, f.id, f.x, f.y, f.w, f.h, f.score,"
+            " f.cluster_id, coalesce(u.name, a.name),"
+            " CASE WHEN u.id IS NOT NULL THEN f.person_source WHEN a.id IS NOT NULL THEN 'auto' END"
+            " FROM photos p"
+            " JOIN photo_scans s ON s.photo_id = p.id AND s.pack_id = ?1"
+            " LEFT JOIN faces f ON f.photo_id = p.id AND f.pack_id = ?1"
+            " LEFT JOIN people u ON u.id = f.person_id"
+            " LEFT JOIN people a ON a.id = f.auto_person_id"
+            " WHERE p.status = 'ok' ORDER BY p.path, f.id",
+            (pack_id,),
+        )
+        for (path, width, height, taken_at), group in groupby(rows, key=lambda r: r[:4]):
+            faces = [
+                ExportFace(face_id, (x, y, w, h), score, cluster, person, source)
+                for *_, face_id, x, y, w, h, score, cluster, person, source in group
+                if face_id is not None
+            ]
+            yield ExportPhoto(path, width, height, taken_at, faces)
+
+    def photos_in(self, folders: list[str] | None, failed_too: bool = False) -> list[PhotoRecord]:
+        """Readable photos under ``folders`` (or exactly those paths), or all;
+        with ``failed_too`` also the ones that could not be read."""
+        query = ("SELECT id, path, width, height, orientation, taken_at FROM photos"
+                 " WHERE " + ("1" if failed_too else "status = 'ok'"))
+        if folders is None:
+            rows = self.db.execute(query + " ORDER BY path").fetchall()
+        else:
+            rows = []
+            for folder in folders:
+                rows += self.db.execute(
+                    query + " AND (path = ? OR " + UNDER + ") ORDER BY path",
+                    (folder, *under(folder)),
+                ).fetchall()
+        return [PhotoRecord(*row) for row in dict.fromkeys(rows)]
+
+    def named_faces(self, pack_id: int, include_auto: bool) -> dict[int, list[tuple[tuple, str]]]:
+        """photo id → [(box, person name)] for every face with a person."""
+        person = "coalesce(f.person_id, f.auto_person_id)" if include_auto else "f.person_id"
+        named: dict[int, list[tuple[tuple, str]]] = {}
+        for photo_id, x, y, w, h, name in self.db.execute(
+            f"SELECT f.photo_id, f.x, f.y, f.w, f.h, p.name FROM faces f"
+            f" JOIN people p ON p.id = {person} WHERE f.pack_id = ? ORDER BY f.id",
+            (pack_id,),
+        ):
+            named.setdefault(photo_id, []).append(((x, y, w, h), name))
+        return named
+
+    def search_photos(self, pack_id: int, wanted: list[int], *, any_of: bool = False,
+                      without: Iterable[int] = (), only: bool = False, year: int | None = None,
+                      since: str | None = None, until: str | None = None) -> list[PhotoRecord]:
+        """Photos with all (or any) of ``wanted``, none of ``without``, with
+        nobody else named when ``only``; dates filter the capture day, else the
+        file's modification day. A face's person is the user's decision, else
+        the automatic one. One query, on the person indexes."""
+        # The photos where a face is person ?N: a union of two index lookups,
+        # since coalesce(person_id, auto_person_id) could use no index.
+        has = ("(SELECT photo_id FROM faces WHERE pack_id = :pack AND person_id = {p}"
+               " UNION SELECT photo_id FROM faces WHERE pack_id = :pack AND person_id IS NULL"
+               " AND auto_person_id = {p})")
+        params: dict[str, object] = {"pack": pack_id}
+        for index, person in enumerate([*wanted, *without]):
+            params[f"p{index}"] = person
+        wanted_sets = [has.format(p=f":p{i}") for i in range(len(wanted))]
+        clauses = (["(" + " OR ".join(f"p.id IN {w}" for w in wanted_sets) + ")"] if any_of
+                   else [f"p.id IN {w}" for w in wanted_sets])
+        clauses += [f"p.id NOT IN {has.format(p=f':p{len(wanted) + i}')}"
+                    for i in range(len(list(without)))]
+        if only:
+            marks = ", ".join(f":p{i}" for i in range(len(wanted)))
+            clauses.append(
+                "NOT EXISTS (SELECT 1 FROM faces o WHERE o.photo_id = p.id AND o.pack_id = :pack"
+                f" AND coalesce(o.person_id, o.auto_person_id) NOT IN ({marks}))")
+        # A photo without a capture time goes by its file's modification day,
+        # in local time as the camera's clock would have said.
+        day = ("coalesce(substr(p.taken_at, 1, 10),"
+               " date(p.mtime_ns / 1000000000, 'unixepoch', 'localtime'))")
+        if year is not None:
+            clauses.append(f"substr({day}, 1, 5) = :year")
+            params["year"] = f"{year:04d}-"
+        if since is not None:
+            clauses.append(f"{day} >= :since")
+            params["since"] = since
+        if until is not None:
+            clauses.append(f"{day} <= :until")
+            params["until"] = until
+        rows = self.db.execute(
+            "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at FROM photos p"
+            " WHERE p.status = 'ok' AND " + " AND ".join(clauses) + " ORDER BY p.path",
+            params,
+        )
+        return [PhotoRecord(*row) for row in rows]
+
+    def photos_of_person(self, person_id: int, pack_id: int) -> set[int]:
+        """Photos where the user, an import or facesort named a face ``person_id``."""
+        return {row[0] for row in self.db.execute(
+            "SELECT photo_id FROM faces WHERE pack_id = ?1 AND person_id = ?2"
+            " UNION SELECT photo_id FROM faces WHERE pack_id = ?1 AND person_id IS NULL"
+            " AND auto_person_id = ?2",
+            (pack_id, person_id),
+        )}
+
+    def people_in_photos(self, photo_ids: Iterable[int], pack_id: int) -> dict[int, list[str]]:
+        """photo id → the names of the people on its faces."""
+        found: dict[int, list[str]] = {}
+        for chunk, marks in chunks(list(photo_ids)):
+            for photo_id, name in self.db.execute(
+                f"SELECT DISTINCT f.photo_id, p.name FROM faces f"
+                f" JOIN people p ON p.id = coalesce(f.person_id, f.auto_person_id)"
+                f" WHERE f.pack_id = ? AND f.photo_id IN ({marks})",
+                (pack_id, *chunk),
+            ):
+                found.setdefault(photo_id, []).append(name)
+        return found
+

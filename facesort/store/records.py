@@ -1,0 +1,220 @@
+"""What the store hands out and takes in: plain, frozen records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+
+# numpy is imported where embeddings are handled, not here: the commands that
+# only list and find start without it.
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class PhotoState:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+    scanned_with_pack: bool
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    width: int
+    height: int
+    orientation: int
+    taken_at: str | None
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    box: tuple[float, float, float, float]  # x, y, w, h in displayed pixels
+    landmarks: list[list[float]]  # 5 points in displayed pixels
+    score: float
+    embedding: np.ndarray
+    quality: float | None = None  # facesort.quality; None when not measured
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    name: str
+    photos: int
+    faces: int
+    dimensions: int | None
+
+
+@dataclass(frozen=True)
+class LibrarySummary:
+    db_path: str
+    db_bytes: int
+    photos: int
+    failed: int
+    faces: int
+    packs: list[PackSummary]
+    people: int
+    groups: int
+    grouped_faces: int
+    named_faces: int  # the user's (and imported) decisions
+    auto_faces: int
+    orphans: int  # decisions whose face was not found again
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A decision whose face was not found again when its photo was detected again."""
+
+    id: int
+    path: str
+    pack: str  # the pack whose face held it
+    box: tuple[float, float, float, float]  # normalised to the displayed photo (0..1)
+    person: str | None
+    person_source: str | None
+    ignored: bool
+    rejected: list[str]
+    since: str
+
+
+@dataclass(frozen=True)
+class FailedPhoto:
+    path: str
+    error: str
+    scanned_at: str
+
+
+@dataclass(frozen=True)
+class ExportFace:
+    id: int
+    box: tuple[float, float, float, float]
+    score: float
+    cluster: int | None
+    person: str | None  # the user's (or imported) decision, else the automatic one
+    person_source: str | None  # user, import, auto
+
+
+@dataclass(frozen=True)
+class ExportPhoto:
+    path: str
+    width: int
+    height: int
+    taken_at: str | None
+    faces: list[ExportFace]
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    id: int
+    path: str
+    width: int  # displayed
+    height: int
+    orientation: int
+    taken_at: str | None
+
+
+@dataclass(frozen=True)
+class GroupingInput:
+    """A pack's faces as clustering and naming need them, one row per face."""
+
+    face_ids: np.ndarray
+    photo_ids: np.ndarray
+    embeddings: np.ndarray
+    cluster_ids: np.ndarray  # 0 for none
+    person_ids: np.ndarray  # the user's decision; 0 for none
+    ignored: np.ndarray
+
+
+@dataclass(frozen=True)
+class NewCluster:
+    previous_id: int | None
+    ignored: bool
+    face_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """What the last cluster run of a pack saw, and what it reported."""
+
+    faces: int
+    max_face_id: int
+    decisions: int
+    settings: str
+    full_run_faces: int  # faces at the last run that clustered everything
+    blocking: bytes | None
+    report: str
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: int
+    name: str
+    faces: int  # the user's (and imported) decisions
+    auto_faces: int
+    photos: int
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    id: int
+    faces: int
+    photos: int
+    ignored: bool
+    named_faces: int
+    auto_faces: int
+    person: str | None
+
+
+@dataclass(frozen=True)
+class FaceInfo:
+    id: int
+    path: str
+    box: tuple[float, float, float, float]
+    cluster: int | None
+    user_person_id: int | None
+    person: str | None
+    person_source: str | None  # user, import, auto
+    auto_distance: float | None
+    photo_id: int
+    quality: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredGroup:
+    """An unnamed group as suggestions see it: its judgeable faces, best first."""
+
+    id: int
+    face_ids: np.ndarray
+    photo_ids: np.ndarray
+    embeddings: np.ndarray
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    face_id: int
+    taken_at: str | None
+    quality: float | None
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredAdapter:
+    """What 'facesort tune' kept for one pack (see :mod:`facesort.tune`)."""
+
+    pack: str
+    matrix: np.ndarray  # (rows, cols) float32
+    recognize: float
+    margin: float
+    trained_at: str
+    faces: int  # named faces it learned from
+    decisions: int  # the user's decisions on the pack's faces when it was trained
+    seed: int
+
