@@ -16,13 +16,14 @@ import math
 import threading
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from facesort.config import BUILTIN_PACKS, DEFAULT_DET_SIZE, PackRef, insightface_root
-from facesort.errors import ModelLoadError, ModelNotFoundError
+from facesort.errors import DeviceError, ModelLoadError, ModelNotFoundError
 
 EMBED_BATCH = 32
 # Input sizes are rounded to this so that a collection's many slightly
@@ -46,11 +47,72 @@ class Detection:
         )
 
 
+# What --device accepts, and the onnxruntime execution provider each names.
+DEVICES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+}
+# What "auto" takes, best first. TensorRT is left to those who ask for it:
+# onnxruntime-gpu lists it whether or not TensorRT itself is installed, and it
+# spends minutes building an engine for each new input size.
+AUTO_DEVICES = ("cuda", "rocm", "coreml", "directml", "openvino")
+# How to get each device's provider, for the message when it is missing.
+DEVICE_INSTALL = {
+    "cuda": "pip install onnxruntime-gpu (with CUDA and cuDNN)",
+    "tensorrt": "pip install onnxruntime-gpu and TensorRT",
+    "rocm": "install onnxruntime built for ROCm (AMD's wheels)",
+    "coreml": "pip install onnxruntime on macOS",
+    "directml": "pip install onnxruntime-directml on Windows",
+    "openvino": "pip install onnxruntime-openvino",
+}
+
+
+def choose_providers(available: Sequence[str], wish: str = "auto") -> tuple[list[str], str]:
+    """The onnxruntime providers to ask for, best first, and the device they
+    name, for the user's ``wish`` (a DEVICES key or "auto") given the
+    providers this onnxruntime has. The CPU always comes last, as the
+    fallback onnxruntime uses for operations an accelerator lacks."""
+    wish = wish.lower()
+    if wish != "auto" and wish not in DEVICES:
+        raise DeviceError(f"unknown device {wish!r}: choose auto, {', '.join(DEVICES)}")
+    if wish == "auto":
+        device = next((d for d in AUTO_DEVICES if DEVICES[d] in available), "cpu")
+    elif wish == "cpu" or DEVICES[wish] in available:
+        device = wish
+    else:
+        have = ", ".join(d for d, provider in DEVICES.items() if provider in available) or "none"
+        raise DeviceError(f"--device {wish}: this onnxruntime has no {DEVICES[wish]} "
+                          f"(it has: {have}); {DEVICE_INSTALL[wish]}")
+    providers = [DEVICES[device]]
+    if device != "cpu":
+        providers.append(DEVICES["cpu"])
+    return providers, device
+
+
+def available_providers() -> list[str]:
+    import onnxruntime
+
+    return list(onnxruntime.get_available_providers())
+
+
 class FaceEngine:
-    def __init__(self, pack: PackRef, det_size: int = DEFAULT_DET_SIZE):
+    def __init__(self, pack: PackRef, det_size: int = DEFAULT_DET_SIZE, device: str = "auto"):
         self.pack = pack
         self.det_size = det_size
-        self._detector, self._recognizer = _load_models(_pack_folder(pack))
+        providers, wanted = choose_providers(available_providers(), device)
+        self._detector, self._recognizer = _load_models(_pack_folder(pack), providers)
+        self.providers = list(self._recognizer.session.get_providers())
+        # What the recognizer really runs on: onnxruntime quietly falls back
+        # to the CPU when an accelerator's libraries (CUDA, cuDNN) are missing.
+        self.device = next((d for d, p in DEVICES.items() if p == self.providers[0]), self.providers[0])
+        if device.lower() not in ("auto", "cpu") and self.device != wanted:
+            raise DeviceError(f"--device {wanted}: onnxruntime could not start {DEVICES[wanted]} "
+                              f"and fell back to {self.device} ({DEVICE_INSTALL[wanted]})")
         self.crop_size = int(self._recognizer.input_size[0])
         self.fingerprint = pack.fingerprint()
 
@@ -218,9 +280,10 @@ def _download_failure(pack: PackRef, exc: Exception) -> str:
     return f"{where} and downloading it failed ({type(exc).__name__})"
 
 
-def _load_models(folder: Path):
+def _load_models(folder: Path, providers: list[str]):
     """The pack's detector and recognizer: the first .onnx of each kind, by
-    name, as insightface's FaceAnalysis picks them."""
+    name, as insightface's FaceAnalysis picks them, on onnxruntime's
+    ``providers`` (YuNet runs on OpenCV, on the CPU)."""
     files = sorted(folder.glob("*.onnx"))
     if not files:
         raise ModelLoadError(folder, "the folder has no .onnx model files")
@@ -228,7 +291,6 @@ def _load_models(folder: Path):
     with contextlib.redirect_stdout(io.StringIO()):
         import onnxruntime
         from insightface.model_zoo import model_zoo
-        from insightface.model_zoo.onnxruntime_utils import get_default_providers
 
         # As FaceAnalysis does: onnxruntime's warnings about unused weights
         # in the published models are noise to a user.
@@ -237,7 +299,7 @@ def _load_models(folder: Path):
         found = []
         for path in files:
             try:
-                model = model_zoo.get_model(str(path), providers=get_default_providers())
+                model = model_zoo.get_model(str(path), providers=providers)
                 kind = getattr(model, "taskname", None)
                 if kind == "detection" and _is_yunet(model):
                     model = YuNetDetector(path)
@@ -277,6 +339,6 @@ def _is_yunet(model) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def load_engine(pack: PackRef, det_size: int = DEFAULT_DET_SIZE) -> FaceEngine:
-    """One engine per pack and size for the life of the process."""
-    return FaceEngine(pack, det_size=det_size)
+def load_engine(pack: PackRef, det_size: int = DEFAULT_DET_SIZE, device: str = "auto") -> FaceEngine:
+    """One engine per pack, size and device for the life of the process."""
+    return FaceEngine(pack, det_size=det_size, device=device)

@@ -47,6 +47,10 @@ class ModelLoadError(FacesortError):
         super().__init__(f"{pack_path}: cannot use this model pack: {cause}; {CHOOSE_PACK}")
 
 
+class DeviceError(FacesortError):
+    """The device asked for with --device is unknown, missing, or will not start."""
+
+
 class LibraryBusyError(FacesortError):
     def __init__(self, db_path: Path, holder: str | None = None, doing: str = "writing to it"):
         self.db_path = db_path

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from facesort import imaging
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
-from facesort.engine import FaceEngine, load_engine
+from facesort.engine import FaceEngine, available_providers, choose_providers, load_engine
 from facesort.errors import PhotoError, shown
 from facesort.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
@@ -43,6 +43,7 @@ class ScanOptions:
     min_face_size: int = DEFAULT_MIN_FACE_SIZE
     follow_symlinks: bool = False
     workers: int = 2
+    device: str = "auto"  # a key of engine.DEVICES, or auto
 
 
 def _ignore(*_args) -> None:
@@ -76,6 +77,10 @@ class ScanReport:
     # decode, detect, embed (align + recognizer), database.
     timings: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # What the recognizer ran on ("cpu", "cuda", ...) and onnxruntime's
+    # providers for it; None and empty when no photo needed the model.
+    device: str | None = None
+    providers: list[str] = field(default_factory=list)
 
     @property
     def photos(self) -> int:
@@ -96,6 +101,8 @@ class ScanReport:
             "decisions_from_packs": dict(self.decisions.from_packs),
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "device": self.device,
+            "providers": self.providers,
             "errors": self.errors,
         }
 
@@ -174,13 +181,18 @@ class Scanner:
     def engine(self) -> FaceEngine:
         # Loaded on first need: a rescan of an unchanged tree never pays for it.
         if self._engine is None:
-            self._engine = load_engine(self.pack, self.options.det_size)
+            self._engine = load_engine(self.pack, self.options.det_size, self.options.device)
+            self.report.device = self._engine.device
+            self.report.providers = self._engine.providers
         return self._engine
 
     def run(self, roots: list[Path]) -> ScanReport:
         started = time.perf_counter()
         if not self.pack.exists:
             self.engine  # a pack name that is not installed yet: fetch it now
+        if self.options.device not in ("auto", "cpu"):
+            # A device insisted on is checked even when no photo needs the model.
+            choose_providers(available_providers(), self.options.device)
         self.pack_id = self.store.pack_id(self.pack.name, self.pack.fingerprint())
         entries, walked_roots = self._walk(roots)
         self.events.on_total(len(entries))

@@ -51,6 +51,14 @@ def scan(
     follow_symlinks: Annotated[
         bool, typer.Option("--follow-symlinks", help="Follow symbolic links to files and folders.")
     ] = False,
+    device: Annotated[
+        str,
+        typer.Option(
+            metavar="DEVICE",
+            help="Where the recognizer runs: auto (an accelerator onnxruntime has, else the CPU), "
+            "cpu, or one to insist on: cuda, tensorrt, rocm, coreml, directml, openvino.",
+        ),
+    ] = "auto",
     quiet: QuietOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -60,7 +68,13 @@ def scan(
     Photos that disappeared are dropped only when their folder was scanned and
     is present, so an unmounted drive never empties the library.
 
+    With onnxruntime-gpu (or onnxruntime-openvino, onnxruntime-directml, or on
+    macOS CoreML) installed, the model runs on that accelerator; the summary
+    says where it ran.
+
     Example: facesort scan ~/Pictures /mnt/nas/photos
+
+    Example: facesort scan ~/Pictures --device cpu
     """
     from facesort.scan import ScanEvents, ScanOptions, scan as scan_photos
 
@@ -72,14 +86,16 @@ def scan(
         raise FacesortError(f"{', '.join(missing)}: not found, so there is nothing to scan "
                             "(a typing error, or an unmounted drive?)")
     pack = resolve_pack(model)
+    device = device.lower()
     if not db_path_of(db).exists():
         from facesort.engine import load_engine
 
         # A first scan needs the model anyway; loading it before the library
-        # is created leaves no empty library behind when the pack is missing.
-        load_engine(pack, det_size)
+        # is created leaves no empty library behind when the pack (or the
+        # device insisted on) is missing.
+        load_engine(pack, det_size, device)
     options = ScanOptions(det_size=det_size, min_face_size=min_face_size,
-                          follow_symlinks=follow_symlinks)
+                          follow_symlinks=follow_symlinks, device=device)
     with open_library(db, write=True, create=True, job="scan") as store, \
             console.progress(quiet, extra="faces") as bar:
         task = bar.add_task("Scanning", total=None, faces=0)
@@ -103,7 +119,8 @@ def scan(
         console.stdout.print(
             f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
             f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
-            f"{report.failed} failed; {plural(report.faces, 'face')} found in {report.seconds:.1f} s",
+            f"{report.failed} failed; {plural(report.faces, 'face')} found in {report.seconds:.1f} s"
+            + (f" on {report.device}" if report.device else ""),
             highlight=False,
         )
         carried = report.decisions
