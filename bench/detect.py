@@ -16,33 +16,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from facesort import imaging
 from facesort.config import resolve_pack
 from facesort.engine import FaceEngine
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GROUP = SHARED / "data" / "group"
-LFW = SHARED / "data" / "lfw"
-GROUP_EXPECTED = {
-    "solvay_conference_1927.png": 29,
-    "insightface_t1.jpg": 6,
-    "obama_and_biden.jpg": 3,
-    "two_people.jpg": 2,
-    "kit_with_rose.jpg": 2,
-}
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / (aw * ah + bw * bh - inter)
+from facesort.store.decisions import box_overlap
+from lfw import GROUP, GROUP_EXPECTED, LFW, SHARED
 
 
 def detect_all(engine: FaceEngine, photos: dict[str, np.ndarray]) -> tuple[dict[str, list], float]:
@@ -57,7 +38,7 @@ def detect_all(engine: FaceEngine, photos: dict[str, np.ndarray]) -> tuple[dict[
 
 
 def unagreed(mine: list, theirs: list) -> int:
-    return sum(1 for box in mine if all(iou(box, other) < 0.4 for other in theirs))
+    return sum(1 for box in mine if all(box_overlap(box, other) < 0.4 for other in theirs))
 
 
 def centred(boxes: list, side: int = 250) -> bool:

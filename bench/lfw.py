@@ -20,6 +20,15 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 LFW = SHARED / "data" / "lfw"
 PAIRS = SHARED / "data" / "lfw-pairs.tsv"
 CACHE = Path(__file__).resolve().parent / ".cache"
+GROUP = SHARED / "data" / "group"
+# From ../shared/data/README.md: faces a good detector should find.
+GROUP_EXPECTED = {
+    "solvay_conference_1927.png": 29,
+    "insightface_t1.jpg": 6,
+    "obama_and_biden.jpg": 3,
+    "two_people.jpg": 2,
+    "kit_with_rose.jpg": 2,
+}
 
 
 @dataclass

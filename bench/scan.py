@@ -30,15 +30,8 @@ from facesort.config import resolve_pack
 from facesort.engine import load_engine
 from facesort.scan import scan
 from facesort.store import Store
+from lfw import GROUP_EXPECTED, SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GROUP_EXPECTED = {
-    "solvay_conference_1927.png": 29,
-    "insightface_t1.jpg": 6,
-    "obama_and_biden.jpg": 3,
-    "two_people.jpg": 2,
-    "kit_with_rose.jpg": 2,
-}
 
 
 def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) -> int:
