@@ -309,18 +309,6 @@ def test_find_by_date_falls_back_to_the_files_date_for_photos_without_exif(cli, 
     assert "modification date" in cli("find", "--help").stdout
 
 
-# -- help -------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("command", ["write", "import", "find", "who", "verify"])
-def test_help_shows_no_type_artefacts(cli, command):
-    """facesort survives typer's help rendering: no <bool>, <list[Path]> or {name} in the help."""
-    result = cli(command, "--help")
-    assert result.exit_code == 0
-    assert "Example: facesort " + command in result.stdout
-    for artefact in ("<bool>", "<list[", "<str>", "{"):
-        assert artefact not in result.stdout, f"{artefact} in 'facesort {command} --help'"
-
-
 def test_a_name_with_a_slash_tagged_in_another_app_is_imported_as_it_is(cli, folder):
     """facesort survives importing 'AC/DC' from another app: the user's tag is kept, not refused."""
     portraits(folder, "a")

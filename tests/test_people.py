@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
-from pathlib import Path
-
 import pytest
 from PIL import Image
+from conftest import (
+    BOTH_PACKS,
+    FACERES_PACK,
+    PEOPLE,
+    copy_people,
+    faces,
+    group_of,
+    lfw_photo,
+    person_of,
+)
 
-from conftest import BOTH_PACKS, DLIB_PACK, FACERES_PACK, PEOPLE, copy_people, faces, group_of, lfw_photo, person_of
-from facesort.config import resolve_pack
 from facesort.naming import best_first
-from facesort.scan import scan
 from facesort.store import Store
 
 @BOTH_PACKS
