@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-from PIL import Image
-from conftest import DLIB_PACK, copy_people, faces, group_of, lfw_photo
 
+from PIL import Image
+
+from conftest import DLIB_PACK, copy_people, faces, group_of, lfw_photo
 from facesort.store import Store
 from facesort.store.migrations import MIGRATIONS, migrate
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+
 import pytest
 from PIL import Image
+
 from conftest import (
     BOTH_PACKS,
     FACERES_PACK,
@@ -16,9 +18,9 @@ from conftest import (
     lfw_photo,
     person_of,
 )
-
-from facesort.naming import best_first
+from facesort.quality import best_first
 from facesort.store import Store
+
 
 @BOTH_PACKS
 def test_cluster_puts_each_person_together_and_apart(cli, library):
