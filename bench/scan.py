@@ -4,23 +4,38 @@ in faces.
 Builds a folder of 3000x2000 JPEGs with LFW faces pasted in, scans it with each
 pack (draft-mode decoding, what facesort does) and, for the first pack, with
 full decoding (the baseline), in alternating rounds, and prints medians side by
-side: photos/s, faces/s, seconds per stage, and the ratio of total time to pure
-model time (detect + embed; 1.0 would mean the model is all that costs). Then
+side: photos/s, faces/s, seconds per stage, the ratio of total time to pure
+model time (detect + embed; 1.0 would mean the model is all that costs) and the
+scan's CPU use (process CPU time over wall time, as a % of the cores this
+process may use; with the machine's load average, since its cores may be
+shared). Then
 runs each pack's detector on the group photos at several detector sizes and
 prints the faces found at each.
 
+With --fr-bin, also runs the face_recognition CLI (`face_recognition --cpus 2`,
+installed in its own venv) on the same folder, once, and prints its photos/s
+and faces found beside the first pack's, and the ratio.
+
+--intra-threads sets onnxruntime's intra-op threads of the recognizer (and
+OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
+read and decode threads, to measure one against the other.
+
     python bench/scan.py [--photos 60] [--repeats 3]
                          [--packs yunet_sface,../shared/models/sc_dlib,../shared/models/sc_sface]
+                         [--fr-bin /tmp/frvenv/bin/face_recognition] [--intra-threads N] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -28,7 +43,7 @@ from PIL import Image
 from facesort import imaging
 from facesort.config import resolve_pack
 from facesort.engine import load_engine
-from facesort.scan import scan
+from facesort.scan import ScanOptions, scan
 from facesort.store import Store
 from lfw import GROUP_EXPECTED, SHARED
 
@@ -56,15 +71,16 @@ def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) 
     return count
 
 
-def run_scan(folder: Path, pack, full_decode: bool) -> dict:
+def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.workers) -> dict:
     real_decode = imaging.decode
     if full_decode:
         imaging.decode = lambda path, data, long_side: real_decode(path, data, None)
     try:
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-            started = time.perf_counter()
-            report = scan(store, [folder], pack)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            report = scan(store, [folder], pack, ScanOptions(workers=workers))
             wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
     finally:
         imaging.decode = real_decode
     stages = report.timings
@@ -77,7 +93,75 @@ def run_scan(folder: Path, pack, full_decode: bool) -> dict:
         "faces/s": report.faces / wall,
         **{f"{k} s": v for k, v in stages.items()},
         "total/model": wall / model,
+        "CPU %": 100 * cpu / wall / CORES,
     }
+
+
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def set_threads(pack, threads: int) -> None:
+    """Rebuild the pack's recognizer session with ``threads`` intra-op threads
+    (onnxruntime's default is one per physical core) and set OpenCV's thread
+    count, which a YuNet detector runs on."""
+    import cv2
+    import onnxruntime
+
+    cv2.setNumThreads(threads)
+    # load_engine caches by its arguments as given: ask as the scanner does.
+    options = ScanOptions()
+    recognizer = load_engine(pack, options.det_size, options.device)._recognizer
+    session_options = onnxruntime.SessionOptions()
+    session_options.intra_op_num_threads = threads
+    recognizer.session = onnxruntime.InferenceSession(
+        recognizer.model_file, session_options, providers=recognizer.session.get_providers())
+
+
+def _tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds so far of ``root`` and its descendants, by pid, from /proc."""
+    parents, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return {pid: cpu[pid] for pid in tree if pid in cpu}
+
+
+def run_face_recognition(binary: str, folder: Path) -> dict:
+    """One run of the face_recognition CLI over ``folder``: it prints one line
+    per face it found (and one "no_persons_found" line per photo without any).
+    Its CPU time is sampled from /proc: its workers are children of a
+    multiprocessing forkserver that the CLI never waits for, so getrusage
+    does not see them."""
+    with tempfile.TemporaryDirectory() as known:
+        started = time.perf_counter()
+        child = subprocess.Popen([binary, "--cpus", "2", known, str(folder)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen: dict[int, float] = {}
+        reader = ThreadPoolExecutor(1).submit(child.communicate)
+        while not reader.done():
+            seen.update(_tree_cpu(child.pid))
+            time.sleep(0.2)
+        stdout, stderr = reader.result()
+        wall = time.perf_counter() - started
+    if child.returncode:
+        raise SystemExit(f"{binary} failed ({child.returncode}): {stderr.strip()[-500:]}")
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    photos = len({line.split(",")[0] for line in lines})
+    faces = sum(1 for line in lines if "no_persons_found" not in line)
+    return {"wall": wall, "photos": photos, "faces": faces, "photos/s": photos / wall,
+            "faces/s": faces / wall, "CPU %": 100 * sum(seen.values()) / wall / CORES}
 
 
 def median_rows(runs: list[dict]) -> dict:
@@ -116,25 +200,41 @@ def main() -> None:
     parser.add_argument("--packs", default=",".join(
         ["yunet_sface", str(SHARED / "models" / "sc_dlib"), str(SHARED / "models" / "sc_sface")]),
         help="comma-separated packs (names or folders); the first also gets the full-decode baseline")
-    parser.add_argument("--det-sizes", default="320,416,480,640,960,1280")
+    parser.add_argument("--det-sizes", default="320,416,480,640,960,1280",
+                        help="comma-separated; empty to skip the sweep")
+    parser.add_argument("--fr-bin", help="the face_recognition CLI, to compare with")
+    parser.add_argument("--intra-threads", type=int,
+                        help="onnxruntime intra-op (and OpenCV) threads; default: theirs")
+    parser.add_argument("--workers", type=int, default=ScanOptions.workers,
+                        help="facesort's read and decode threads")
     args = parser.parse_args()
     packs = [resolve_pack(spec) for spec in args.packs.split(",")]
+    scanner_options = ScanOptions()
     for pack in packs:
-        load_engine(pack)  # model loading is not scanning
+        # Model loading is not scanning; load_engine caches by its arguments as given.
+        load_engine(pack, scanner_options.det_size, scanner_options.device)
+        if args.intra_threads:
+            set_threads(pack, args.intra_threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
         build_photos(folder, args.photos, args.faces)
         print(f"built {args.photos} photos of 3000x2000 with {args.faces} faces pasted in each "
-              f"in {time.perf_counter() - started:.1f} s; {args.repeats} alternating rounds, medians")
+              f"in {time.perf_counter() - started:.1f} s; {args.repeats} alternating rounds, medians; "
+              f"{CORES} cores, workers {args.workers}, intra-op threads {args.intra_threads or 'default'}")
+        load_before = os.getloadavg()
         columns = [(pack.name, pack, False) for pack in packs] + [
             (f"{packs[0].name} full", packs[0], True)]
         runs: dict[str, list[dict]] = {label: [] for label, _, _ in columns}
         run_scan(folder, packs[0], full_decode=False)  # warm the file cache
         for _ in range(args.repeats):
             for label, pack, full in columns:
-                runs[label].append(run_scan(folder, pack, full_decode=full))
+                runs[label].append(run_scan(folder, pack, full, args.workers))
+        load_during = os.getloadavg()
+        fr = run_face_recognition(args.fr_bin, folder) if args.fr_bin else None
+    print("load average (1, 5, 15 min) before the scans: " + " ".join(f"{v:.2f}" for v in load_before)
+          + "; after: " + " ".join(f"{v:.2f}" for v in load_during))
     medians = {label: median_rows(r) for label, r in runs.items()}
     print("\n" + f"{'':<14}" + "".join(f"{label:>20}" for label in medians))
     for key in medians[packs[0].name]:
@@ -142,8 +242,18 @@ def main() -> None:
     first = packs[0].name
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
+    if fr:
+        ours = medians[first]
+        print(f"\n{'':<14}{first:>20}{'face_recognition':>20}")
+        for key in ("wall", "photos", "faces", "photos/s", "faces/s", "CPU %"):
+            print(f"{key:<14}{ours[key]:>20.2f}{fr[key]:>20.2f}")
+        print(f"facesort ({first}) photos/s / face_recognition --cpus 2 photos/s: "
+              f"{ours['photos/s'] / fr['photos/s']:.1f}x; load average after it: "
+              + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    sizes = [int(s) for s in args.det_sizes.split(",") if s]
     for pack in packs:
-        det_size_sweep(pack, [int(s) for s in args.det_sizes.split(",")])
+        if sizes:
+            det_size_sweep(pack, sizes)
 
 
 if __name__ == "__main__":
