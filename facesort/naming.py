@@ -23,7 +23,7 @@ from facesort import people
 from facesort.errors import FacesortError
 from facesort.quality import best_first, too_poor
 from facesort.recognize import UNKNOWN, Gallery, distances, recognize
-from facesort.store import Exemplar, FaceInfo, Person, Store
+from facesort.store import ClusterSummary, Exemplar, FaceInfo, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
 
 # Faces that stand for a person: enough to cover the ages of a child, few
@@ -33,6 +33,12 @@ EXEMPLARS = 16
 GROUP_FACES = 16
 # Split regroups a person's faces at this fraction of the pack's cluster distance.
 SPLIT_FRACTION = 0.8
+# Groups this small (a stranger met once or twice, most of them) are shown a
+# page at a time, so one answer ignores a page of strangers instead of one
+# answer each. Six groups, lettered a to f, fit a terminal's preview and
+# leave i, x and q free as answers.
+SMALL_GROUP = 3
+GROUP_PAGE = 6
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,19 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
             found.append(GroupSuggestion(near.group, names[person_id], round(distance, 4), near.faces))
             break
     return sorted(found, key=lambda s: (s.distance, s.group))
+
+
+def next_to_name(remaining: Sequence[ClusterSummary], later: set[int]) -> list[ClusterSummary]:
+    """What `facesort name` shows next from ``remaining`` (largest first): the
+    largest group, or, once only small groups are left, a page of them.
+    Groups the next cluster run names anyway (``later``) come last: an
+    answer spent on them names nobody new."""
+    ordered = sorted(remaining, key=lambda c: c.id in later)
+    first = ordered[0]
+    if first.faces > SMALL_GROUP:
+        return [first]
+    return [c for c in ordered
+            if c.faces <= SMALL_GROUP and (c.id in later) == (first.id in later)][:GROUP_PAGE]
 
 
 def named_by_next_cluster(store: Store, pack_name: str) -> set[int]:

@@ -4,6 +4,7 @@ small libraries, and the best faces first."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 
@@ -130,6 +131,53 @@ def test_thirteen_photos_of_one_person_give_one_group(cli, tmp_path):
     assert report["groups"] == 1 and report["grouped_faces"] >= 10
     session = cli("name", "--preview", "0", input="Renee\n")
     assert "No unnamed groups" not in session.stdout and "is Renee" in session.stdout
+
+
+STRANGERS = ["Aaron_Sorkin", "Abdullatif_Sener", "Adam_Scott", "Adolfo_Rodriguez_Saa",
+             "Adrian_McPherson", "Adrian_Nastase", "Al_Davis"]
+
+
+def _small_groups(cli, tmp_path) -> dict[str, tuple[int, str]]:
+    """Seven people with two photos each, scanned and clustered: their pairs
+    on one page of `facesort name`, as letter → (group, person)."""
+    folder = tmp_path / "strangers"
+    folder.mkdir()
+    for person in STRANGERS:
+        for n in (1, 2):
+            shutil.copy(lfw_photo(person, n), folder)
+    cli("scan", str(folder))
+    cli("cluster")
+    page = cli("name", "--preview", "0", input="q\n").stdout
+    letters = dict(re.findall(r"([a-f]) is group (\d+)", page))
+    assert len(letters) >= 2, page
+    people_of = {f["cluster"]: person_of(f["path"]) for f in faces(cli)}
+    return {letter: (int(group), people_of[int(group)]) for letter, group in letters.items()}
+
+
+def test_small_groups_come_a_page_at_a_time(cli, tmp_path):
+    """One answer names a small group on the page, and one more ignores the strangers left."""
+    groups = _small_groups(cli, tmp_path)
+    group, person = groups["b"]
+    session = cli("name", "--preview", "0", input=f"b {person}\ni\n")
+    assert session.exit_code == 0, session.output
+    assert f"group {group} is {person}" in session.stdout and "ignored: a (group" in session.stdout
+    listed = {c["id"]: c for c in json.loads(cli("clusters", "--all", "--json").stdout)}
+    assert listed[group]["person"] == person and not listed[group]["ignored"]
+    assert all(listed[g]["ignored"] for letter, (g, _) in groups.items() if letter != "b")
+    assert "No unnamed groups" in cli("name", input="q\n").stdout
+
+
+def test_a_page_leaves_out_faces_by_their_label_and_asks_again_for_a_bad_answer(cli, tmp_path):
+    """x a2 keeps a face out of group a's name; an answer without a letter is asked again."""
+    groups = _small_groups(cli, tmp_path)
+    group, person = groups["a"]
+    session = cli("name", "--preview", "0", input=f"{person}\nx a2\na {person}\n\n")
+    assert session.exit_code == 0, session.output
+    assert "start with a group's letter" in session.output and "left out: a2" in session.stdout
+    named = [f for f in faces(cli) if f["person"] == person]
+    assert len(named) == 1 and named[0]["person_source"] == "user"
+    listed = {c["id"]: c for c in json.loads(cli("clusters", "--all", "--json").stdout)}
+    assert not any(listed[g]["ignored"] for g, _ in groups.values())  # Enter skipped the rest
 
 
 def test_contact_sheets_show_the_best_faces_first(cli, library, db_path):

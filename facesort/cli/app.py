@@ -242,13 +242,20 @@ def sheet_path(library: Path, name: str) -> Path:
     return folder / f"{library.stem}-sheets" / f"{name}.png"
 
 
-def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: int) -> Path:
+def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: int,
+               preview_picks=None, preview_labels=None) -> Path:
+    """Every face on a contact sheet, and the first ``preview`` of them (or of
+    the faces at ``preview_picks``, with ``preview_labels``) drawn in the terminal."""
     from facesort import sheets
 
     thumbs = sheets.face_thumbnails(faces)
     path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
     if preview:
-        console.stdout.print(sheets.terminal_preview(thumbs[:preview], labels[:preview]))
+        if preview_picks is None:
+            shown, shown_labels = thumbs[:preview], labels[:preview]
+        else:
+            shown, shown_labels = [thumbs[i] for i in preview_picks[:preview]], preview_labels[:preview]
+        console.stdout.print(sheets.terminal_preview(shown, shown_labels))
     if open_viewer and typer.launch(str(path)) != 0:
         console.warning_line(f"no viewer could open the contact sheet; it is at {path}")
     return path

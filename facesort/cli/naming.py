@@ -27,6 +27,8 @@ from facesort.cli.app import (
 
 
 PROMPT = "Name (Enter skips, i ignores the group, x 3 7 leaves faces 3 and 7 out, q quits)"
+PAGE_PROMPT = ("b Alice names group b, x b2 leaves face b2 out, i ignores the groups left, "
+               "Enter skips them, q quits")
 
 
 @command()
@@ -44,15 +46,16 @@ def name(
     faces in the terminal and writes a contact sheet with all of them
     numbered. Type a name (an existing name, in any case, joins that person),
     Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
-    and 7 out, q to quit. After each name, and first for the people named
-    before, the unnamed groups that look like that person are offered one at
-    a time: "Also Alice? [y/n/q]". y names the group, n is remembered (that
-    group is not offered as Alice again). Groups that the next 'facesort
-    cluster' names anyway come last. Every answer is saved at once.
+    and 7 out, q to quit. Small groups (3 faces or fewer, mostly strangers)
+    come six to a page, lettered a to f: b Alice names group b, i ignores
+    the groups left on the page. After each name, and first for the people
+    named before, the unnamed groups that look like that person are offered
+    one at a time: "Also Alice? [y/n/q]". y names the group, n is remembered
+    (that group is not offered as Alice again). Groups that the next
+    'facesort cluster' names anyway come last. Every answer is saved at once.
 
     Example: facesort name 12 "Alice Smith"
     """
-    from facesort import naming as naming_ops
     from facesort import people
 
     if (group is None) != (person is None):
@@ -61,73 +64,173 @@ def name(
         if group is not None:
             _said_named(group, people.name_group(store, group, person))
             return
-        pack = pack_or_empty(store, model)
-        offers = _Offers(store, pack, open_viewer, preview)
+        _NamingSession(store, pack_or_empty(store, model), open_viewer, preview).run()
+
+
+class _NamingSession:
+    """The interactive `facesort name`: the unnamed groups, largest first,
+    then the small ones a page at a time, with "Also Alice?" offers after
+    each name."""
+
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+        self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
+        self.offers = _Offers(store, pack, open_viewer, preview)
+
+    def run(self) -> None:
+        from facesort import naming
+
         # Groups near people named before come first: one answer each.
-        if not offers.run(None):
+        if not self.offers.run(None):
             return
-        todo = [c for c in store.clusters_summary(store.find_pack(pack)) if not c.ignored and c.person is None]
-        todo = [c for c in todo if c.id not in offers.named]
+        store = self.store
+        todo = [c for c in store.clusters_summary(store.find_pack(self.pack))
+                if not c.ignored and c.person is None and c.id not in self.offers.named]
         if not todo:
-            if not offers.named:
+            if not self.offers.named:
                 console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
             return
-        # Groups that the next cluster run names anyway (they look like
-        # someone named) come last: an answer spent on them names nobody new.
-        later = naming_ops.named_by_next_cluster(store, pack)
-        remaining = list(todo)
-        number = 0
+        self.later = naming.named_by_next_cluster(store, self.pack)
+        remaining, shown = list(todo), 0
         while remaining:
-            summary = next((c for c in remaining if c.id not in later), remaining[0])
-            remaining.remove(summary)
-            if summary.id in offers.named:  # joined a person through a suggestion
+            page = naming.next_to_name(remaining, self.later)
+            for summary in page:
+                remaining.remove(summary)
+            page = [c for c in page if c.id not in self.offers.named]  # joined a person through a suggestion
+            if not page:
                 continue
-            number += 1
-            faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
-            title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
-            path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
-                               sheet_path(store.path, f"group-{summary.id}"), open_viewer, preview)
-            console.stdout.print(f"[bold]{title}[/bold] ({number} of {len(todo)}); contact sheet: {path}",
-                                 highlight=False)
-            if summary.id in later:
-                console.stdout.print("it looks like someone you named: the next 'facesort cluster' "
-                                     "names most of it; Enter skips it", highlight=False)
-            left_out: list[int] = []
-            while True:
-                answer = ask(PROMPT)
-                if answer is None or answer == "q":
-                    return
-                if answer == "":
-                    break
-                if answer == "i":
-                    try:
-                        people.ignore(store, summary.id)
-                    except FacesortError as exc:
-                        console.error_line(str(exc))
-                        continue
-                    console.stdout.print(f"group {summary.id} ignored", highlight=False)
-                    break
-                if answer == "x" or answer.startswith("x "):
-                    picked = face_numbers(answer[1:], len(faces))
-                    if picked is None:
-                        console.error_line(f"after x, give face numbers from 1 to {len(faces)}")
-                        continue
-                    chosen = [faces[i - 1].id for i in picked]
-                    store.detach_from_cluster(chosen)
-                    left_out += chosen
-                    console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
-                    continue
+            where = f"{shown + 1}{f'–{shown + len(page)}' if len(page) > 1 else ''} of {len(todo)}"
+            shown += len(page)
+            go_on = self._group(page[0], where) if len(page) == 1 else self._page(page, where)
+            if not go_on:
+                return
+
+    def _named(self, group: int, naming_result) -> bool:
+        """Say what a name did and offer the groups that look like that
+        person; False when the user quits."""
+        from facesort import naming
+
+        _said_named(group, naming_result)
+        self.offers.named.add(group)
+        if not self.offers.run(naming_result.person):
+            return False
+        self.later = naming.named_by_next_cluster(self.store, self.pack)
+        return True
+
+    def _group(self, summary, where: str) -> bool:
+        from facesort import people
+
+        store = self.store
+        faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
+        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
+        path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
+                          sheet_path(store.path, f"group-{summary.id}"), self.open_viewer, self.preview)
+        console.stdout.print(f"[bold]{title}[/bold] ({where}); contact sheet: {path}", highlight=False)
+        if summary.id in self.later:
+            console.stdout.print("it looks like someone you named: the next 'facesort cluster' "
+                                 "names most of it; Enter skips it", highlight=False)
+        left_out: list[int] = []
+        while True:
+            answer = ask(PROMPT)
+            if answer is None or answer == "q":
+                return False
+            if answer == "":
+                return True
+            if answer == "i":
                 try:
-                    named = people.name_group(store, summary.id, answer, exclude=left_out)
-                except FacesortError as exc:  # a name it cannot take: ask again
+                    people.ignore(store, summary.id)
+                except FacesortError as exc:
                     console.error_line(str(exc))
                     continue
-                _said_named(summary.id, named)
-                offers.named.add(summary.id)
-                if not offers.run(named.person):
-                    return
-                later = naming_ops.named_by_next_cluster(store, pack)
-                break
+                console.stdout.print(f"group {summary.id} ignored", highlight=False)
+                return True
+            if answer == "x" or answer.startswith("x "):
+                picked = face_numbers(answer[1:], len(faces))
+                if picked is None:
+                    console.error_line(f"after x, give face numbers from 1 to {len(faces)}")
+                    continue
+                chosen = [faces[i - 1].id for i in picked]
+                store.detach_from_cluster(chosen)
+                left_out += chosen
+                console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
+                continue
+            try:
+                named = people.name_group(store, summary.id, answer, exclude=left_out)
+            except FacesortError as exc:  # a name it cannot take: ask again
+                console.error_line(str(exc))
+                continue
+            return self._named(summary.id, named)
+
+    def _page(self, page, where: str) -> bool:
+        """Small groups side by side, lettered: one answer names one of them,
+        or ignores all that are left."""
+        from facesort import people
+
+        store = self.store
+        letters = "abcdef"
+        groups = {letter: summary for letter, summary in zip(letters, page)}
+        faces = {letter: best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
+                 for letter, summary in groups.items()}
+        labels = {f"{letter}{i}": face for letter, shown in faces.items()
+                  for i, face in enumerate(shown, 1)}
+        title = f"Small groups {', '.join(f'{letter}: group {s.id}' for letter, s in groups.items())}"
+        path = show_faces(list(labels.values()), list(labels), title,
+                          sheet_path(store.path, f"groups-{page[0].id}"), self.open_viewer, self.preview,
+                          preview_picks=[list(labels).index(f"{letter}1") for letter in faces],
+                          preview_labels=[f"{letter}: {plural(groups[letter].faces, 'face')}"
+                                          for letter in faces])
+        console.stdout.print(f"[bold]Small groups[/bold] ({where}): "
+                             f"{', '.join(f'{letter} is group {s.id}' for letter, s in groups.items())}; "
+                             f"the best face of each is above, every face on the contact sheet: {path}",
+                             highlight=False)
+        left_out: dict[str, list[int]] = {letter: [] for letter in groups}
+        while groups:
+            answer = ask(PAGE_PROMPT)
+            if answer is None or answer == "q":
+                return False
+            if answer == "":
+                return True
+            if answer == "i":
+                ignored = []
+                for letter, summary in groups.items():
+                    try:
+                        people.ignore(store, summary.id)
+                        ignored.append(f"{letter} (group {summary.id})")
+                    except FacesortError as exc:  # it holds named faces: said why, and left as it is
+                        console.error_line(str(exc))
+                if ignored:
+                    console.stdout.print(f"ignored: {', '.join(ignored)}", highlight=False)
+                return True
+            if answer == "x" or answer.startswith("x "):
+                words = answer[1:].replace(",", " ").split()
+                wrong = [w for w in words if w not in labels or w[0] not in groups]
+                if not words or wrong:
+                    console.error_line(f"after x, give faces as the contact sheet labels them "
+                                       f"({', '.join(list(labels)[:3])} …)")
+                    continue
+                store.detach_from_cluster([labels[w].id for w in words])
+                for w in words:
+                    left_out[w[0]].append(labels[w].id)
+                console.stdout.print(f"left out: {', '.join(words)}", highlight=False)
+                continue
+            letter, _, typed = answer.partition(" ")
+            if letter not in groups or not typed.strip():
+                console.error_line(f"start with a group's letter ({', '.join(groups)}), then the name: "
+                                   f"{next(iter(groups))} Alice")
+                continue
+            summary = groups[letter]
+            try:
+                named = people.name_group(store, summary.id, typed.strip(), exclude=left_out[letter])
+            except FacesortError as exc:
+                console.error_line(str(exc))
+                continue
+            del groups[letter]
+            if not self._named(summary.id, named):
+                return False
+            for gone in [key for key, other in groups.items() if other.id in self.offers.named]:
+                del groups[gone]
+            if groups:
+                console.stdout.print(f"left on this page: {', '.join(groups)}", highlight=False)
+        return True
 
 
 class _Offers:
