@@ -355,14 +355,13 @@ class PeopleQueries:
         """person id → the faces the user (or an import) gave that person,
         oldest capture first."""
         found: dict[int, list[Exemplar]] = {}
-        for person_id, face_id, taken_at, quality, blob in self.db.execute(
-            "SELECT f.person_id, f.id, p.taken_at, f.quality, f.embedding FROM faces f"
+        for person_id, face_id, taken_at, quality in self.db.execute(
+            "SELECT f.person_id, f.id, p.taken_at, f.quality FROM faces f"
             " JOIN photos p ON p.id = f.photo_id WHERE f.pack_id = ? AND f.person_id IS NOT NULL"
             " ORDER BY f.person_id, p.taken_at IS NULL, p.taken_at, f.id",
             (pack_id,),
         ):
-            found.setdefault(person_id, []).append(
-                Exemplar(face_id, taken_at, quality, blob_to_embedding(blob)))
+            found.setdefault(person_id, []).append(Exemplar(face_id, taken_at, quality))
         return found
 
     def person_photos(self, pack_id: int) -> dict[int, set[int]]:

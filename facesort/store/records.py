@@ -199,10 +199,12 @@ class ScoredGroup:
 
 @dataclass(frozen=True)
 class Exemplar:
+    """A face the user gave a person, as chosen among (its embedding is read
+    only for the few chosen: a person may have thousands)."""
+
     face_id: int
     taken_at: str | None
     quality: float | None
-    embedding: np.ndarray
 
 
 @dataclass(frozen=True)
