@@ -170,7 +170,7 @@ def test_new_faces_recluster_only_the_blocks_they_went_to(monkeypatch):
     touched = np.isin(blocking.assign(blocking.project(everyone)),
                       blocking.assign(blocking.project(stranger)))
     untouched = np.flatnonzero(~touched[:len(old)])
-    assert len(untouched) > len(old) // 2
+    assert len(untouched) >= len(old) // 4  # at least one whole block had no new face
     pairs = Counter(zip(labels[untouched].tolist(), after[untouched].tolist()))
     assert len(pairs) == len(set(labels[untouched].tolist()))  # the same groups, maybe renumbered
 
