@@ -175,6 +175,21 @@ def test_new_faces_recluster_only_the_blocks_they_went_to(monkeypatch):
     assert len(pairs) == len(set(labels[untouched].tolist()))  # the same groups, maybe renumbered
 
 
+def test_merging_by_nearest_blocks_joins_what_comparing_every_pair_joins(monkeypatch):
+    """facesort survives a person split over groups in a library of many blocks: they are joined as before."""
+    monkeypatch.setattr(cluster_module, "BLOCK_SIZE", 60)
+    rng = np.random.default_rng(3)
+    faces = people_like(rng, 120, 6, spread=0.03)
+    blocking = blocking_for(faces)
+    assert len(blocking.centres) > cluster_module.MERGE_BLOCKS
+    halves = [np.arange(start, start + 3) for start in range(0, len(faces), 3)]  # each person in two groups
+    by_blocks = cluster_module._merge_close_groups(faces, list(halves), PARAMS.refine_distance, 0, blocking)
+    every_pair = cluster_module._merge_close_groups(faces, list(halves), PARAMS.refine_distance, 0, None)
+    as_sets = lambda groups: sorted(sorted(g.tolist()) for g in groups)  # noqa: E731
+    assert as_sets(by_blocks) == as_sets(every_pair)
+    assert len(by_blocks) == 120
+
+
 def test_a_new_face_of_a_known_person_joins_without_clustering(monkeypatch):
     """facesort survives one more photo of someone known: it is placed, and nothing is clustered again."""
     rng = np.random.default_rng(1)
