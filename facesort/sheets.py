@@ -80,7 +80,9 @@ def save_sheet(sheet: Image.Image, path: Path) -> Path:
 
 def terminal_preview(thumbs: Sequence[Image.Image], labels: Sequence[str], width: int = 14) -> Group:
     """Faces side by side in half-block cells, ``width`` cells wide each."""
-    height = width  # cells; each cell shows two pixel rows, and cells are about 1:2
+    # A cell is about half as wide as it is tall and shows two pixel rows, so
+    # its pixels are square: a square face takes half as many rows as columns.
+    height = (width + 1) // 2
     small = [t.convert("RGB").resize((width, height * 2), Image.Resampling.BOX) for t in thumbs]
     lines = []
     for row in range(height):

@@ -273,3 +273,11 @@ def test_a_huge_png_is_decoded_small(monkeypatch):
         expected = Image.open(io.BytesIO(data)).convert("RGB").reduce(1700 // 640)
         decoded = imaging.decode(Path(f"{mode}.png"), data, 640)
         assert np.array_equal(decoded.pixels, np.asarray(expected)), mode
+
+
+def test_a_terminal_preview_keeps_faces_in_proportion(cli, library):
+    """A terminal's cells are twice as tall as wide: a square face is drawn half as many rows as columns."""
+    cli("cluster")
+    session = cli("name", "--preview", "1", input="q\n")
+    rows = [line for line in session.stdout.splitlines() if "▀" in line]
+    assert rows and len(rows) * 2 == len(rows[0].strip())
