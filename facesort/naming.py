@@ -66,9 +66,9 @@ def spread_over_time(faces: Sequence[Exemplar], count: int = EXEMPLARS) -> list[
 
 
 def suggestion_distance(thresholds: PackThresholds) -> float:
-    """Just beyond the pack's cluster distance: a group of a named person that
-    grouping kept apart is, by construction, a little farther than that from
-    the person's faces, while strangers are many and spread up to the
+    """The pack's measured ``suggest`` distance; else just beyond the pack's
+    cluster distance: a group of a named person that grouping kept apart is,
+    by construction, a little farther than that from the person's faces, while strangers are many and spread up to the
     verification distance and beyond. A quarter of the way from the cluster
     to the verification distance (and, in group_suggestions, half the pack's
     recognition margin nearer than to anyone else named). On the LFW album
@@ -78,6 +78,8 @@ def suggestion_distance(thresholds: PackThresholds) -> float:
     (the only group left that was a named person; 353 offers at the
     verification distance). With sc_dlib a second group of Tony Blair is
     0.338 from him."""
+    if thresholds.suggest is not None:
+        return thresholds.suggest
     return thresholds.cluster + 0.25 * (thresholds.verify - thresholds.cluster)
 
 
@@ -114,8 +116,9 @@ def _recognition_space(store: Store, pack_id: int, thresholds: PackThresholds):
     if adapter is None:
         return (lambda embeddings: embeddings), thresholds
     scale = adapter.recognize / thresholds.recognize
+    suggest = None if thresholds.suggest is None else thresholds.suggest * scale
     return adapter.apply, replace(adapter.thresholds(thresholds), verify=thresholds.verify * scale,
-                                  cluster=thresholds.cluster * scale)
+                                  cluster=thresholds.cluster * scale, suggest=suggest)
 
 
 # People each group is compared with face by face: those whose centroid is
