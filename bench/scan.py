@@ -105,7 +105,10 @@ def set_threads(pack, threads: int) -> None:
     (onnxruntime's default is one per physical core) and set OpenCV's thread
     count, which a YuNet detector runs on."""
     import cv2
+    import onnx
     import onnxruntime
+
+    from facesort.cpugraph import split_prelu
 
     cv2.setNumThreads(threads)
     # load_engine caches by its arguments as given: ask as the scanner does.
@@ -113,8 +116,10 @@ def set_threads(pack, threads: int) -> None:
     recognizer = load_engine(pack, options.det_size, options.device)._recognizer
     session_options = onnxruntime.SessionOptions()
     session_options.intra_op_num_threads = threads
+    model = onnx.load(recognizer.model_file)
+    split_prelu(model)  # as the engine does on the CPU
     recognizer.session = onnxruntime.InferenceSession(
-        recognizer.model_file, session_options, providers=recognizer.session.get_providers())
+        model.SerializeToString(), session_options, providers=recognizer.session.get_providers())
 
 
 def _tree_cpu(root: int) -> dict[int, float]:
