@@ -10,9 +10,10 @@ conversion out of that layout and back, and its own kernel is slow. SFace has
 
 with the two per-channel scalings as BatchNormalization (scale a, mean 0,
 variance 1, no epsilon), everything stays in the blocked layout: onnxruntime
-turns those BatchNormalizations into 1x1 depthwise convolutions and folds the
-Add into one of them. The embeddings agree with the original graph's to about
-1e-6; SFace runs about twice as fast.
+turns those BatchNormalizations into 1x1 depthwise convolutions, folds the
+Add into one of them and, where no slope exceeds 1 (25 of SFace's 27), the
+Relu into the other. The embeddings agree with the original graph's to about
+1e-6; SFace runs twice as fast (one thread: 31 ms a face before, 14.5 after).
 """
 
 from __future__ import annotations
@@ -53,10 +54,17 @@ def split_prelu(model) -> int:
             return helper.make_node("BatchNormalization", [source, *names], [target],
                                     name=f"{tag}_{part}", epsilon=0.0)
 
+        if a.max() <= 1.0:
+            # (1 - a) * Relu(x) = Relu((1 - a) * x) when no slope exceeds 1:
+            # the Relu then runs inside the scaling's convolution.
+            rest = [scaled(x, 1.0 - a, f"{tag}_bx", "rest"),
+                    helper.make_node("Relu", [f"{tag}_bx"], [f"{tag}_rest"], name=f"{tag}_relu")]
+        else:
+            rest = [helper.make_node("Relu", [x], [f"{tag}_pos"], name=f"{tag}_relu"),
+                    scaled(f"{tag}_pos", 1.0 - a, f"{tag}_rest", "rest")]
         nodes += [
             scaled(x, a, f"{tag}_ax", "a"),
-            helper.make_node("Relu", [x], [f"{tag}_pos"], name=f"{tag}_relu"),
-            scaled(f"{tag}_pos", 1.0 - a, f"{tag}_rest", "rest"),
+            *rest,
             helper.make_node("Add", [f"{tag}_ax", f"{tag}_rest"], [y], name=f"{tag}_add"),
         ]
         slopes_used.add(slope.name)

@@ -105,7 +105,7 @@ def test_builtin_pack_embeds_as_the_published_sface_graph():
 
 
 def test_split_prelu_keeps_the_function_and_leaves_what_it_cannot_split():
-    """Per-channel PRelu on a 4-D tensor (slopes below 0 and above 1 too) is
+    """Per-channel PRelu on a 4-D tensor (slopes below 0, and above 1 too) is
     rewritten to the same outputs; a PRelu on a 2-D tensor is left as it is."""
     import onnx
     import onnxruntime
@@ -113,21 +113,22 @@ def test_split_prelu_keeps_the_function_and_leaves_what_it_cannot_split():
 
     from facesort.cpugraph import split_prelu
 
-    slope = np.array([-0.4, 0.0, 0.3, 1.2], np.float32)
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-         helper.make_node("PRelu", ["c", "slope4"], ["p"]),
-         helper.make_node("Flatten", ["p"], ["f"]),
+         helper.make_node("PRelu", ["c", "over_one"], ["p"]),
+         helper.make_node("PRelu", ["p", "up_to_one"], ["q"]),
+         helper.make_node("Flatten", ["q"], ["f"]),
          helper.make_node("PRelu", ["f", "slope2"], ["y"])],
         "prelus",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 5, 5])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 100])],
         [numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 3, 3, 3)).astype(np.float32), "w"),
-         numpy_helper.from_array(slope.reshape(4, 1, 1), "slope4"),
+         numpy_helper.from_array(np.array([-0.4, 0.0, 0.3, 1.2], np.float32).reshape(4, 1, 1), "over_one"),
+         numpy_helper.from_array(np.array([-0.6, 0.1, 0.5, 1.0], np.float32).reshape(1, 4, 1, 1), "up_to_one"),
          numpy_helper.from_array(np.full(100, 0.5, np.float32), "slope2")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     before = model.SerializeToString()
-    assert split_prelu(model) == 1
+    assert split_prelu(model) == 2
     onnx.checker.check_model(model)
     assert [n.op_type for n in model.graph.node].count("PRelu") == 1
     x = np.random.default_rng(1).normal(size=(2, 3, 5, 5)).astype(np.float32)
