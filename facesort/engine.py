@@ -327,8 +327,8 @@ def _cpu_session(recognizer, providers: list[str], threads: int = 0) -> None:
       (cpugraph.py): SFace embeds twice as fast, to the same vectors;
     - intra-op threads that sleep instead of spinning when a run ends: the
       scan's decoding threads and OpenCV's detector threads need those cores
-      between runs (bench/scan.py: 5% more photos a second on two idle cores,
-      20% on two cores shared with other work).
+      between runs (bench/scan.py: 7% more photos a second on two idle cores,
+      about 20% on two cores busy with other work).
 
     ``threads``: onnxruntime's intra-op threads, 0 for its default (one per
     core); bench/scan.py weighs them against photo-level threads."""
