@@ -42,7 +42,7 @@ from PIL import Image
 
 from facesort import imaging
 from facesort.config import resolve_pack
-from facesort.engine import load_engine
+from facesort.engine import _cpu_session, load_engine
 from facesort.scan import ScanOptions, scan
 from facesort.store import Store
 from lfw import GROUP_EXPECTED, SHARED
@@ -105,16 +105,12 @@ def set_threads(pack, threads: int) -> None:
     (onnxruntime's default is one per physical core) and set OpenCV's thread
     count, which a YuNet detector runs on."""
     import cv2
-    import onnxruntime
 
     cv2.setNumThreads(threads)
     # load_engine caches by its arguments as given: ask as the scanner does.
     options = ScanOptions()
-    recognizer = load_engine(pack, options.det_size, options.device)._recognizer
-    session_options = onnxruntime.SessionOptions()
-    session_options.intra_op_num_threads = threads
-    recognizer.session = onnxruntime.InferenceSession(
-        recognizer.model_file, session_options, providers=recognizer.session.get_providers())
+    engine = load_engine(pack, options.det_size, options.device)
+    _cpu_session(engine._recognizer, engine.providers, threads)
 
 
 def _tree_cpu(root: int) -> dict[int, float]:

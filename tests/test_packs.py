@@ -85,6 +85,58 @@ def test_builtin_landmarks_mean_what_scrfd_landmarks_mean():
         assert abs(a.box[0] - b.box[0]) < 0.2 * b.box[2]
 
 
+def test_builtin_pack_embeds_as_the_published_sface_graph():
+    """The recognizer's faster CPU graph (PRelu split, cpugraph.py) gives the
+    embeddings of the SFace file as shipped, which the thresholds were measured on."""
+    import onnxruntime
+
+    engine = load_engine(resolve_pack(DEFAULT_MODEL))
+    crops = []
+    for person in ("Colin_Powell", "Tony_Blair"):
+        photo = imaging.read_and_decode(lfw_photo(person), engine.det_size)
+        crops += [engine.align(photo.pixels, d.landmarks) for d in engine.detect(photo.pixels)]
+    recognizer = engine._recognizer
+    original = onnxruntime.InferenceSession(recognizer.model_file, providers=["CPUExecutionProvider"])
+    blob = np.stack([(c[:, :, ::-1].astype(np.float32) - 127.5) / 127.5 for c in crops]).transpose(0, 3, 1, 2)
+    expected = original.run(None, {recognizer.input_name: np.ascontiguousarray(blob)})[0]
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert len(crops) >= 2
+    assert np.abs(engine.embed(crops) - expected).max() < 1e-5
+
+
+def test_split_prelu_keeps_the_function_and_leaves_what_it_cannot_split():
+    """Per-channel PRelu on a 4-D tensor (slopes below 0, and above 1 too) is
+    rewritten to the same outputs; a PRelu on a 2-D tensor is left as it is."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    from facesort.cpugraph import split_prelu
+
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("PRelu", ["c", "over_one"], ["p"]),
+         helper.make_node("PRelu", ["p", "up_to_one"], ["q"]),
+         helper.make_node("Flatten", ["q"], ["f"]),
+         helper.make_node("PRelu", ["f", "slope2"], ["y"])],
+        "prelus",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 100])],
+        [numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 3, 3, 3)).astype(np.float32), "w"),
+         numpy_helper.from_array(np.array([-0.4, 0.0, 0.3, 1.2], np.float32).reshape(4, 1, 1), "over_one"),
+         numpy_helper.from_array(np.array([-0.6, 0.1, 0.5, 1.0], np.float32).reshape(1, 4, 1, 1), "up_to_one"),
+         numpy_helper.from_array(np.full(100, 0.5, np.float32), "slope2")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    before = model.SerializeToString()
+    assert split_prelu(model) == 2
+    onnx.checker.check_model(model)
+    assert [n.op_type for n in model.graph.node].count("PRelu") == 1
+    x = np.random.default_rng(1).normal(size=(2, 3, 5, 5)).astype(np.float32)
+    run = [onnxruntime.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+           for m in (before, model.SerializeToString())]
+    assert np.abs(run[0] - run[1]).max() < 1e-5
+
+
 def test_builtin_pack_has_measured_thresholds():
     """who, verify and automatic naming work out of the box: the default pack's
     thresholds are measured, not borrowed."""
