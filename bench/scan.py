@@ -14,7 +14,10 @@ prints the faces found at each.
 
 With --fr-bin, also runs the face_recognition CLI (`face_recognition --cpus 2`,
 installed in its own venv) on the same folder, once, and prints its photos/s
-and faces found beside the first pack's, and the ratio.
+and faces found beside the first pack's, and the ratio. Faces found are also
+checked against the pasted ones: how many pasted faces each found, and how
+many of its faces lie on none (for face_recognition its detector is run again,
+as its CLI calls it, from the venv's Python, outside the timing).
 
 --intra-threads sets onnxruntime's intra-op threads of the recognizer (and
 OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
@@ -28,6 +31,7 @@ read and decode threads, to measure one against the other.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -49,15 +53,19 @@ from lfw import GROUP_EXPECTED, SHARED
 
 
 
-def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) -> int:
-    """Write ``count`` 3000x2000 JPEGs, each with ``faces_per_photo`` LFW faces."""
+def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) -> dict[str, list]:
+    """Write ``count`` 3000x2000 JPEGs, each with ``faces_per_photo`` LFW faces;
+    return each photo's pasted (x, y, w, h) boxes by path."""
     rng = random.Random(seed)
     portraits = sorted((SHARED / "data" / "lfw").glob("*/*_0001.jpg"))
     # Smooth random colour: a background with no face in it.
     noise = Image.frombytes("RGB", (30, 20), bytes(rng.randrange(256) for _ in range(30 * 20 * 3)))
     background = noise.resize((3000, 2000), Image.Resampling.BICUBIC)
+    pasted: dict[str, list] = {}
     for index in range(count):
         canvas = background.copy()
+        path = folder / f"photo_{index:04d}.jpg"
+        pasted[str(path)] = []
         for slot in range(faces_per_photo):
             # LFW's face sits in the middle 50% of each 250x250 portrait.
             face = Image.open(rng.choice(portraits)).crop((45, 45, 205, 215))
@@ -67,11 +75,38 @@ def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) 
             x = slot * column_width + rng.randint(0, max(0, column_width - side))
             y = rng.randint(100, 2000 - face.height - 100)
             canvas.paste(face, (x, y))
-        canvas.save(folder / f"photo_{index:04d}.jpg", quality=90)
-    return count
+            pasted[str(path)].append((x, y, face.width, face.height))
+        canvas.save(path, quality=90)
+    return pasted
 
 
-def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.workers) -> dict:
+def _share_inside(box: tuple, outer: tuple) -> float:
+    x, y, w, h = box
+    ox, oy, ow, oh = outer
+    width = max(0.0, min(x + w, ox + ow) - max(x, ox))
+    height = max(0.0, min(y + h, oy + oh) - max(y, oy))
+    return width * height / (w * h) if w * h else 0.0
+
+
+def match_pasted(pasted: dict[str, list], found: dict[str, list]) -> tuple[int, int]:
+    """(pasted faces found, faces found on no pasted face): a found box counts
+    for the pasted face that holds most of it (over half), once each; a pasted
+    box holds hair and neck too, so overlap is measured inside it, not as IoU."""
+    hits = strays = 0
+    for path, boxes in pasted.items():
+        taken: set[int] = set()
+        for box in found.get(path, []):
+            best = max(range(len(boxes)), key=lambda k: _share_inside(box, boxes[k]))
+            if _share_inside(box, boxes[best]) > 0.5 and best not in taken:
+                taken.add(best)
+                hits += 1
+            else:
+                strays += 1
+    return hits, strays
+
+
+def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.workers,
+             pasted: dict[str, list] | None = None) -> dict:
     real_decode = imaging.decode
     if full_decode:
         imaging.decode = lambda path, data, long_side: real_decode(path, data, None)
@@ -81,6 +116,8 @@ def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.w
             report = scan(store, [folder], pack, ScanOptions(workers=workers))
             wall = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            found = {photo.path: [face.box for face in photo.faces]
+                     for photo in store.export_photos(store.find_pack(pack.name))} if pasted else {}
     finally:
         imaging.decode = real_decode
     stages = report.timings
@@ -94,6 +131,7 @@ def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.w
         **{f"{k} s": v for k, v in stages.items()},
         "total/model": wall / model,
         "CPU %": 100 * cpu / wall / CORES,
+        **(dict(zip(("pasted found", "strays"), match_pasted(pasted, found))) if pasted else {}),
     }
 
 
@@ -160,6 +198,42 @@ def run_face_recognition(binary: str, folder: Path) -> dict:
             "faces/s": faces / wall, "CPU %": 100 * sum(seen.values()) / wall / CORES}
 
 
+# face_recognition's CLI shrinks a photo to 1600 px and finds faces with HOG,
+# upsampling once (face_encodings' defaults); boxes come back as (x, y, w, h)
+# in the photo's own pixels.
+FR_LOCATIONS = """
+import json, sys
+import numpy, PIL.Image, face_recognition
+found = {}
+for path in sys.argv[1:]:
+    image = face_recognition.load_image_file(path)
+    scale = 1.0
+    if max(image.shape) > 1600:
+        small = PIL.Image.fromarray(image)
+        small.thumbnail((1600, 1600), PIL.Image.LANCZOS)
+        scale = image.shape[1] / small.width
+        image = numpy.array(small)
+    found[path] = [[left * scale, top * scale, (right - left) * scale, (bottom - top) * scale]
+                   for top, right, bottom, left in face_recognition.face_locations(image, 1, "hog")]
+print(json.dumps(found))
+"""
+
+
+def face_recognition_boxes(binary: str, paths: list[str]) -> dict[str, list]:
+    """face_recognition's face boxes, found in two processes at once."""
+    python = str(Path(binary).parent / "python")
+    halves = [paths[0::2], paths[1::2]]
+    children = [subprocess.Popen([python, "-c", FR_LOCATIONS, *half], stdout=subprocess.PIPE, text=True)
+                for half in halves if half]
+    found: dict[str, list] = {}
+    for child in children:
+        stdout, _ = child.communicate()
+        if child.returncode:
+            raise SystemExit(f"{python} could not find faces with face_recognition ({child.returncode})")
+        found.update(json.loads(stdout))
+    return found
+
+
 def median_rows(runs: list[dict]) -> dict:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -215,7 +289,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        build_photos(folder, args.photos, args.faces)
+        pasted = build_photos(folder, args.photos, args.faces)
         print(f"built {args.photos} photos of 3000x2000 with {args.faces} faces pasted in each "
               f"in {time.perf_counter() - started:.1f} s; {args.repeats} alternating rounds, medians; "
               f"{CORES} cores, workers {args.workers}, intra-op threads {args.intra_threads or 'default'}")
@@ -226,9 +300,12 @@ def main() -> None:
         run_scan(folder, packs[0], full_decode=False)  # warm the file cache
         for _ in range(args.repeats):
             for label, pack, full in columns:
-                runs[label].append(run_scan(folder, pack, full, args.workers))
+                runs[label].append(run_scan(folder, pack, full, args.workers, pasted))
         load_during = os.getloadavg()
         fr = run_face_recognition(args.fr_bin, folder) if args.fr_bin else None
+        if fr:
+            fr["pasted found"], fr["strays"] = match_pasted(
+                pasted, face_recognition_boxes(args.fr_bin, sorted(pasted)))
     print("load average (1, 5, 15 min) before the scans: " + " ".join(f"{v:.2f}" for v in load_before)
           + "; after: " + " ".join(f"{v:.2f}" for v in load_during))
     medians = {label: median_rows(r) for label, r in runs.items()}
@@ -241,7 +318,7 @@ def main() -> None:
     if fr:
         ours = medians[first]
         print(f"\n{'':<14}{first:>20}{'face_recognition':>20}")
-        for key in ("wall", "photos", "faces", "photos/s", "faces/s", "CPU %"):
+        for key in ("wall", "photos", "faces", "pasted found", "strays", "photos/s", "faces/s", "CPU %"):
             print(f"{key:<14}{ours[key]:>20.2f}{fr[key]:>20.2f}")
         print(f"facesort ({first}) photos/s / face_recognition --cpus 2 photos/s: "
               f"{ours['photos/s'] / fr['photos/s']:.1f}x; load average after it: "
