@@ -137,9 +137,7 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds, person_id:
     vectors = space(vectors)
     if not len(owners):
         return []
-    # The gallery holds each person's exemplars in one run of rows.
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    ends = np.r_[starts[1:], len(owners)]
+    starts, ends = _person_runs(owners)
     person_ids = owners[starts]
     centroids = _normalised(np.add.reduceat(vectors, starts, axis=0))
     groups = store.unnamed_groups(pack_id)
@@ -167,6 +165,13 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds, person_id:
         found.append(_Nearness(group.id, len(group.face_ids), set(group.photo_ids.tolist()),
                                gallery.person_ids, per_person, automatic))
     return found
+
+
+def _person_runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each person's run of gallery rows starts and ends (the gallery
+    holds each person's exemplars together)."""
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    return starts, np.r_[starts[1:], len(owners)]
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
@@ -257,12 +262,11 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
         return []
     space, thresholds = _recognition_space(store, pack_id, thresholds)
     vectors = space(vectors)
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    starts, _ = _person_runs(owners)
     person_ids = owners[starts]
     if len(person_ids) < 2:
         return []
-    centroids = np.add.reduceat(vectors, starts, axis=0)
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    centroids = _normalised(np.add.reduceat(vectors, starts, axis=0))
     d = distances(centroids, centroids)
     photos_of = store.person_photos(pack_id)
     names = {p.id: p for p in store.people()}
