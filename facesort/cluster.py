@@ -351,6 +351,8 @@ def _merge_candidates(means: np.ndarray, fresh: int, blocking: Blocking | None):
         if len(home) == 0 or len(guests) == 0 or max(home.max(), guests.max()) < fresh:
             continue
         yield home, guests
+
+
 def _rescue(embeddings: np.ndarray, labels: np.ndarray, distance: float, margin: float,
             rows: np.ndarray | None = None) -> None:
     """Give unknown faces (of ``rows``, else all) to a group they clearly
