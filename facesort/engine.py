@@ -346,7 +346,7 @@ def _cpu_session(recognizer, providers: list[str], threads: int = 0) -> None:
         recognizer.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                           providers=providers)
     except Exception:  # onnxruntime raises many kinds; insightface's session still works
-        return
+        pass
 
 
 def _load_failure(exc: Exception) -> str:

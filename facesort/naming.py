@@ -21,9 +21,9 @@ import numpy as np
 
 from facesort import people
 from facesort.errors import FacesortError
-from facesort.quality import best_first, too_poor
+from facesort.quality import POOR, best_first
 from facesort.recognize import CHUNK_CELLS, UNKNOWN, Gallery, distances, recognize
-from facesort.store import ClusterSummary, Exemplar, FaceInfo, Person, Store
+from facesort.store import ClusterSummary, FaceInfo, Person, Store
 from facesort.thresholds import PackThresholds, thresholds_for
 
 # Faces that stand for a person: enough to cover the ages of a child, few
@@ -56,13 +56,13 @@ class PeopleSuggestion:
     distance: float
 
 
-def spread_over_time(faces: Sequence[Exemplar], count: int = EXEMPLARS) -> list[Exemplar]:
-    """``count`` faces spread over capture time: the faces (oldest first) cut
-    into ``count`` runs, and the best face of each run."""
-    if len(faces) <= count:
-        return list(faces)
-    runs = np.array_split(np.arange(len(faces)), count)
-    return [max((faces[i] for i in run), key=lambda f: (f.quality or 0.5, -f.face_id)) for run in runs]
+def spread_over_time(rows: np.ndarray, rank: np.ndarray, count: int = EXEMPLARS) -> np.ndarray:
+    """``count`` of ``rows`` (a person's faces, oldest first) spread over
+    capture time: the rows cut into ``count`` runs, and the best of each run
+    (the lowest ``rank``)."""
+    if len(rows) <= count:
+        return rows
+    return np.array([run[np.argmin(rank[run])] for run in np.array_split(rows, count)])
 
 
 def suggestion_distance(thresholds: PackThresholds) -> float:
@@ -84,23 +84,29 @@ def suggestion_distance(thresholds: PackThresholds) -> float:
 
 
 def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exemplar embeddings and their person ids, each person's in one run of rows."""
-    chosen = []
-    for person_id, faces in store.exemplars(pack_id).items():
-        judgeable = [f for f in faces if not too_poor(f.quality)] or faces
-        chosen += [(person_id, face.face_id) for face in spread_over_time(judgeable)]
-    if not chosen:
+    """Exemplar embeddings and their person ids, each person's in one run of
+    rows: up to EXEMPLARS of the faces the user gave each person, spread over
+    time, judgeable ones where the person has any."""
+    owners, face_ids, quality = store.named_faces_by_time(pack_id)
+    if not len(owners):
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-    embeddings = store.embeddings_of(face_id for _, face_id in chosen)
-    return (np.stack([embeddings[face_id] for _, face_id in chosen]),
-            np.array([person_id for person_id, _ in chosen], dtype=np.int64))
+    # Best first: the highest quality (0.5 when never scored), then the oldest face id.
+    rank = np.empty(len(owners), np.int64)
+    rank[np.lexsort((face_ids, -np.where(np.isnan(quality), 0.5, quality)))] = np.arange(len(owners))
+    judgeable = ~(quality < POOR)  # never scored counts as judgeable
+    chosen = []
+    for start, end in zip(*_person_runs(owners)):
+        rows = np.arange(start, end)
+        chosen.append(spread_over_time(rows[judgeable[rows]] if judgeable[rows].any() else rows, rank))
+    rows = np.concatenate(chosen)
+    embeddings = store.embeddings_of(face_ids[rows])
+    return np.stack([embeddings[face_id] for face_id in face_ids[rows].tolist()]), owners[rows]
 
 
 @dataclass(frozen=True)
 class _Nearness:
     group: int
     faces: int
-    photo_ids: set[int]
     people: np.ndarray  # the named people nearest it (CANDIDATES), by id
     distance: np.ndarray  # for each of them: the median face's distance to their nearest exemplar
     automatic: int | None  # the person the next cluster run would name most of its faces
@@ -162,7 +168,7 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds, person_id:
             face_to_exemplar = distances(group.embeddings[:GROUP_FACES], vectors[rows])
             runs = np.cumsum([0] + [ends[c] - starts[c] for c in near[:-1]])
             per_person = np.median(np.minimum.reduceat(face_to_exemplar, runs, axis=1), axis=0)
-        found.append(_Nearness(group.id, len(group.face_ids), set(group.photo_ids.tolist()),
+        found.append(_Nearness(group.id, len(group.face_ids),
                                gallery.person_ids, per_person, automatic))
     return found
 
@@ -200,7 +206,7 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
     if thresholds is None:
         return []
     refused = store.refusals() | set(skip)
-    photos_of = store.person_photos(pack_id)
+    beside: dict[int, set[int]] = {}  # group → people in its photos, read for the few within reach
     names = {p.id: p for p in store.people()}
     _, seen = _recognition_space(store, pack_id, thresholds)
     limit = suggestion_distance(seen)
@@ -212,7 +218,11 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
             if distance > limit:
                 break
             if ((person is not None and person_id != person.id) or (near.group, person_id) in refused
-                    or near.automatic == person_id or photos_of.get(person_id, set()) & near.photo_ids):
+                    or near.automatic == person_id):
+                continue
+            if near.group not in beside:
+                beside[near.group] = store.people_beside_group(near.group, pack_id)
+            if person_id in beside[near.group]:
                 continue
             # Clearly nearer to this person than to anyone else named: look-alike
             # strangers sit between several people.
@@ -268,12 +278,15 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
         return []
     centroids = _normalised(np.add.reduceat(vectors, starts, axis=0))
     d = distances(centroids, centroids)
-    photos_of = store.person_photos(pack_id)
+    photos_of: dict[int, set[int]] = {}  # read for the few close pairs only
     names = {p.id: p for p in store.people()}
     found = []
     for i, j in zip(*np.nonzero(np.triu(d <= thresholds.recognize, k=1))):
         a, b = int(person_ids[i]), int(person_ids[j])
-        if photos_of.get(a, set()) & photos_of.get(b, set()):
+        for someone in (a, b):
+            if someone not in photos_of:
+                photos_of[someone] = store.photos_of_person(someone, pack_id)
+        if photos_of[a] & photos_of[b]:
             continue
         found.append(PeopleSuggestion(names[a], names[b], round(float(d[i, j]), 4)))
     return sorted(found, key=lambda s: s.distance)

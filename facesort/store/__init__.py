@@ -11,7 +11,6 @@ from facesort.store.library import Store
 from facesort.store.records import (
     ClusterRun,
     ClusterSummary,
-    Exemplar,
     ExportPhoto,
     FaceInfo,
     FaceRecord,
@@ -33,7 +32,6 @@ __all__ = [
     "CarryReport",
     "ClusterRun",
     "ClusterSummary",
-    "Exemplar",
     "ExportPhoto",
     "FaceInfo",
     "GroupingInput",

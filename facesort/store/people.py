@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,6 @@ from facesort.store.records import (
     ClusterSummary,
     FaceInfo,
     ScoredGroup,
-    Exemplar,
     StoredAdapter,
 )
 
@@ -334,46 +332,58 @@ class PeopleQueries:
         the user or automatically), each with its judgeable faces, best first."""
         import numpy as np
 
+        # Groups first, then their faces: CROSS JOIN keeps SQLite from
+        # walking every face of the pack and asking "is its group named?"
+        # once a face (4.2 s against 0.6 s at a million faces).
         rows = self.db.execute(
-            "SELECT f.cluster_id, f.id, f.photo_id, f.embedding FROM faces f"
-            " JOIN clusters c ON c.id = f.cluster_id"
+            "SELECT f.cluster_id, f.id, f.embedding FROM clusters c CROSS JOIN faces f"
+            " ON f.cluster_id = c.id"
             " WHERE c.pack_id = ?1 AND NOT c.ignored AND (f.quality IS NULL OR f.quality >= ?2)"
             " AND NOT EXISTS (SELECT 1 FROM faces g WHERE g.cluster_id = c.id"
             "   AND (g.person_id IS NOT NULL OR g.auto_person_id IS NOT NULL))"
             " ORDER BY f.cluster_id, coalesce(f.quality, 0.5) DESC, f.id",
             (pack_id, POOR_QUALITY),
         ).fetchall()
-        return [
-            ScoredGroup(cluster_id, np.array([r[1] for r in members], dtype=np.int64),
-                        np.array([r[2] for r in members], dtype=np.int64),
-                        np.stack([blob_to_embedding(r[3]) for r in members]))
-            for cluster_id, group in groupby(rows, key=lambda r: r[0])
-            for members in [list(group)]
-        ]
+        if not rows:
+            return []
+        cluster_ids = np.array([row[0] for row in rows], dtype=np.int64)
+        face_ids = np.array([row[1] for row in rows], dtype=np.int64)
+        embeddings = np.frombuffer(b"".join(row[2] for row in rows),
+                                   EMBEDDING_DTYPE).reshape(len(rows), -1)
+        starts = np.flatnonzero(np.r_[True, cluster_ids[1:] != cluster_ids[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        return [ScoredGroup(int(cluster_ids[start]), face_ids[start:end], embeddings[start:end])
+                for start, end in zip(starts, ends)]
 
-    def exemplars(self, pack_id: int) -> dict[int, list[Exemplar]]:
-        """person id → the faces the user (or an import) gave that person,
-        oldest capture first."""
-        found: dict[int, list[Exemplar]] = {}
-        for person_id, face_id, taken_at, quality in self.db.execute(
-            "SELECT f.person_id, f.id, p.taken_at, f.quality FROM faces f"
+    def named_faces_by_time(self, pack_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The faces the user (or an import) gave a person, as three arrays:
+        person id, face id and quality (NaN when never scored); each person's
+        faces together, oldest capture first. Arrays, not one object a face:
+        a library may have a million named faces, of which suggestions read
+        a few embeddings a person."""
+        import numpy as np
+
+        rows = self.db.execute(
+            "SELECT f.person_id, f.id, f.quality FROM faces f"
             " JOIN photos p ON p.id = f.photo_id WHERE f.pack_id = ? AND f.person_id IS NOT NULL"
             " ORDER BY f.person_id, p.taken_at IS NULL, p.taken_at, f.id",
             (pack_id,),
-        ):
-            found.setdefault(person_id, []).append(Exemplar(face_id, taken_at, quality))
-        return found
+        ).fetchall()
+        # None becomes NaN in a float array; ids stay exact below 2**53.
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+        return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].copy()
 
-    def person_photos(self, pack_id: int) -> dict[int, set[int]]:
-        """person id → the photos where a face is that person (the user's
-        decision, else the automatic one)."""
-        found: dict[int, set[int]] = {}
-        for person_id, photo_id in self.db.execute(
-            "SELECT DISTINCT coalesce(person_id, auto_person_id), photo_id FROM faces"
-            " WHERE pack_id = ? AND coalesce(person_id, auto_person_id) IS NOT NULL", (pack_id,)
-        ):
-            found.setdefault(person_id, set()).add(photo_id)
-        return found
+    def people_beside_group(self, cluster_id: int, pack_id: int) -> set[int]:
+        """The people (the user's decision, else the automatic one) on faces
+        that share a photo with a face of group ``cluster_id``."""
+        return {row[0] for row in self.db.execute(
+            # The group's faces first, then their photos' (CROSS JOIN fixes the
+            # order): the other way round walks the whole pack (0.4 s against 1 ms).
+            "SELECT DISTINCT coalesce(o.person_id, o.auto_person_id) FROM faces g"
+            " CROSS JOIN faces o ON o.photo_id = g.photo_id AND o.pack_id = ?2"
+            " WHERE g.cluster_id = ?1 AND coalesce(o.person_id, o.auto_person_id) IS NOT NULL",
+            (cluster_id, pack_id),
+        )}
 
     def refusals(self) -> set[tuple[int, int]]:
         """(group, person) pairs the user said no to."""

@@ -193,18 +193,7 @@ class ScoredGroup:
 
     id: int
     face_ids: np.ndarray
-    photo_ids: np.ndarray
     embeddings: np.ndarray
-
-
-@dataclass(frozen=True)
-class Exemplar:
-    """A face the user gave a person, as chosen among (its embedding is read
-    only for the few chosen: a person may have thousands)."""
-
-    face_id: int
-    taken_at: str | None
-    quality: float | None
 
 
 @dataclass(frozen=True)
