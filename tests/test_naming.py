@@ -65,6 +65,27 @@ def test_suggest_lists_groups_and_people_who_may_be_one(cli, library):
     assert "may be one person" in text and "facesort merge" in text
 
 
+def test_a_group_sharing_a_photo_with_the_person_is_never_offered(cli, library):
+    """A person is in a photo once: a group with a face in a photo where Tony
+    is is not offered as Tony, and two people named in one photo are not
+    offered as one person."""
+    main, other = _second_tony_group(cli)
+    beside = next(f for f in faces(cli) if f["cluster"] == main)
+    together = Image.new("RGB", (500, 250))
+    together.paste(Image.open(library / "Tony_Blair_5.jpg"), (0, 0))
+    together.paste(Image.open(beside["path"]), (250, 0))
+    together.save(library / "together.jpg")
+    cli("scan", str(library))
+    cli("cluster")
+    clusters = {f["cluster"] for f in faces(cli) if f["path"].endswith("together.jpg")}
+    assert {main, other} <= clusters, "each face of the new photo should join its Tony group"
+    cli("name", str(main), "Tony")
+    assert json.loads(cli("suggest", "--json").stdout)["groups"] == []
+    assert "Also Tony?" not in cli("name", "--preview", "0", input="q\n").stdout
+    cli("name", str(other), "Blair")
+    assert json.loads(cli("suggest", "--json").stdout)["people"] == []
+
+
 def test_review_accepts_a_page_and_rejects_the_faces_x_names(cli, library, tmp_path, db_path):
     """review turns a page of automatic names into decisions, and x takes faces away for good."""
     cli("cluster")
