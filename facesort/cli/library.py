@@ -158,7 +158,7 @@ def status(
         failed = store.failed_photos() if errors else []
         orphaned = store.orphans() if orphans else []
         adapters = store.adapters()
-        poor_faces = store.poor_faces()
+        poor_faces = store.poor_faces() if poor else []
     if json_output:
         data = {
             "database": summary.db_path,
@@ -176,7 +176,7 @@ def status(
         data["orphans"] = summary.orphans
         data["adapters"] = [{"pack": a.pack, "trained_at": a.trained_at, "faces": a.faces,
                              "recognize": a.recognize, "margin": a.margin} for a in adapters]
-        data["poor_faces"] = len(poor_faces)
+        data["poor_faces"] = summary.poor_faces
         if poor:
             data["poor_list"] = [{"face": f.id, "path": f.path, "box": list(f.box),
                                   "quality": f.quality, "person": f.person} for f in poor_faces]
@@ -206,8 +206,8 @@ def status(
     if summary.orphans:
         out.print(f"Orphans   {plural(summary.orphans, 'decision')} whose face was not found again",
                   highlight=False)
-    if poor_faces:
-        out.print(f"Too poor  {plural(len(poor_faces), 'face')} too small or too blurred to judge, "
+    if summary.poor_faces:
+        out.print(f"Too poor  {plural(summary.poor_faces, 'face')} too small or too blurred to judge, "
                   "kept out of grouping", highlight=False)
     for photo in failed:
         out.print(f"{photo.path}: {photo.error}", markup=False, highlight=False)
@@ -223,7 +223,7 @@ def status(
         out.print("See which photos failed and why: facesort status --errors", style="dim")
     if summary.orphans and not orphans:
         out.print("See them: facesort status --orphans", style="dim")
-    if poor_faces and not poor:
+    if summary.poor_faces and not poor:
         out.print("See the faces too poor to judge: facesort status --poor", style="dim")
 
 

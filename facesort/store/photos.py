@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
 
+from facesort.quality import POOR as POOR_QUALITY
 from facesort.quality import face_quality
 from facesort.store import decisions
 from facesort.store.decisions import CarryReport, Place
@@ -256,6 +257,8 @@ class PhotoQueries:
             named_faces=named,
             orphans=self.db.execute("SELECT count(*) FROM orphans").fetchone()[0],
             auto_faces=auto,
+            poor_faces=self.db.execute("SELECT count(*) FROM faces WHERE quality < ?",
+                                       (POOR_QUALITY,)).fetchone()[0],
         )
 
     def failed_photos(self) -> list[FailedPhoto]:

@@ -62,6 +62,7 @@ class LibrarySummary:
     named_faces: int  # the user's (and imported) decisions
     auto_faces: int
     orphans: int  # decisions whose face was not found again
+    poor_faces: int  # too small or too blurred to judge
 
 
 @dataclass(frozen=True)
