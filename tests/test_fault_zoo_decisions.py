@@ -232,6 +232,19 @@ def test_a_name_with_a_tag_separator_is_refused_with_the_reason(cli, library):
     assert json.loads(cli("people", "--json").stdout) == []
 
 
+def test_a_y_typed_at_the_name_prompt_does_not_make_a_person_called_y(cli, library):
+    """A "y" meant for "Also Alice?" but typed at the name prompt (or after a
+    page letter, "b y") is refused and asked again, not made a person called
+    y who takes the group; a one-letter name can still be given on purpose."""
+    cli("cluster")
+    session = cli("name", "--preview", "0", input="y\nTony Blair\nq\n")
+    assert session.exit_code == 0, session.output
+    assert "'y' is not an answer here" in session.stderr
+    assert [p["name"] for p in json.loads(cli("people", "--json").stdout)] == ["Tony Blair"]
+    assert cli("name", str(group_of(cli, "Colin_Powell")), "J").exit_code == 0
+    assert {p["name"] for p in json.loads(cli("people", "--json").stdout)} == {"Tony Blair", "J"}
+
+
 def test_a_surname_or_a_prefix_in_any_case_finds_the_person(cli, library):
     """find putin finds Vladimir Putin; an ambiguous prefix lists the choices."""
     cli("cluster")

@@ -189,12 +189,14 @@ def test_small_groups_come_a_page_at_a_time(cli, tmp_path):
 
 
 def test_a_page_leaves_out_faces_by_their_label_and_asks_again_for_a_bad_answer(cli, tmp_path):
-    """x a2 keeps a face out of group a's name; an answer without a letter is asked again."""
+    """x a2 keeps a face out of group a's name; an answer without a letter,
+    or with a one-letter slip for a name ("a y"), is asked again."""
     groups = _small_groups(cli, tmp_path)
     group, person = groups["a"]
-    session = cli("name", "--preview", "0", input=f"{person}\nx a2\na {person}\n\n")
+    session = cli("name", "--preview", "0", input=f"{person}\nx a2\na y\na {person}\n\n")
     assert session.exit_code == 0, session.output
     assert "start with a group's letter" in session.output and "left out: a2" in session.stdout
+    assert "'y' is not an answer here" in session.stderr
     named = [f for f in faces(cli) if f["person"] == person]
     assert len(named) == 1 and named[0]["person_source"] == "user"
     listed = {c["id"]: c for c in json.loads(cli("clusters", "--all", "--json").stdout)}

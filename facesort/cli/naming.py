@@ -153,6 +153,9 @@ class _NamingSession:
                 left_out += chosen
                 console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
                 continue
+            if slip := _slip(store, answer):
+                console.error_line(slip)
+                continue
             try:
                 named = people.name_group(store, summary.id, answer, exclude=left_out)
             except FacesortError as exc:  # a name it cannot take: ask again
@@ -218,6 +221,9 @@ class _NamingSession:
                                    f"{next(iter(groups))} Alice")
                 continue
             summary = groups[letter]
+            if slip := _slip(store, typed.strip()):
+                console.error_line(slip)
+                continue
             try:
                 named = people.name_group(store, summary.id, typed.strip(), exclude=left_out[letter])
             except FacesortError as exc:
@@ -231,6 +237,17 @@ class _NamingSession:
             if groups:
                 console.stdout.print(f"left on this page: {', '.join(groups)}", highlight=False)
         return True
+
+
+def _slip(store: Store, typed: str) -> str | None:
+    """Why a one-character answer is not taken as a new person's name, or
+    None. A "y" or "n" typed a moment after an "Also Alice?" question would
+    otherwise make a person called y out of a whole group; someone already
+    called that is joined as any name is."""
+    if len(typed) != 1 or store.find_person(typed) is not None:
+        return None
+    return (f"{typed!r} is not an answer here: type the person's whole name, or Enter to skip "
+            f"('facesort name GROUP {typed}' gives a one-letter name)")
 
 
 class _Offers:
