@@ -127,13 +127,15 @@ def test_review_exits_130_on_ctrl_c(cli, library, tmp_path, monkeypatch):
 
 
 def test_split_gives_a_part_to_a_new_person(cli, library):
-    """Two people named as one are pulled apart with one answer per part."""
+    """Two people named as one are pulled apart with one answer per part (a
+    one-letter slip, "y", is asked again rather than made a person)."""
     cli("cluster")
     cli("name", str(group_of(cli, "Colin_Powell")), "Pat")
     cli("name", str(group_of(cli, "Tony_Blair")), "Pat")
-    session = cli("split", "Pat", "--parts", "2", "--preview", "0", input="\nTony\n")
+    session = cli("split", "Pat", "--parts", "2", "--preview", "0", input="\ny\nTony\n")
     assert session.exit_code == 0, session.output
     assert "Pat, part 1 of 2" in session.stdout and "part 2 of 2" in session.stdout
+    assert "'y' is not an answer here" in session.stderr
     named = {}
     for face in faces(cli):
         if face["person"] in ("Pat", "Tony"):

@@ -246,8 +246,8 @@ def _slip(store: Store, typed: str) -> str | None:
     called that is joined as any name is."""
     if len(typed) != 1 or store.find_person(typed) is not None:
         return None
-    return (f"{typed!r} is not an answer here: type the person's whole name, or Enter to skip "
-            f"('facesort name GROUP {typed}' gives a one-letter name)")
+    return (f"{typed!r} is not an answer here: type the person's whole name "
+            f"('facesort rename' gives a one-letter name afterwards)")
 
 
 class _Offers:
@@ -460,6 +460,9 @@ def split(
                     console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
                                          highlight=False)
                     break
+                if slip := _slip(store, answer):
+                    console.error_line(slip)
+                    continue
                 try:
                     moved = naming.move_part(store, part, answer)
                 except FacesortError as exc:
