@@ -151,6 +151,16 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
 FULL_RUN_GROWTH = 2
 
 
+def grouping_state(store: Store, pack_name: str) -> str:
+    """Whether the pack's faces are grouped: "never" (no cluster run yet),
+    "stale" (faces came or went since the last run) or "current"."""
+    pack_id = store.find_pack(pack_name) if pack_name else None
+    last = store.cluster_run(pack_id) if pack_id is not None else None
+    if last is None:
+        return "never"
+    return "current" if (last.faces, last.max_face_id) == tuple(store.face_state(pack_id)) else "stale"
+
+
 def update_groups(store: Store, pack_name: str, params: ClusterParams | None = None,
                   full: bool = False) -> ClusterReport:
     """Group the pack's faces, keep group ids and ignored groups where

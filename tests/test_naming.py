@@ -156,6 +156,25 @@ def test_thirteen_photos_of_one_person_give_one_group(cli, tmp_path):
     assert "No unnamed groups" not in session.stdout and "is Renee" in session.stdout
 
 
+def test_name_says_when_the_faces_need_grouping_first(cli, tmp_path):
+    """Before any cluster run, and after new photos, `facesort name` says to
+    run cluster instead of "No unnamed groups"."""
+    folder = tmp_path / "colin"
+    folder.mkdir()
+    for n in range(1, 5):
+        shutil.copy(lfw_photo("Colin_Powell", n), folder)
+    cli("scan", str(folder))
+    assert "No groups yet: run 'facesort cluster'" in cli("name", input="q\n").stdout
+    cli("cluster")
+    assert "is Colin" in cli("name", "--preview", "0", input="Colin\n").stdout
+    assert "No unnamed groups. Run 'facesort cluster' after" in cli("name", input="q\n").stdout
+    for n in range(5, 7):
+        shutil.copy(lfw_photo("Colin_Powell", n), folder)
+    cli("scan", str(folder))
+    stale = cli("name", input="q\n").stdout
+    assert "faces came or went since the last 'facesort cluster': run it" in stale
+
+
 STRANGERS = ["Aaron_Sorkin", "Abdullatif_Sener", "Adam_Scott", "Adolfo_Rodriguez_Saa",
              "Adrian_McPherson", "Adrian_Nastase", "Al_Davis"]
 

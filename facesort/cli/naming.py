@@ -26,6 +26,13 @@ from facesort.cli.app import (
 )
 
 
+# Why `facesort name` finds no group to show, by the state of the grouping.
+_NOTHING_TO_NAME = {
+    "never": "No groups yet: run 'facesort cluster' to group the faces first.",
+    "stale": "No unnamed groups, but faces came or went since the last 'facesort cluster': "
+             "run it to group them.",
+    "current": "No unnamed groups. Run 'facesort cluster' after scanning new photos.",
+}
 PROMPT = "Name (Enter skips, i ignores the group, x 3 7 leaves faces 3 and 7 out, q quits)"
 PAGE_PROMPT = ("b Alice names group b, x b2 leaves face b2 out, i ignores the groups left, "
                "Enter skips them, q quits")
@@ -77,7 +84,7 @@ class _NamingSession:
         self.offers = _Offers(store, pack, open_viewer, preview)
 
     def run(self) -> None:
-        from facesort import naming
+        from facesort import naming, people
 
         # Groups near people named before come first: one answer each.
         if not self.offers.run(None):
@@ -87,7 +94,7 @@ class _NamingSession:
                 if not c.ignored and c.person is None and c.id not in self.offers.named]
         if not todo:
             if not self.offers.named:
-                console.stdout.print("No unnamed groups. Run 'facesort cluster' after scanning new photos.")
+                console.stdout.print(_NOTHING_TO_NAME[people.grouping_state(store, self.pack)])
             return
         self.later = naming.named_by_next_cluster(store, self.pack)
         remaining, shown = list(todo), 0
