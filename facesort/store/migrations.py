@@ -288,6 +288,20 @@ def _quality_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX faces_by_quality ON faces (quality)")
 
 
+def _cluster_index_by_person(db: sqlite3.Connection) -> None:
+    """The group index ordered by person after the group: listing the
+    groups counts each group's faces by person in one ordered pass over it
+    (0.24 s instead of 0.44 s at a million faces); it still holds the photo,
+    so no query needs the faces' rows."""
+    _run_script(
+        db,
+        """
+        DROP INDEX faces_by_cluster;
+        CREATE INDEX faces_by_cluster ON faces (cluster_id, person_id, auto_person_id, photo_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -297,6 +311,7 @@ MIGRATIONS: list[Migration] = [
     ("0006_adapter", _adapter),
     ("0007_naming", _naming),
     ("0008_quality_index", _quality_index),
+    ("0009_cluster_index_by_person", _cluster_index_by_person),
 ]
 
 
