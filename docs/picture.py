@@ -6,54 +6,37 @@ Run it from the repository root, with facesort's dependencies installed, tmux
 on the PATH and the shared LFW photos in ../shared/data/lfw (or
 $FACESORT_SHARED/data/lfw). It takes about 15 seconds.
 
-In a temporary folder (its own HOME and library, the built-in pack) it scans
-some LFW portraits, groups them, names three people with `facesort name GROUP
-NAME`, and runs the interactive `facesort name --preview 6` in a tmux window
-of 120x45 cells. With the built-in pack a second group of Jennifer Capriati
-(three photos) is offered, "Also Jennifer Capriati?", once two people near her
-are named too: the next `facesort cluster` cannot then tell that group from
-them and leaves it to the user (with her alone named, it names the group
-itself and nothing is offered). The script answers y, captures the screen with its colours, draws it cell by
-cell (the faces are "▀" cells: the top pixel is the foreground colour, the
-bottom one the background) and puts the contact sheet that run wrote beside
-it. The sheet's faces are LFW photos, which stay out of the repository: they
-are blurred here. Then it runs the same session again on the library as it
-was and answers n. Both answers are checked on the screen's text, and the
-lines that show them are printed.
+It plays the scene of tests/test_naming_terminal.py: in a temporary folder
+(its own HOME and library, the built-in pack) it scans some LFW portraits,
+groups them, names three people, and runs the interactive `facesort name
+--preview 6` in a tmux window of 120x45 cells, where a second group of
+Jennifer Capriati is offered: "Also Jennifer Capriati?". It answers y,
+captures the screen with its colours, draws it cell by cell (the faces are
+"▀" cells: the top pixel is the foreground colour, the bottom one the
+background) and puts the contact sheet that run wrote beside it. The sheet's
+faces are LFW photos, which stay out of the repository: they are blurred
+here. Then it runs the same session again on the library as it was and
+answers n. Both answers are checked on the screen's text, and the lines that
+show them are printed.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's facesort, also in the runs below (PYTHONPATH)
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's facesort, and the test's scene
 from facesort.sheets import LABEL_HEIGHT, THUMB  # noqa: E402
-OUTPUT = ROOT / "docs" / "naming.png"
-LFW = Path(os.environ.get("FACESORT_SHARED", ROOT.parent / "shared")) / "data" / "lfw"
-PHOTOS = {  # LFW person: photo numbers
-    "Colin_Powell": range(1, 9), "Tony_Blair": range(1, 9), "Jean_Chretien": range(1, 7),
-    "Jennifer_Capriati": [*range(1, 12), 17, 32, 40],
-    "Silvia_Farina_Elia": range(1, 4), "Natalie_Coughlin": range(1, 7),
-}
-NAMED_BEFORE = ["Jennifer_Capriati", "Silvia_Farina_Elia", "Natalie_Coughlin"]
-OFFER = "Also Jennifer Capriati? [y/n/q]"
-COLUMNS, ROWS = 120, 45
-# A tmux server of its own, without the user's configuration.
-TMUX = ["tmux", "-L", f"facesort-picture-{os.getpid()}", "-f", "/dev/null"]
+from test_naming_terminal import answer_offer, prepare, terminal_env  # noqa: E402
 
+OUTPUT = ROOT / "docs" / "naming.png"
+COLUMNS, ROWS = 120, 45  # the test's terminal
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 15)
 BOLD = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf", 15)
 CELL_W, CELL_H = 9, 18  # a half-block cell is two square 9x9 pixels
@@ -62,62 +45,6 @@ BACKGROUND, FOREGROUND = (24, 24, 28), (210, 210, 210)
 BASIC = [(0, 0, 0), (205, 49, 49), (13, 188, 121), (229, 229, 16), (36, 114, 200), (188, 63, 188),
          (17, 168, 205), (229, 229, 229), (102, 102, 102), (241, 76, 76), (35, 209, 139),
          (245, 245, 67), (59, 142, 234), (214, 112, 214), (41, 184, 219), (255, 255, 255)]
-
-
-def facesort(env: dict, *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "facesort", *args], env=env, check=True,
-                          capture_output=True, text=True).stdout
-
-
-def prepare(folder: Path, env: dict) -> dict[str, int]:
-    """A scanned and grouped library with three people named; their groups by LFW name."""
-    photos = folder / "photos"
-    photos.mkdir()
-    for person, numbers in PHOTOS.items():
-        for n in numbers:
-            shutil.copy(LFW / person / f"{person}_{n:04d}.jpg", photos)
-    facesort(env, "scan", str(photos))
-    facesort(env, "cluster")
-    sizes = Counter()
-    for line in facesort(env, "export").splitlines():
-        photo = json.loads(line)
-        person = Path(photo["path"]).stem.rsplit("_", 1)[0]
-        sizes.update((person, face["cluster"]) for face in photo["faces"] if face["cluster"])
-    groups = {}
-    for (person, group), _ in sizes.most_common():
-        groups.setdefault(person, group)  # each person's largest group
-    for person in NAMED_BEFORE:
-        facesort(env, "name", str(groups[person]), person.replace("_", " "))
-    return groups
-
-
-def session(env: dict, answer: str, until: str) -> tuple[str, str]:
-    """Type `facesort name` in a shell in tmux, wait for the offer, answer it;
-    the screen (with colours) and its text at the next prompt."""
-    shell = shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), "bash", "--norc", "--noprofile"])
-    subprocess.run([*TMUX, "new-session", "-d", "-x", str(COLUMNS), "-y", str(ROWS), shell], check=True)
-    try:
-        wait_for(lambda text: text.rstrip() == "$")
-        subprocess.run([*TMUX, "send-keys", "facesort name --preview 6", "Enter"], check=True)
-        wait_for(lambda text: OFFER in text)
-        subprocess.run([*TMUX, "send-keys", answer, "Enter"], check=True)
-        wait_for(lambda text: until in text and text.rstrip().endswith("q quits):"))
-        return capture("-e"), capture("-J")  # -J: wrapped lines joined
-    finally:
-        subprocess.run([*TMUX, "kill-server"], check=False)
-
-
-def capture(*flags: str) -> str:
-    return subprocess.run([*TMUX, "capture-pane", "-p", *flags], check=True,
-                          capture_output=True, text=True).stdout
-
-
-def wait_for(shown, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not shown(capture("-J")):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"facesort name did not go as planned; the screen was:\n{capture()}")
-        time.sleep(0.3)
 
 
 def said(text: str) -> None:
@@ -207,21 +134,12 @@ def picture(terminal: Image.Image, sheet: Image.Image, sheet_name: str) -> Image
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fs-") as tmp:
         folder = Path(tmp)
-        (folder / "home").mkdir()
-        # `facesort` typed on the screen runs this checkout with this Python.
-        (folder / "bin").mkdir()
-        command = folder / "bin" / "facesort"
-        command.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m facesort "$@"\n')
-        command.chmod(0o755)
-        # No FACESORT_MODEL: the built-in pack, as a user gets it.
-        env = {"PATH": f"{folder / 'bin'}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
-               "HOME": str(folder / "home"), "FACESORT_DB": str(folder / "library.db"),
-               "TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8", "PS1": "$ "}
+        env = terminal_env(folder)
         groups = prepare(folder, env)
         shutil.copy(folder / "library.db", folder / "prepared.db")
         print("groups:", ", ".join(f"{person} {group}" for person, group in sorted(groups.items())))
 
-        screen, text = session(env, "y", "is Jennifer Capriati:")
+        screen, text = answer_offer(env, "y", "is Jennifer Capriati:")
         offered = re.search(r"Group (\d+): .* to Jennifer Capriati; contact sheet: (\S+)", text)
         group, sheet = offered[1], Path(offered[2])
         if f"group {group} is Jennifer Capriati" not in text:
@@ -234,7 +152,7 @@ def main() -> None:
         for stale in ("library.db-wal", "library.db-shm"):
             (folder / stale).unlink(missing_ok=True)
         shutil.copy(folder / "prepared.db", folder / "library.db")
-        _, text = session(env, "n", "will not be offered")
+        _, text = answer_offer(env, "n", "will not be offered")
         if f"group {group} is not Jennifer Capriati; it will not be offered" not in text:
             raise SystemExit(f"n did not refuse group {group}:\n{text}")
         said(text)
