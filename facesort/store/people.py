@@ -295,8 +295,8 @@ class PeopleQueries:
         # Two ordered passes over the group index, each a few rows a group:
         # one correlated subquery a group took twice as long at a million faces.
         photos = dict(self.db.execute(
-            f"SELECT cluster_id, count(DISTINCT photo_id) FROM faces WHERE {in_pack} GROUP BY cluster_id",
-            (pack_id,)))
+            f"SELECT cluster_id, count(DISTINCT photo_id) FROM faces WHERE {in_pack}"
+            " GROUP BY cluster_id", (pack_id,)))
         ignored = dict(self.db.execute("SELECT id, ignored FROM clusters WHERE pack_id = ?", (pack_id,)))
         names = dict(self.db.execute("SELECT id, name FROM people"))
         counts: dict[int, list[int]] = {}  # group → [faces, named by the user, named automatically]
