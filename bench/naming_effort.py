@@ -167,14 +167,15 @@ def page_as_user(user: User, pack: str, page: list[int], named: set[int], skippe
         user.decide("i page")
 
 
-def offers_as_user(user: User, pack: str, person, named: set[int], skipped: set) -> None:
-    """The "Also Alice?" loop of `facesort name` (cli._Offers.run)."""
+def offers_as_user(user: User, pack: str, person, named: set[int], skipped: set) -> set[int]:
+    """The "Also Alice?" loop of `facesort name` (cli._Offers.run); returns
+    the groups the next cluster run names anyway, as its last look found."""
     store = user.store
     while True:
-        found = naming.group_suggestions(store, pack, person, skip=skipped)
-        if not found:
-            return
-        offer = found[0]
+        look = naming.outlook(store, pack, person, skip=skipped)
+        if not look.offers:
+            return look.later
+        offer = look.offers[0]
         truths = [user.truth[f.id] for f in shown(store, offer.group)]
         if all(t == offer.person.name for t in truths):
             naming.accept_suggestion(store, offer)
@@ -215,13 +216,11 @@ def run_flow(db: Path, truth: dict[int, str], pack: str, new: bool, session: int
             rounds += 1
             pack_id = store.find_pack(pack)
             before = user.decisions
-            if new:
-                offers_as_user(user, pack, None, named, skipped)
-            todo = [c for c in store.clusters_summary(pack_id)
-                    if not c.ignored and c.person is None and c.id not in named]
             # As `facesort name` does: groups the next cluster run names anyway
             # come last, and small groups come a page at a time.
-            later = naming.named_by_next_cluster(store, pack) if new else set()
+            later = offers_as_user(user, pack, None, named, skipped) if new else set()
+            todo = [c for c in store.clusters_summary(pack_id)
+                    if not c.ignored and c.person is None and c.id not in named]
             while todo and user.decisions - before < session:
                 page = naming.next_to_name(todo, later) if new else todo[:1]
                 for group in page:
@@ -229,14 +228,13 @@ def run_flow(db: Path, truth: dict[int, str], pack: str, new: bool, session: int
                 page = [g.id for g in page if g.id not in named]
                 if len(page) > 1:
                     page_as_user(user, pack, page, named, skipped)
-                    later = naming.named_by_next_cluster(store, pack)
+                    later = naming.outlook(store, pack).later
                     continue
                 for group in page:
                     person = name_group_as_user(user, group)
                     named.add(group)
                     if new and person is not None:
-                        offers_as_user(user, pack, person, named, skipped)
-                        later = naming.named_by_next_cluster(store, pack)
+                        later = offers_as_user(user, pack, person, named, skipped)
             if user.decisions == before:
                 break
         if new:

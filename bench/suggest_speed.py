@@ -80,8 +80,7 @@ def main() -> None:
             unnamed = len(store.unnamed_groups(pack_id))
             calls = {
                 "offers near anyone named": lambda: naming.group_suggestions(store, pack),
-                "offers for one person": lambda: naming.group_suggestions(store, pack, person),
-                "named by the next cluster": lambda: naming.named_by_next_cluster(store, pack),
+                "after a name (offers, later)": lambda: naming.outlook(store, pack, person),
             }
             for label, call in calls.items():
                 naming.CANDIDATES = 1 << 30  # every named person is a candidate

@@ -134,10 +134,9 @@ def _recognition_space(store: Store, pack_id: int, thresholds: PackThresholds):
 CANDIDATES = 8
 
 
-def _nearness(store: Store, pack_id: int, thresholds: PackThresholds, person_id: int | None = None,
-              automatic_only: bool = False) -> list[_Nearness]:
-    """Each unnamed group's distance to its candidate people (only the groups
-    that have ``person_id`` among them, when given)."""
+def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_Nearness]:
+    """Each unnamed group's distance to its candidate people, and the person
+    the next cluster run would name it."""
     vectors, owners = _gallery(store, pack_id)
     space, thresholds = _recognition_space(store, pack_id, thresholds)
     vectors = space(vectors)
@@ -154,20 +153,15 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds, person_id:
         _normalised(np.stack([g.embeddings[:GROUP_FACES].mean(axis=0) for g in groups])), centroids)
     found = []
     for group, near in zip(groups, candidates):
-        if person_id is not None and person_id not in person_ids[near]:
-            continue
         gallery = Gallery(person_ids[near], centroids[near])
         mine = recognize(group.embeddings, gallery, thresholds.recognize, thresholds.margin).person
         votes = Counter(mine[mine != UNKNOWN].tolist()).most_common(1)
         automatic = votes[0][0] if votes and 2 * votes[0][1] >= len(mine) else None
-        if automatic_only:
-            per_person = np.zeros(0)
-        else:
-            # Each face's distance to each candidate's nearest exemplar; the median face decides.
-            rows = np.concatenate([np.arange(starts[c], ends[c]) for c in near])
-            face_to_exemplar = distances(group.embeddings[:GROUP_FACES], vectors[rows])
-            runs = np.cumsum([0] + [ends[c] - starts[c] for c in near[:-1]])
-            per_person = np.median(np.minimum.reduceat(face_to_exemplar, runs, axis=1), axis=0)
+        # Each face's distance to each candidate's nearest exemplar; the median face decides.
+        rows = np.concatenate([np.arange(starts[c], ends[c]) for c in near])
+        face_to_exemplar = distances(group.embeddings[:GROUP_FACES], vectors[rows])
+        runs = np.cumsum([0] + [ends[c] - starts[c] for c in near[:-1]])
+        per_person = np.median(np.minimum.reduceat(face_to_exemplar, runs, axis=1), axis=0)
         found.append(_Nearness(group.id, len(group.face_ids),
                                gallery.person_ids, per_person, automatic))
     return found
@@ -194,6 +188,30 @@ def _nearest_centroids(queries: np.ndarray, centroids: np.ndarray) -> np.ndarray
         for start in range(0, len(queries), chunk)])
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """What `facesort name` needs after each answer, from one look at the
+    library: reading every named person's exemplars and every unnamed group
+    is most of the cost of either half (2.6 s at a million faces)."""
+
+    offers: list[GroupSuggestion]  # nearest first
+    later: set[int]  # unnamed groups most of whose faces the next cluster run names
+
+
+def outlook(store: Store, pack_name: str, person: Person | None = None,
+            skip: Iterable[tuple[int, int]] = ()) -> Outlook:
+    """The offers of :func:`group_suggestions` and the unnamed groups the
+    next cluster run names anyway (recognition against the people named so
+    far): `facesort name` shows those last, and never offers them."""
+    thresholds = thresholds_for(pack_name)
+    pack_id = people.require_pack(store, pack_name)
+    if thresholds is None:
+        return Outlook([], set())
+    nearness = _nearness(store, pack_id, thresholds)
+    return Outlook(_offers(store, pack_id, thresholds, nearness, person, skip),
+                   {near.group for near in nearness if near.automatic is not None})
+
+
 def group_suggestions(store: Store, pack_name: str, person: Person | None = None,
                       skip: Iterable[tuple[int, int]] = ()) -> list[GroupSuggestion]:
     """Unnamed groups that may be a named person (``person``, or each group's
@@ -201,17 +219,18 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
     group with a face in a photo where that person already is, nor a group
     the next cluster run names that person anyway (asking would cost an
     answer for nothing)."""
-    thresholds = thresholds_for(pack_name)
-    pack_id = people.require_pack(store, pack_name)
-    if thresholds is None:
-        return []
+    return outlook(store, pack_name, person, skip).offers
+
+
+def _offers(store: Store, pack_id: int, thresholds: PackThresholds, nearness: list[_Nearness],
+            person: Person | None, skip: Iterable[tuple[int, int]]) -> list[GroupSuggestion]:
     refused = store.refusals() | set(skip)
     beside: dict[int, set[int]] = {}  # group → people in its photos, read for the few within reach
     names = {p.id: p for p in store.people()}
     _, seen = _recognition_space(store, pack_id, thresholds)
     limit = suggestion_distance(seen)
     found = []
-    for near in _nearness(store, pack_id, thresholds, None if person is None else person.id):
+    for near in nearness:
         order = np.argsort(near.distance)
         for rank, index in enumerate(order):
             person_id, distance = int(near.people[index]), float(near.distance[index])
@@ -245,17 +264,6 @@ def next_to_name(remaining: Sequence[ClusterSummary], later: set[int]) -> list[C
         return [first]
     return [c for c in ordered
             if c.faces <= SMALL_GROUP and (c.id in later) == (first.id in later)][:GROUP_PAGE]
-
-
-def named_by_next_cluster(store: Store, pack_name: str) -> set[int]:
-    """Unnamed groups most of whose faces the next cluster run will name
-    automatically (recognition against the people named so far)."""
-    thresholds = thresholds_for(pack_name)
-    if thresholds is None:
-        return set()
-    pack_id = people.require_pack(store, pack_name)
-    return {near.group for near in _nearness(store, pack_id, thresholds, automatic_only=True)
-            if near.automatic is not None}
 
 
 def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:

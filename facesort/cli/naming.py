@@ -96,7 +96,7 @@ class _NamingSession:
             if not self.offers.named:
                 console.stdout.print(_NOTHING_TO_NAME[people.grouping_state(store, self.pack)])
             return
-        self.later = naming.named_by_next_cluster(store, self.pack)
+        self.later = self.offers.later
         remaining, shown = list(todo), 0
         while remaining:
             page = naming.next_to_name(remaining, self.later)
@@ -114,13 +114,11 @@ class _NamingSession:
     def _named(self, group: int, naming_result) -> bool:
         """Say what a name did and offer the groups that look like that
         person; False when the user quits."""
-        from facesort import naming
-
         _said_named(group, naming_result)
         self.offers.named.add(group)
         if not self.offers.run(naming_result.person):
             return False
-        self.later = naming.named_by_next_cluster(self.store, self.pack)
+        self.later = self.offers.later
         return True
 
     def _group(self, summary, where: str) -> bool:
@@ -265,16 +263,18 @@ class _Offers:
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
         self.named: set[int] = set()  # groups named in this session
         self.skipped: set[tuple[int, int]] = set()  # Enter: not now, but not refused
+        self.later: set[int] = set()  # as the last offers were found: named by the next cluster run
 
     def run(self, person) -> bool:
         """Offer the groups near ``person`` (None: near anyone named); False when the user quits."""
         from facesort import naming
 
         while True:
-            found = naming.group_suggestions(self.store, self.pack, person, skip=self.skipped)
-            if not found:
+            look = naming.outlook(self.store, self.pack, person, skip=self.skipped)
+            self.later = look.later
+            if not look.offers:
                 return True
-            offer = found[0]
+            offer = look.offers[0]
             faces = best_first(self.store.faces_in_cluster(offer.group))[:SHEET_FACES]
             title = (f"Group {offer.group}: {plural(offer.faces, 'face')}, "
                      f"distance {offer.distance:.2f} to {offer.person.name}")
