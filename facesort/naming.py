@@ -23,7 +23,7 @@ from facesort import people
 from facesort.errors import FacesortError
 from facesort.quality import POOR, best_first
 from facesort.recognize import CHUNK_CELLS, UNKNOWN, Gallery, distances, recognize
-from facesort.store import ClusterSummary, FaceInfo, Person, Store
+from facesort.store import ClusterSummary, FaceInfo, Person, Store, equal_runs
 from facesort.thresholds import PackThresholds, thresholds_for
 
 # Faces that stand for a person: enough to cover the ages of a child, few
@@ -95,7 +95,7 @@ def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray]:
     rank[np.lexsort((face_ids, -np.where(np.isnan(quality), 0.5, quality)))] = np.arange(len(owners))
     judgeable = ~(quality < POOR)  # never scored counts as judgeable
     chosen = []
-    for start, end in zip(*_person_runs(owners)):
+    for start, end in zip(*equal_runs(owners)):
         rows = np.arange(start, end)
         chosen.append(spread_over_time(rows[judgeable[rows]] if judgeable[rows].any() else rows, rank))
     rows = np.concatenate(chosen)
@@ -142,7 +142,7 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_N
     vectors = space(vectors)
     if not len(owners):
         return []
-    starts, ends = _person_runs(owners)
+    starts, ends = equal_runs(owners)
     person_ids = owners[starts]
     centroids = _normalised(np.add.reduceat(vectors, starts, axis=0))
     groups = store.unnamed_groups(pack_id)
@@ -165,13 +165,6 @@ def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_N
         found.append(_Nearness(group.id, len(group.face_ids),
                                gallery.person_ids, per_person, automatic))
     return found
-
-
-def _person_runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each person's run of gallery rows starts and ends (the gallery
-    holds each person's exemplars together)."""
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    return starts, np.r_[starts[1:], len(owners)]
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
@@ -280,7 +273,7 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
         return []
     space, thresholds = _recognition_space(store, pack_id, thresholds)
     vectors = space(vectors)
-    starts, _ = _person_runs(owners)
+    starts, _ = equal_runs(owners)
     person_ids = owners[starts]
     if len(person_ids) < 2:
         return []

@@ -26,7 +26,7 @@ from facesort.store.records import (
     ScoredGroup,
     StoredAdapter,
 )
-from facesort.store.sql import blob_to_embedding, embedding_to_blob
+from facesort.store.sql import blob_to_embedding, embedding_to_blob, equal_runs
 
 __all__ = [
     "CarryReport",
@@ -49,4 +49,5 @@ __all__ = [
     "StoredAdapter",
     "blob_to_embedding",
     "embedding_to_blob",
+    "equal_runs",
 ]

@@ -13,6 +13,7 @@ from facesort.store.sql import (
     EMBEDDING_DTYPE,
     embedding_to_blob,
     blob_to_embedding,
+    equal_runs,
     chunks,
     now,
 )
@@ -367,10 +368,8 @@ class PeopleQueries:
         face_ids = np.array([row[1] for row in rows], dtype=np.int64)
         embeddings = np.frombuffer(b"".join(row[2] for row in rows),
                                    EMBEDDING_DTYPE).reshape(len(rows), -1)
-        starts = np.flatnonzero(np.r_[True, cluster_ids[1:] != cluster_ids[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
         return [ScoredGroup(int(cluster_ids[start]), face_ids[start:end], embeddings[start:end])
-                for start, end in zip(starts, ends)]
+                for start, end in zip(*equal_runs(cluster_ids))]
 
     def named_faces_by_time(self, pack_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The faces the user (or an import) gave a person, as three arrays:

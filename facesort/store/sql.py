@@ -34,6 +34,15 @@ def blob_to_embedding(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=EMBEDDING_DTYPE)
 
 
+def equal_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values starts and ends in ``values`` (rows
+    read in order of a key: each key's rows together)."""
+    import numpy as np
+
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return starts, np.r_[starts[1:], len(values)]
+
+
 # A path is stored as TEXT, or, when it is not valid UTF-8 (a file named on
 # another system, e.g. in Latin-1), as its bytes in a BLOB: sqlite3 cannot
 # bind such a str, and a replacement character would lose the name. SQLite
