@@ -134,11 +134,11 @@ def _recognition_space(store: Store, pack_id: int, thresholds: PackThresholds):
 CANDIDATES = 8
 
 
-def _nearness(store: Store, pack_id: int, thresholds: PackThresholds) -> list[_Nearness]:
+def _nearness(store: Store, pack_id: int, space, thresholds: PackThresholds) -> list[_Nearness]:
     """Each unnamed group's distance to its candidate people, and the person
-    the next cluster run would name it."""
+    the next cluster run would name it, seen through ``space`` at its
+    ``thresholds`` (_recognition_space)."""
     vectors, owners = _gallery(store, pack_id)
-    space, thresholds = _recognition_space(store, pack_id, thresholds)
     vectors = space(vectors)
     if not len(owners):
         return []
@@ -200,8 +200,9 @@ def outlook(store: Store, pack_name: str, person: Person | None = None,
     pack_id = people.require_pack(store, pack_name)
     if thresholds is None:
         return Outlook([], set())
-    nearness = _nearness(store, pack_id, thresholds)
-    return Outlook(_offers(store, pack_id, thresholds, nearness, person, skip),
+    space, seen = _recognition_space(store, pack_id, thresholds)
+    nearness = _nearness(store, pack_id, space, seen)
+    return Outlook(_offers(store, pack_id, seen, nearness, person, skip),
                    {near.group for near in nearness if near.automatic is not None})
 
 
@@ -215,12 +216,12 @@ def group_suggestions(store: Store, pack_name: str, person: Person | None = None
     return outlook(store, pack_name, person, skip).offers
 
 
-def _offers(store: Store, pack_id: int, thresholds: PackThresholds, nearness: list[_Nearness],
+def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Nearness],
             person: Person | None, skip: Iterable[tuple[int, int]]) -> list[GroupSuggestion]:
+    """The offers among ``nearness``, at the thresholds it was seen with."""
     refused = store.refusals() | set(skip)
     beside: dict[int, set[int]] = {}  # group → people in its photos, read for the few within reach
     names = {p.id: p for p in store.people()}
-    _, seen = _recognition_space(store, pack_id, thresholds)
     limit = suggestion_distance(seen)
     found = []
     for near in nearness:
