@@ -158,13 +158,8 @@ class _NamingSession:
                 left_out += chosen
                 console.stdout.print(f"left out: {', '.join(map(str, picked))}", highlight=False)
                 continue
-            if slip := _slip(store, answer):
-                console.error_line(slip)
-                continue
-            try:
-                named = people.name_group(store, summary.id, answer, exclude=left_out)
-            except FacesortError as exc:  # a name it cannot take: ask again
-                console.error_line(str(exc))
+            named = _name_group(store, summary.id, answer, left_out)
+            if named is None:
                 continue
             return self._named(summary.id, named)
 
@@ -226,13 +221,8 @@ class _NamingSession:
                                    f"{next(iter(groups))} Alice")
                 continue
             summary = groups[letter]
-            if slip := _slip(store, typed.strip()):
-                console.error_line(slip)
-                continue
-            try:
-                named = people.name_group(store, summary.id, typed.strip(), exclude=left_out[letter])
-            except FacesortError as exc:
-                console.error_line(str(exc))
+            named = _name_group(store, summary.id, typed.strip(), left_out[letter])
+            if named is None:
                 continue
             del groups[letter]
             if not self._named(summary.id, named):
@@ -242,6 +232,21 @@ class _NamingSession:
             if groups:
                 console.stdout.print(f"left on this page: {', '.join(groups)}", highlight=False)
         return True
+
+
+def _name_group(store: Store, group: int, typed: str, left_out: list[int]):
+    """A typed answer taken as the group's name: what naming did, or None
+    (said why) when it is a slip or a name naming cannot take: ask again."""
+    from facesort import people
+
+    if slip := _slip(store, typed):
+        console.error_line(slip)
+        return None
+    try:
+        return people.name_group(store, group, typed, exclude=left_out)
+    except FacesortError as exc:
+        console.error_line(str(exc))
+        return None
 
 
 def _slip(store: Store, typed: str) -> str | None:
