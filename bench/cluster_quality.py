@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from lfw import CACHE, SHARED, lfw_faces
-from facesort.cluster import ClusterParams, cluster_embeddings
+from facesort.people.grouping import ClusterParams, cluster_embeddings
 from facesort.config import resolve_pack
-from facesort.people import auto_names, update_groups
+from facesort.people.cluster_run import auto_names, update_groups
 from facesort.store import GroupingInput, Store, embedding_to_blob
-from facesort.thresholds import thresholds_for
+from facesort.engine.thresholds import thresholds_for
 
 
 def facesort_params(thresholds, **overrides) -> ClusterParams:
@@ -78,7 +78,7 @@ def scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def quality(embeddings, truth, thresholds) -> None:
-    import facesort.cluster as cluster_module
+    import facesort.people.grouping as cluster_module
 
     runs = {
         "facesort": (facesort_params(thresholds), cluster_module.BLOCK_SIZE),
@@ -209,7 +209,7 @@ def incremental(embeddings, truth, pack: str, batches: int) -> None:
     then one full run over the same library. Twice: as facesort runs (a full
     run whenever the library doubled since the last), and never doubling
     back (incremental whenever it can be), the worst case for quality."""
-    import facesort.people as people_module
+    import facesort.people.decisions as people_module
 
     order = np.random.default_rng(0).permutation(len(truth))
     print(f"\n4. Incremental: {len(truth)} LFW faces arriving in {batches} batches, "
@@ -327,7 +327,7 @@ def main() -> None:
         return
     thresholds = thresholds_for(name)
     if thresholds is None:
-        raise SystemExit(f"no thresholds for pack {name!r} in facesort/thresholds.py")
+        raise SystemExit(f"no thresholds for pack {name!r} in facesort/engine/thresholds.py")
     print(f"pack {name}: {thresholds.source}")
     if args.scale:
         scale(args.pack, [int(s) for s in args.sizes.split(",")])

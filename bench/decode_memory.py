@@ -24,9 +24,9 @@ SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "group" / "so
 # Each runs in a fresh process (ru_maxrss never goes down): the imports, then
 # the decoding, which the scan does from the file's bytes already read.
 DECODERS = {
-    "facesort": "photo = imaging.decode(path, data, det_size); shape = photo.pixels.shape",
-    "facesort, no shrinking": "imaging.REDUCE_ABOVE_PIXELS = float('inf')\n"
-                              "photo = imaging.decode(path, data, det_size); shape = photo.pixels.shape",
+    "facesort": "photo = decoding.decode(path, data, det_size); shape = photo.pixels.shape",
+    "facesort, no shrinking": "decoding.REDUCE_ABOVE_PIXELS = float('inf')\n"
+                              "photo = decoding.decode(path, data, det_size); shape = photo.pixels.shape",
     "Pillow open+convert": "image = Image.open(path).convert('RGB')\n"
                            "shape = (image.height, image.width, 3)",
 }
@@ -36,7 +36,7 @@ import resource, sys, time
 from pathlib import Path
 import numpy
 from PIL import Image
-from facesort import imaging
+from facesort.scanning import decoding
 path, det_size = Path(sys.argv[1]), int(sys.argv[2])
 data = path.read_bytes()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from facesort import imaging
+from facesort.scanning import decoding
 from facesort.config import resolve_pack
-from facesort.engine import FaceEngine
+from facesort.engine.face_engine import FaceEngine
 from facesort.store.decisions import box_overlap
 from lfw import GROUP, GROUP_EXPECTED, LFW, SHARED
 
@@ -56,10 +56,10 @@ def main() -> None:
                         "at the last of --sizes, against the second pack")
     args = parser.parse_args()
     packs = [resolve_pack(p) for p in args.packs.split(",")]
-    group = {n: imaging.read_and_decode(GROUP / n).pixels for n in sorted(GROUP_EXPECTED)}
+    group = {n: decoding.read_and_decode(GROUP / n).pixels for n in sorted(GROUP_EXPECTED)}
     every = sorted(LFW.glob("*/*.jpg"))
     sample = every[:: max(1, len(every) // args.lfw)][: args.lfw]
-    lfw = {str(p): imaging.read_and_decode(p).pixels for p in sample}
+    lfw = {str(p): decoding.read_and_decode(p).pixels for p in sample}
     names = sorted(GROUP_EXPECTED)
     print(f"group photos: {', '.join(f'{n} ({GROUP_EXPECTED[n]})' for n in names)}; "
           f"LFW sample: {len(lfw)} photos")

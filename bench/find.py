@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from facesort.search import PhotoQuery, find_photos
+from facesort.search.find import PhotoQuery, find_photos
 from facesort.store import Store
 
 

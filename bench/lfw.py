@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facesort.config import resolve_pack
-from facesort.scan import scan
+from facesort.scanning.scanner import scan
 from facesort.store import Store, blob_to_embedding
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -15,7 +15,7 @@ in `facesort name`, then cluster again, until no unnamed group is left.
   ("x" the wrong faces, else Enter), until three pages in a row are all right.
 
 A decision is one answer, plus one per face number typed after x. Everything
-goes through the functions the commands call (people.name_group, naming.*,
+goes through the functions the commands call (decisions.name_group, suggestions.*,
 update_groups), on a copy of the cached LFW library with one face per photo
 (the one nearest the centre, whose identity is the folder's).
 
@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lfw import lfw_library
-from facesort import naming, people
-from facesort.thresholds import thresholds_for
+from facesort.people import suggestions
+from facesort.people import decisions
+from facesort.engine.thresholds import thresholds_for
 from facesort.config import resolve_pack
-from facesort.people import update_groups
+from facesort.people.cluster_run import update_groups
 from facesort.store import Store
 
 SHEET_FACES = 48  # what `facesort name` shows of a group
@@ -110,18 +111,18 @@ class User:
 
 
 def shown(store: Store, group: int):
-    return naming.best_first(store.faces_in_cluster(group))[:SHEET_FACES]
+    return suggestions.best_first(store.faces_in_cluster(group))[:SHEET_FACES]
 
 
-def name_group_as_user(user: User, group: int) -> people.Person | None:
+def name_group_as_user(user: User, group: int) -> decisions.Person | None:
     """One group in `facesort name`: x the faces that are not the majority, then the name; or i."""
     store = user.store
     faces = shown(store, group)
     majority, _ = Counter(user.truth[f.id] for f in faces).most_common(1)[0]
     if not user.is_target(majority):
         try:
-            people.ignore(store, group)
-        except people.FacesortError:
+            decisions.ignore(store, group)
+        except decisions.FacesortError:
             pass  # (a named group: the user would skip it with Enter)
         user.decide("i")
         return None
@@ -129,7 +130,7 @@ def name_group_as_user(user: User, group: int) -> people.Person | None:
     if wrong:
         store.detach_from_cluster(wrong)
         user.decide("x", 1 + len(wrong))
-    named = people.name_group(store, group, majority, exclude=wrong)
+    named = decisions.name_group(store, group, majority, exclude=wrong)
     user.decide("name")
     return named.person
 
@@ -152,7 +153,7 @@ def page_as_user(user: User, pack: str, page: list[int], named: set[int], skippe
         if wrong:
             store.detach_from_cluster(wrong)
             user.decide("x", 1 + len(wrong))
-        person = people.name_group(store, group, majority, exclude=wrong).person
+        person = decisions.name_group(store, group, majority, exclude=wrong).person
         user.decide("name")
         named.add(group)
         offers_as_user(user, pack, person, named, skipped)
@@ -160,8 +161,8 @@ def page_as_user(user: User, pack: str, page: list[int], named: set[int], skippe
     if left:
         for group in left:
             try:
-                people.ignore(store, group)
-            except people.FacesortError:
+                decisions.ignore(store, group)
+            except decisions.FacesortError:
                 pass  # (a group with named faces: `facesort name` says so and leaves it)
             named.add(group)
         user.decide("i page")
@@ -172,17 +173,17 @@ def offers_as_user(user: User, pack: str, person, named: set[int], skipped: set)
     the groups the next cluster run names anyway, as its last look found."""
     store = user.store
     while True:
-        look = naming.outlook(store, pack, person, skip=skipped)
+        look = suggestions.outlook(store, pack, person, skip=skipped)
         if not look.offers:
             return look.later
         offer = look.offers[0]
         truths = [user.truth[f.id] for f in shown(store, offer.group)]
         if all(t == offer.person.name for t in truths):
-            naming.accept_suggestion(store, offer)
+            suggestions.accept_suggestion(store, offer)
             named.add(offer.group)
             user.decide("y")
         elif offer.person.name not in truths:
-            naming.refuse_suggestion(store, offer)
+            suggestions.refuse_suggestion(store, offer)
             user.decide("n")
         else:
             skipped.add((offer.group, offer.person.id))
@@ -190,12 +191,12 @@ def offers_as_user(user: User, pack: str, person, named: set[int], skipped: set)
 
 
 def review_as_user(user: User, pack: str) -> None:
-    queue = naming.review_queue(user.store, pack)
+    queue = suggestions.review_queue(user.store, pack)
     clean = 0
     for start in range(0, len(queue), REVIEW_PAGE):
         page = queue[start:start + REVIEW_PAGE]
         wrong = [f.id for f in page if user.truth[f.id] != f.person]
-        naming.settle_page(user.store, page, wrong)
+        suggestions.settle_page(user.store, page, wrong)
         user.decide("review", 1 + len(wrong) if wrong else 1)
         clean = 0 if wrong else clean + 1
         if clean == 3:
@@ -222,13 +223,13 @@ def run_flow(db: Path, truth: dict[int, str], pack: str, new: bool, session: int
             todo = [c for c in store.clusters_summary(pack_id)
                     if not c.ignored and c.person is None and c.id not in named]
             while todo and user.decisions - before < session:
-                page = naming.next_to_name(todo, later) if new else todo[:1]
+                page = suggestions.next_to_name(todo, later) if new else todo[:1]
                 for group in page:
                     todo.remove(group)
                 page = [g.id for g in page if g.id not in named]
                 if len(page) > 1:
                     page_as_user(user, pack, page, named, skipped)
-                    later = naming.outlook(store, pack).later
+                    later = suggestions.outlook(store, pack).later
                     continue
                 for group in page:
                     person = name_group_as_user(user, group)

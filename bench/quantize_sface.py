@@ -4,7 +4,7 @@ bench/scan.py. facesort does not ship it: its embeddings differ from the
 float32 SFace's, so every threshold of the pack would have to be measured
 again, and a new model file would change the built-in pack's fingerprint.
 
-SFace's PRelus are split first (facesort/cpugraph.py) so that the quantizer
+SFace's PRelus are split first (facesort/engine/cpugraph.py) so that the quantizer
 covers the whole network; it is then quantized statically (QDQ, int8 weights
 per channel, uint8 activations), calibrated on aligned faces of LFW people
 who appear in no verification pair, activation ranges at the 99.999th
@@ -34,10 +34,10 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       QuantType, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from facesort import imaging
+from facesort.scanning import decoding
 from facesort.config import resolve_pack
-from facesort.cpugraph import split_prelu
-from facesort.engine import load_engine
+from facesort.engine.cpugraph import split_prelu
+from facesort.engine.face_engine import load_engine
 from lfw import LFW, PAIRS
 
 
@@ -51,7 +51,7 @@ def calibration_crops(engine, count: int) -> list:
     random.Random(1).shuffle(photos)
     crops = []
     for path in photos:
-        photo = imaging.read_and_decode(path, engine.det_size)
+        photo = decoding.read_and_decode(path, engine.det_size)
         height, width = photo.pixels.shape[:2]
         faces = engine.detect(photo.pixels)
         if faces:

@@ -44,10 +44,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from facesort import imaging
+from facesort.scanning import decoding
 from facesort.config import resolve_pack
-from facesort.engine import _cpu_session, load_engine
-from facesort.scan import ScanOptions, scan
+from facesort.engine.face_engine import _cpu_session, load_engine
+from facesort.scanning.scanner import ScanOptions, scan
 from facesort.store import Store
 from lfw import GROUP_EXPECTED, SHARED
 
@@ -107,9 +107,9 @@ def match_pasted(pasted: dict[str, list], found: dict[str, list]) -> tuple[int, 
 
 def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.workers,
              pasted: dict[str, list] | None = None) -> dict:
-    real_decode = imaging.decode
+    real_decode = decoding.decode
     if full_decode:
-        imaging.decode = lambda path, data, long_side: real_decode(path, data, None)
+        decoding.decode = lambda path, data, long_side: real_decode(path, data, None)
     try:
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -119,7 +119,7 @@ def run_scan(folder: Path, pack, full_decode: bool, workers: int = ScanOptions.w
             found = {photo.path: [face.box for face in photo.faces]
                      for photo in store.export_photos(store.find_pack(pack.name))} if pasted else {}
     finally:
-        imaging.decode = real_decode
+        decoding.decode = real_decode
     stages = report.timings
     model = stages["detect"] + stages["embed"]
     return {
@@ -243,7 +243,7 @@ def det_size_sweep(pack, sizes: list[int]) -> None:
           "(expected in brackets), median ms:")
     names = sorted(GROUP_EXPECTED)
     print(f"{'det-size':>9} " + " ".join(f"{n[:14]:>16}" for n in names) + f" {'total':>7} {'ms/photo':>9}")
-    photos = {n: imaging.read_and_decode(SHARED / "data" / "group" / n) for n in names}
+    photos = {n: decoding.read_and_decode(SHARED / "data" / "group" / n) for n in names}
     for size in sizes:
         engine = load_engine(pack, size)
         counts, times = [], []

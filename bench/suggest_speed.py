@@ -1,5 +1,5 @@
 """How long "Also Alice?" takes to find its offers in a big library: the
-suggestions against each group's nearest people (naming.CANDIDATES) side by
+suggestions against each group's nearest people (suggestions.CANDIDATES) side by
 side with every group against every named person, and whether both give the
 same offers. (The "every person" column runs today's code with every named
 person as a candidate, group by group; the code before candidates compared
@@ -11,7 +11,7 @@ pack, ~15 photos each, as bench/cluster_quality.py --scale does), clusters
 it, names half of its groups, and caches it in bench/.cache/. Then times,
 median of --repeats: the offers near anyone named (start of `facesort name`)
 and what `facesort name` looks up after each name: the offers for that
-person and the groups the next cluster run names anyway (naming.outlook).
+person and the groups the next cluster run names anyway (suggestions.outlook).
 
 At a million faces (1,492 people, half the groups named), before unnamed
 groups were read group first and the same-photo check asked only about
@@ -31,9 +31,10 @@ import time
 
 from cluster_quality import _synthetic, add_faces
 from lfw import CACHE, lfw_faces
-from facesort import naming, people
+from facesort.people import suggestions
+from facesort.people import decisions
 from facesort.config import resolve_pack
-from facesort.people import update_groups
+from facesort.people.cluster_run import update_groups
 from facesort.store import Store
 
 
@@ -48,7 +49,7 @@ def library(pack_spec: str, n: int):
             update_groups(store, pack)
             groups = store.clusters_summary(store.find_pack(pack))
             for index, group in enumerate(groups[: len(groups) // 2]):
-                people.name_group(store, group.id, f"Person {index}")
+                decisions.name_group(store, group.id, f"Person {index}")
             update_groups(store, pack)
             store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         partial.rename(db)
@@ -70,7 +71,7 @@ def main() -> None:
     parser.add_argument("--faces", default="10000,100000")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    nearest = naming.CANDIDATES
+    nearest = suggestions.CANDIDATES
     print(f"{'faces':>8}{'people':>8}{'groups':>8}  {'call':<28}{'every person s':>16}"
           f"{'nearest ' + str(nearest) + ' s':>14}{'ratio':>8}  same offers")
     for n in (int(x) for x in args.faces.split(",")):
@@ -81,13 +82,13 @@ def main() -> None:
             person = next(p for p in store.people() if p.name == someone.name)
             unnamed = len(store.unnamed_groups(pack_id))
             calls = {
-                "offers near anyone named": lambda: naming.group_suggestions(store, pack),
-                "after a name (offers, later)": lambda: naming.outlook(store, pack, person),
+                "offers near anyone named": lambda: suggestions.group_suggestions(store, pack),
+                "after a name (offers, later)": lambda: suggestions.outlook(store, pack, person),
             }
             for label, call in calls.items():
-                naming.CANDIDATES = 1 << 30  # every named person is a candidate
+                suggestions.CANDIDATES = 1 << 30  # every named person is a candidate
                 every, expected = timed(call, args.repeats)
-                naming.CANDIDATES = nearest
+                suggestions.CANDIDATES = nearest
                 ours, found = timed(call, args.repeats)
                 print(f"{n:>8}{len(store.people()):>8}{unnamed:>8}  {label:<28}{every:>16.3f}{ours:>14.3f}"
                       f"{every / ours:>7.1f}x  {'yes' if found == expected else 'NO'}", flush=True)

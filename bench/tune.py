@@ -30,11 +30,11 @@ import numpy as np
 
 from cluster_quality import facesort_params
 from lfw import lfw_faces
-from facesort.cluster import cluster_embeddings
+from facesort.people.grouping import cluster_embeddings
 from facesort.config import resolve_pack
-from facesort.recognize import UNKNOWN, Gallery
-from facesort.thresholds import thresholds_for
-from facesort.tune import TrainParams, learn, name_faces, tally
+from facesort.people.gallery import UNKNOWN, Gallery
+from facesort.engine.thresholds import thresholds_for
+from facesort.people.tune import TrainParams, learn, name_faces, tally
 
 
 def svm_names(train_x, train_labels, queries) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from lfw import SHARED, lfw_faces, pair_distances
 from facesort.config import resolve_pack
-from facesort.thresholds import thresholds_for
+from facesort.engine.thresholds import thresholds_for
 
 PUBLISHED = {
     "sc_dlib": "dlib publishes 99.38% for its network; ../shared/models/README.md measured 99.02% on all 6,000 pairs",

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's facesort, and the test's scene
-from facesort.sheets import LABEL_HEIGHT, THUMB  # noqa: E402
+from facesort.search.sheets import LABEL_HEIGHT, THUMB  # noqa: E402
 from test_naming_terminal import answer_offer, prepare, terminal_env  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "naming.png"
@@ -108,7 +108,7 @@ def render(screen: str) -> Image.Image:
 
 def blurred(sheet: Image.Image) -> Image.Image:
     """The contact sheet with every face blurred to a shape, labels and title kept
-    (the layout of facesort.sheets.contact_sheet)."""
+    (the layout of facesort.search.sheets.contact_sheet)."""
     sheet = sheet.convert("RGB")
     for top in range(LABEL_HEIGHT, sheet.height, THUMB + LABEL_HEIGHT):
         for left in range(0, sheet.width, THUMB):

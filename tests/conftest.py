@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from facesort.cli import app
 from facesort.config import DEFAULT_MODEL, resolve_pack
-from facesort.scan import scan
+from facesort.scanning.scanner import scan
 from facesort.store import Store
 
 SHARED = Path(os.environ.get("FACESORT_SHARED", Path(__file__).resolve().parents[2] / "shared"))

@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from conftest import GROUP, lfw_photo
-from facesort import scan as scan_module
+from facesort.scanning import scanner as scan_module
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -105,7 +105,7 @@ def test_a_photo_that_breaks_keeps_what_was_stored(cli, tmp_path):
 
 
 def test_an_unreadable_folder_is_reported_and_its_photos_are_kept(cli, tmp_path, monkeypatch):
-    from facesort import walk
+    from facesort.scanning import walk
 
     root = tmp_path / "photos"
     (root / "locked").mkdir(parents=True)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import FACERES_PACK, GROUP, lfw_photo
 from facesort.cli import app
-from facesort.lock import job_lock
+from facesort.scanning.lock import job_lock
 
 COMMANDS = sorted(command.name or command.callback.__name__ for command in app.registered_commands)
 

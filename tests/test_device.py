@@ -11,7 +11,7 @@ import pytest
 from insightface.model_zoo import model_zoo
 
 from facesort.config import resolve_pack
-from facesort.engine import FaceEngine, choose_providers
+from facesort.engine.face_engine import FaceEngine, choose_providers
 from facesort.errors import DeviceError
 from tests.conftest import DLIB_PACK, GROUP
 

@@ -329,16 +329,16 @@ def test_names_stored_with_tabs_by_an_older_facesort_are_cleaned(db_path):
 
 def test_a_rejection_made_while_cluster_runs_is_not_undone(library, db_path, monkeypatch):
     """cluster computes names from the decisions at its start; a reject made meanwhile stands."""
-    from facesort import people
+    from facesort.people import cluster_run
     from facesort.config import resolve_pack
 
     pack = resolve_pack(str(DLIB_PACK)).name
     with Store(db_path) as store:
-        people.update_groups(store, pack)
+        cluster_run.update_groups(store, pack)
         group = max(store.clusters_summary(1), key=lambda c: c.faces).id
         someone = store.add_person("Someone").id
         store.set_person([store.faces_in_cluster(group)[0].id], someone)
-        people.update_groups(store, pack)
+        cluster_run.update_groups(store, pack)
         auto = next(f for f in store.faces_of_person(someone, 1) if f.person_source == "auto")
         real_save = store.save_auto_names
 
@@ -347,5 +347,5 @@ def test_a_rejection_made_while_cluster_runs_is_not_undone(library, db_path, mon
             real_save(pack_id, names)
 
         monkeypatch.setattr(store, "save_auto_names", reject_meanwhile)
-        people.update_groups(store, pack, full=True)
+        cluster_run.update_groups(store, pack, full=True)
         assert auto.id not in {f.id for f in store.faces_of_person(someone, 1)}

@@ -251,7 +251,7 @@ def test_a_huge_png_is_decoded_small(monkeypatch):
     from PIL import Image
 
     from conftest import GROUP
-    from facesort import imaging
+    from facesort.scanning import decoding
 
     def png(image: Image.Image) -> bytes:
         out = io.BytesIO()
@@ -259,19 +259,19 @@ def test_a_huge_png_is_decoded_small(monkeypatch):
         return out.getvalue()
 
     huge = png(Image.new("L", (9_000, 6_000), 120))  # 54 MP in a few hundred KB
-    photo = imaging.decode(Path("huge.png"), huge, 640)
+    photo = decoding.decode(Path("huge.png"), huge, 640)
     height, width, _ = photo.pixels.shape
     assert 640 <= max(width, height) < 2 * 640 and width * height <= 2 * 640 * 640
     assert (photo.info.width, photo.info.height) == (9_000, 6_000)
     assert photo.scale == 9_000 / width
     # Every 8-bit colour type, with strips of a few rows, decodes exactly.
-    monkeypatch.setattr(imaging, "REDUCE_ABOVE_PIXELS", 0)
-    monkeypatch.setattr(imaging, "_STRIP_PIXELS", 50_000)
+    monkeypatch.setattr(decoding, "REDUCE_ABOVE_PIXELS", 0)
+    monkeypatch.setattr(decoding, "_STRIP_PIXELS", 50_000)
     source = Image.open(GROUP / "solvay_conference_1927.png").convert("RGB").crop((0, 0, 1700, 1000))
     for mode in ("RGB", "RGBA", "L", "LA"):
         data = png(source.convert(mode))
         expected = Image.open(io.BytesIO(data)).convert("RGB").reduce(1700 // 640)
-        decoded = imaging.decode(Path(f"{mode}.png"), data, 640)
+        decoded = decoding.decode(Path(f"{mode}.png"), data, 640)
         assert np.array_equal(decoded.pixels, np.asarray(expected)), mode
 
 

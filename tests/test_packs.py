@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from conftest import DLIB_PACK, GROUP, GROUP_FACES, SFACE_PACK, lfw_photo
-from facesort import config, imaging
+from facesort import config
+from facesort.scanning import decoding
 from facesort.config import BUILTIN_PACKS, BUILTIN_ROOT, DEFAULT_MIN_FACE_SIZE, DEFAULT_MODEL, resolve_pack
-from facesort.engine import load_engine
-from facesort.thresholds import thresholds_for
+from facesort.engine.face_engine import load_engine
+from facesort.engine.thresholds import thresholds_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +69,7 @@ def test_builtin_pack_finds_every_face_of_the_group_photos():
     engine = load_engine(resolve_pack(DEFAULT_MODEL))
     found = {}
     for name in GROUP_FACES:
-        photo = imaging.read_and_decode(GROUP / name, engine.det_size)
+        photo = decoding.read_and_decode(GROUP / name, engine.det_size)
         found[name] = len(engine.detect(photo.pixels, min_side=DEFAULT_MIN_FACE_SIZE / photo.scale))
     assert found == GROUP_FACES
 
@@ -76,7 +77,7 @@ def test_builtin_pack_finds_every_face_of_the_group_photos():
 def test_builtin_landmarks_mean_what_scrfd_landmarks_mean():
     """YuNet's five points come out in SCRFD's order (image-left eye first), so
     aligned crops and stored landmarks agree across packs."""
-    photo = imaging.read_and_decode(GROUP / "obama_and_biden.jpg", 640)
+    photo = decoding.read_and_decode(GROUP / "obama_and_biden.jpg", 640)
     yunet = sorted(load_engine(resolve_pack(DEFAULT_MODEL)).detect(photo.pixels), key=lambda d: d.box[0])
     scrfd = sorted(load_engine(resolve_pack(str(DLIB_PACK))).detect(photo.pixels), key=lambda d: d.box[0])
     assert len(yunet) == len(scrfd) == 3
@@ -93,7 +94,7 @@ def test_builtin_pack_embeds_as_the_published_sface_graph():
     engine = load_engine(resolve_pack(DEFAULT_MODEL))
     crops = []
     for person in ("Colin_Powell", "Tony_Blair"):
-        photo = imaging.read_and_decode(lfw_photo(person), engine.det_size)
+        photo = decoding.read_and_decode(lfw_photo(person), engine.det_size)
         crops += [engine.align(photo.pixels, d.landmarks) for d in engine.detect(photo.pixels)]
     recognizer = engine._recognizer
     original = onnxruntime.InferenceSession(recognizer.model_file, providers=["CPUExecutionProvider"])
@@ -111,7 +112,7 @@ def test_split_prelu_keeps_the_function_and_leaves_what_it_cannot_split():
     import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
 
-    from facesort.cpugraph import split_prelu
+    from facesort.engine.cpugraph import split_prelu
 
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),

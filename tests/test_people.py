@@ -18,7 +18,7 @@ from conftest import (
     lfw_photo,
     person_of,
 )
-from facesort.quality import best_first
+from facesort.scanning.quality import best_first
 from facesort.store import Store
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import facesort.cluster as cluster_module
+import facesort.people.grouping as cluster_module
 from conftest import copy_people, faces, group_of, person_of
-from facesort.cluster import ClusterParams, blocking_for, cluster_embeddings, cluster_new_faces, match_groups
-from facesort.recognize import UNKNOWN, Gallery, recognize
+from facesort.people.grouping import ClusterParams, blocking_for, cluster_embeddings, cluster_new_faces, match_groups
+from facesort.people.gallery import UNKNOWN, Gallery, recognize
 from facesort.store import Store
 from facesort.store.migrations import MIGRATIONS, migrate
 
@@ -98,7 +98,7 @@ def test_a_rejection_and_an_ignore_are_changes_too(cli, library):
 
 def test_a_decision_made_during_a_run_is_seen_by_the_next(cli, library, db_path, monkeypatch):
     """facesort survives a name given while cluster works: the next run is not 'unchanged'."""
-    from facesort.people import update_groups
+    from facesort.people.cluster_run import update_groups
 
     cluster_report(cli)
     tony = [f for f in faces(cli) if f["path"].endswith("Tony_Blair_1.jpg")][0]

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from conftest import GROUP, GROUP_FACES, lfw_photo
-from facesort import imaging
-from facesort.scan import ScanEvents, scan
+from facesort.scanning import decoding
+from facesort.scanning.scanner import ScanEvents, scan
 
 
 def export_by_name(cli) -> dict[str, dict]:
@@ -25,13 +25,13 @@ def export_by_name(cli) -> dict[str, dict]:
 @pytest.fixture
 def count_decodes(monkeypatch):
     calls = []
-    real = imaging.decode
+    real = decoding.decode
 
     def counting(path, data, long_side):
         calls.append(path)
         return real(path, data, long_side)
 
-    monkeypatch.setattr(imaging, "decode", counting)
+    monkeypatch.setattr(decoding, "decode", counting)
     return calls
 
 
@@ -177,7 +177,7 @@ def test_hidden_folders_and_symlinks_are_skipped_unless_asked(store, pack, photo
     shutil.copy(lfw_photo("Laura_Bush"), outside / "laura.jpg")
     os.symlink(outside, photos / "linked")
     assert scan(store, [photos], pack).new == 6
-    from facesort.scan import ScanOptions
+    from facesort.scanning.scanner import ScanOptions
 
     followed = scan(store, [photos], pack, ScanOptions(follow_symlinks=True))
     assert (followed.new, followed.unchanged) == (1, 6)
@@ -221,7 +221,7 @@ def test_heic_photos_are_read_with_the_extra(cli, tmp_path):
 
 
 def test_heic_without_the_extra_says_how_to_install_it(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(imaging, "_heif_opener_registered", lambda: False)
+    monkeypatch.setattr(decoding, "_heif_opener_registered", lambda: False)
     folder = tmp_path / "phone"
     folder.mkdir()
     (folder / "IMG_0002.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")

@@ -261,7 +261,7 @@ def test_malformed_and_hostile_sidecars_give_one_line_and_the_run_goes_on(cli, f
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_regions_map_to_the_stored_grid_and_back_for_every_orientation(orientation):
-    from facesort.sidecar import Region, displayed_to_stored, stored_to_displayed
+    from facesort.sidecars.xmp import Region, displayed_to_stored, stored_to_displayed
 
     width, height = 400, 300  # displayed
     box = (40.0, 30.0, 100.0, 60.0)

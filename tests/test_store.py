@@ -71,7 +71,7 @@ def test_embeddings_are_little_endian_float32():
 
 def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
     from conftest import lfw_photo
-    from facesort.scan import scan
+    from facesort.scanning.scanner import scan
 
     db = sqlite3.connect(db_path, isolation_level=None)
     migrate(db, MIGRATIONS[:1])  # a library written by the first release

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from conftest import group_of, lfw_photo
-from facesort import naming
-from facesort.identify import NamedGallery
-from facesort.people import update_groups
+from facesort.people import suggestions
+from facesort.people.identify import NamedGallery
+from facesort.people.cluster_run import update_groups
 from facesort.store import FaceRecord, PhotoMeta, Store
 from facesort.store.migrations import MIGRATIONS, migrate
-from facesort.thresholds import thresholds_for
-from facesort.tune import (
+from facesort.engine.thresholds import thresholds_for
+from facesort.people.tune import (
     Adapter, TrainParams, adapter_for, batch_hard, certain_negatives, learn,
     new_decisions, train, triplet_loss, tune_library,
 )
@@ -284,12 +284,12 @@ def test_suggestions_see_faces_through_the_adapter(cli, library, db_path):
         pack_id = store.find_pack("sc_dlib")
         pack = thresholds_for("sc_dlib")
         faces = store.grouping_input(pack_id).embeddings[:5]
-        space, seen = naming._recognition_space(store, pack_id, pack)
+        space, seen = suggestions._recognition_space(store, pack_id, pack)
         assert np.array_equal(space(faces), faces) and seen == pack
         turn = np.roll(np.eye(faces.shape[1], dtype=np.float32), 1, axis=1)
         store.save_adapter(pack_id, turn, pack.recognize * 2, pack.margin * 2, faces=20,
                            decisions=0, seed=0)
-        space, seen = naming._recognition_space(store, pack_id, pack)
+        space, seen = suggestions._recognition_space(store, pack_id, pack)
         assert np.allclose(space(faces), np.roll(faces, 1, axis=1), atol=1e-6)
         assert (seen.recognize, seen.margin) == (pack.recognize * 2, pack.margin * 2)
         assert seen.cluster == pytest.approx(pack.cluster * 2)

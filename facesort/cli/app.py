@@ -22,7 +22,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from facesort import __version__, console
+from facesort import __version__
+from facesort.cli import console
 from facesort.config import (
     APP_NAME,
     DB_ENV,
@@ -38,7 +39,7 @@ from facesort.errors import (
     LibraryReadOnlyError,
     shown,
 )
-from facesort.lock import job_lock
+from facesort.scanning.lock import job_lock
 from facesort.store import Store
 
 
@@ -207,7 +208,7 @@ def library_pack(store: Store, model: str | None) -> str | None:
     """The pack whose faces a command works on: ``--model``/FACESORT_MODEL, or
     the library's only pack, or the default pack among several."""
     if model:
-        from facesort.people import require_pack
+        from facesort.people.cluster_run import require_pack
 
         name = resolve_pack(model).name
         require_pack(store, name)
@@ -246,7 +247,7 @@ def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, previ
                preview_picks=None, preview_labels=None) -> Path:
     """Every face on a contact sheet, and the first ``preview`` of them (or of
     the faces at ``preview_picks``, with ``preview_labels``) drawn in the terminal."""
-    from facesort import sheets
+    from facesort.search import sheets
 
     thumbs = sheets.face_thumbnails(faces)
     path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)

@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from facesort import console
+from facesort.cli import console
 from facesort.text import plural
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, DEFAULT_MODEL, resolve_pack
 from facesort.errors import FacesortError, shown
-from facesort.export import WRITERS
+from facesort.search.export import WRITERS
 from facesort.files import atomic_write
 from facesort.cli.app import (
     EXIT_SOME_FAILED,
@@ -76,7 +76,7 @@ def scan(
 
     Example: facesort scan ~/Pictures --device cpu
     """
-    from facesort.scan import ScanEvents, ScanOptions, scan as scan_photos
+    from facesort.scanning.scanner import ScanEvents, ScanOptions, scan as scan_photos
 
     # A root that is not there is warned about by the scan, which goes on with
     # the others (an unmounted drive must not stop the rest), then exits 1;
@@ -88,7 +88,7 @@ def scan(
     pack = resolve_pack(model)
     device = device.lower()
     if not db_path_of(db).exists():
-        from facesort.engine import load_engine
+        from facesort.engine.face_engine import load_engine
 
         # A first scan needs the model anyway; loading it before the library
         # is created leaves no empty library behind when the pack (or the
@@ -255,7 +255,7 @@ def forget(
 
     Example: facesort forget /mnt/old-nas/2009 --dry-run
     """
-    from facesort.forget import forget_folders, forget_orphans
+    from facesort.scanning.forget import forget_folders, forget_orphans
 
     if not folders and not orphan:
         raise FacesortError("give the folders to forget, or --orphan ID")

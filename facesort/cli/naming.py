@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from facesort import console
-from facesort.quality import best_first
+from facesort.cli import console
+from facesort.scanning.quality import best_first
 from facesort.text import plural
 from facesort.errors import FacesortError
 from facesort.store import Store
@@ -63,13 +63,13 @@ def name(
 
     Example: facesort name 12 "Alice Smith"
     """
-    from facesort import people
+    from facesort.people import decisions
 
     if (group is None) != (person is None):
         raise FacesortError("give both GROUP and NAME, or neither to name groups one by one")
     with open_library(db, write=True) as store:
         if group is not None:
-            _said_named(group, people.name_group(store, group, person))
+            _said_named(group, decisions.name_group(store, group, person))
             return
         _NamingSession(store, pack_or_empty(store, model), open_viewer, preview).run()
 
@@ -84,7 +84,7 @@ class _NamingSession:
         self.offers = _Offers(store, pack, open_viewer, preview)
 
     def run(self) -> None:
-        from facesort import naming, people
+        from facesort.people import cluster_run, suggestions
 
         # Groups near people named before come first: one answer each.
         if not self.offers.run(None):
@@ -94,12 +94,12 @@ class _NamingSession:
                 if not c.ignored and c.person is None and c.id not in self.offers.named]
         if not todo:
             if not self.offers.named:
-                console.stdout.print(_NOTHING_TO_NAME[people.grouping_state(store, self.pack)])
+                console.stdout.print(_NOTHING_TO_NAME[cluster_run.grouping_state(store, self.pack)])
             return
         self.later = self.offers.later
         remaining, shown = list(todo), 0
         while remaining:
-            page = naming.next_to_name(remaining, self.later)
+            page = suggestions.next_to_name(remaining, self.later)
             for summary in page:
                 remaining.remove(summary)
             page = [c for c in page if c.id not in self.offers.named]  # joined a person through a suggestion
@@ -122,7 +122,7 @@ class _NamingSession:
         return True
 
     def _group(self, summary, where: str) -> bool:
-        from facesort import people
+        from facesort.people import decisions
 
         store = self.store
         faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
@@ -142,7 +142,7 @@ class _NamingSession:
                 return True
             if answer == "i":
                 try:
-                    people.ignore(store, summary.id)
+                    decisions.ignore(store, summary.id)
                 except FacesortError as exc:
                     console.error_line(str(exc))
                     continue
@@ -166,7 +166,7 @@ class _NamingSession:
     def _page(self, page, where: str) -> bool:
         """Small groups side by side, lettered: one answer names one of them,
         or ignores all that are left."""
-        from facesort import people
+        from facesort.people import decisions
 
         store = self.store
         letters = "abcdef"
@@ -196,7 +196,7 @@ class _NamingSession:
                 ignored = []
                 for letter, summary in groups.items():
                     try:
-                        people.ignore(store, summary.id)
+                        decisions.ignore(store, summary.id)
                         ignored.append(f"{letter} (group {summary.id})")
                     except FacesortError as exc:  # it holds named faces: said why, and left as it is
                         console.error_line(str(exc))
@@ -237,13 +237,13 @@ class _NamingSession:
 def _name_group(store: Store, group: int, typed: str, left_out: list[int]):
     """A typed answer taken as the group's name: what naming did, or None
     (said why) when it is a slip or a name naming cannot take: ask again."""
-    from facesort import people
+    from facesort.people import decisions
 
     if slip := _slip(store, typed):
         console.error_line(slip)
         return None
     try:
-        return people.name_group(store, group, typed, exclude=left_out)
+        return decisions.name_group(store, group, typed, exclude=left_out)
     except FacesortError as exc:
         console.error_line(str(exc))
         return None
@@ -272,10 +272,10 @@ class _Offers:
 
     def run(self, person) -> bool:
         """Offer the groups near ``person`` (None: near anyone named); False when the user quits."""
-        from facesort import naming
+        from facesort.people import suggestions
 
         while True:
-            look = naming.outlook(self.store, self.pack, person, skip=self.skipped)
+            look = suggestions.outlook(self.store, self.pack, person, skip=self.skipped)
             self.later = look.later
             if not look.offers:
                 return True
@@ -292,10 +292,10 @@ class _Offers:
                 if answer is None or answer == "q":
                     return False
                 if answer.lower() in ("y", "yes"):
-                    _said_named(offer.group, naming.accept_suggestion(self.store, offer))
+                    _said_named(offer.group, suggestions.accept_suggestion(self.store, offer))
                     self.named.add(offer.group)
                 elif answer.lower() in ("n", "no"):
-                    naming.refuse_suggestion(self.store, offer)
+                    suggestions.refuse_suggestion(self.store, offer)
                     console.stdout.print(f"group {offer.group} is not {offer.person.name}; "
                                          "it will not be offered as them again", highlight=False)
                 elif answer == "":
@@ -336,13 +336,13 @@ def suggest(
 
     Example: facesort suggest --json
     """
-    from facesort import naming
-    from facesort.thresholds import thresholds_for
+    from facesort.people import suggestions
+    from facesort.engine.thresholds import thresholds_for
 
     with open_library(db) as store:
         pack = pack_or_empty(store, model)
-        groups = naming.group_suggestions(store, pack)
-        pairs = naming.people_suggestions(store, pack)
+        groups = suggestions.group_suggestions(store, pack)
+        pairs = suggestions.people_suggestions(store, pack)
     if thresholds_for(pack) is None:
         console.warning_line(f"no measured distances for pack {pack!r}: no suggestions")
     if json_output:
@@ -390,10 +390,10 @@ def review(
 
     Example: facesort review Alice
     """
-    from facesort import naming
+    from facesort.people import suggestions
 
     with open_library(db, write=True) as store:
-        queue = naming.review_queue(store, pack_or_empty(store, model), name)
+        queue = suggestions.review_queue(store, pack_or_empty(store, model), name)
         if not queue:
             console.stdout.print("No automatic names to review.")
             return
@@ -419,7 +419,7 @@ def review(
                 elif answer != "":
                     console.error_line("answer Enter, x and face numbers, s or q")
                     continue
-                accepted, rejected = naming.settle_page(store, page, wrong)
+                accepted, rejected = suggestions.settle_page(store, page, wrong)
                 console.stdout.print(f"accepted {plural(accepted, 'face')}, rejected {rejected}",
                                      highlight=False)
                 break
@@ -444,10 +444,10 @@ def split(
 
     Example: facesort split "Anna" --parts 2
     """
-    from facesort import naming
+    from facesort.people import suggestions
 
     with open_library(db, write=True) as store:
-        person, found = naming.split_person(store, pack_or_empty(store, model), name, parts)
+        person, found = suggestions.split_person(store, pack_or_empty(store, model), name, parts)
         if len(found) < 2:
             console.stdout.print(f"{person.name}'s faces stay together at this distance; "
                                  "try --parts 2", highlight=False)
@@ -468,7 +468,7 @@ def split(
                 if answer == "":
                     break
                 if answer == "r":
-                    count = naming.reject_part(store, part, person)
+                    count = suggestions.reject_part(store, part, person)
                     console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
                                          highlight=False)
                     break
@@ -476,7 +476,7 @@ def split(
                     console.error_line(slip)
                     continue
                 try:
-                    moved = naming.move_part(store, part, answer)
+                    moved = suggestions.move_part(store, part, answer)
                 except FacesortError as exc:
                     console.error_line(str(exc))
                     continue

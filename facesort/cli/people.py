@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from facesort import console
-from facesort.quality import best_first
+from facesort.cli import console
+from facesort.scanning.quality import best_first
 from facesort.text import plural
 from facesort.errors import FacesortError
 from facesort.cli.app import (
@@ -49,9 +49,9 @@ def cluster(
 
     Example: facesort cluster
     """
-    from facesort.cluster import SELECTION_METHODS, ClusterParams
-    from facesort.people import update_groups
-    from facesort.tune import new_decisions
+    from facesort.people.grouping import SELECTION_METHODS, ClusterParams
+    from facesort.people.cluster_run import update_groups
+    from facesort.people.tune import new_decisions
 
     if selection not in SELECTION_METHODS:
         raise FacesortError(f"unknown selection {selection!r}: choose eom or leaf")
@@ -146,7 +146,7 @@ def rename(
 
     Example: facesort rename "Bob" "Robert Jones"
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db, write=True) as store:
         person = people_ops.rename(store, old, new)
@@ -163,7 +163,7 @@ def merge(
 
     Example: facesort merge "Alice Smith" "Alice S"
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db, write=True) as store:
         kept = people_ops.merge(store, person, other)
@@ -180,7 +180,7 @@ def reject(
 
     Example: facesort reject 1043 1187 --from Alice
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db, write=True) as store:
         count = people_ops.reject(store, faces, from_person)
@@ -197,7 +197,7 @@ def confirm(
 
     Example: facesort confirm Alice
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db, write=True) as store:
         count = people_ops.confirm(store, person, faces or ())
@@ -218,7 +218,7 @@ def ignore(
 
     Example: facesort ignore 31
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db, write=True) as store:
         count = people_ops.ignore(store, group, unnamed_only=unnamed)
@@ -235,7 +235,7 @@ def unignore(
 
     Example: facesort unignore 31
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db, write=True) as store:
         people_ops.unignore(store, group)
@@ -251,7 +251,7 @@ def assign(
 
     Example: facesort assign 1043 1187 Alice
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     *faces, person = faces_and_name
     if not faces or not all(face.isdigit() for face in faces):
@@ -278,7 +278,7 @@ def show(
 
     Example: facesort show Alice --open
     """
-    from facesort import people as people_ops
+    from facesort.people import decisions as people_ops
 
     with open_library(db) as store:
         if target.isdigit():

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from facesort import console
+from facesort.cli import console
 from facesort.text import plural
 from facesort.config import DEFAULT_MIN_FACE_SIZE, DEFAULT_MODEL, resolve_pack
 from facesort.errors import FacesortError
@@ -48,7 +48,7 @@ def find(
 
     Example: facesort find Alice Bob --not Carol --year 2024 -0 | xargs -0 open
     """
-    from facesort.search import PhotoQuery, find_photos
+    from facesort.search.find import PhotoQuery, find_photos
 
     query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
                        year=year, since=since, until=until)
@@ -64,8 +64,8 @@ def find(
 
 
 def _engine_and_thresholds(model: str, purpose: str):
-    from facesort.engine import load_engine
-    from facesort.thresholds import thresholds_for
+    from facesort.engine.face_engine import load_engine
+    from facesort.engine.thresholds import thresholds_for
 
     pack = resolve_pack(model)
     thresholds = thresholds_for(pack.name)
@@ -89,8 +89,8 @@ def who(
 
     Example: facesort who party.jpg
     """
-    from facesort.identify import NamedGallery, who as identify
-    from facesort.people import require_pack
+    from facesort.people.identify import NamedGallery, who as identify
+    from facesort.people.cluster_run import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with open_library(db) as store:
@@ -148,7 +148,7 @@ def verify(
 
     Example: facesort verify group.jpg portrait.jpg --face-a 4
     """
-    from facesort.identify import verify as compare
+    from facesort.people.identify import verify as compare
 
     pack, engine, thresholds = _engine_and_thresholds(model, "verification")
     verdict = compare(engine, thresholds, photo_a, photo_b, min_face_size, face=face,
@@ -188,8 +188,8 @@ def tune(
 
     Example: facesort tune        (and 'facesort tune --off' to remove it)
     """
-    from facesort.people import update_groups
-    from facesort.tune import TrainParams, tune_library
+    from facesort.people.cluster_run import update_groups
+    from facesort.people.tune import TrainParams, tune_library
 
     with open_library(db, write=True, job="cluster") as store:
         pack = pack_or_empty(store, model)

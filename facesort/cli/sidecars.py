@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from facesort import console
+from facesort.cli import console
 from facesort.errors import FacesortError
 from facesort.store import Store
 from facesort.cli.app import (
@@ -52,8 +52,8 @@ def write(
 
     Example: facesort write --dry-run ~/Pictures/2024
     """
-    from facesort import metadata
-    from facesort import people as people_ops
+    from facesort.sidecars import sync
+    from facesort.people import decisions as people_ops
 
     if sidecar_name not in ("ext", "stem"):
         raise FacesortError(f"unknown --sidecar-name {sidecar_name!r}: choose ext or stem")
@@ -67,7 +67,7 @@ def write(
                 console.stdout.print(f"{verb}{kind}: {path} ({', '.join(names) or 'no names'})",
                                      markup=False, highlight=False)
 
-        report = metadata.write_sidecars(
+        report = sync.write_sidecars(
             store, pack_id, _photos_in_scope(store, paths), person_id=person_id,
             include_auto=not confirmed_only, stem_names=sidecar_name == "stem", dry_run=dry_run,
             on_change=changed, on_error=console.error_line,
@@ -109,11 +109,11 @@ def import_(
 
     Example: facesort import ~/Pictures --people-tag Persons
     """
-    from facesort import metadata
+    from facesort.sidecars import sync
 
     with open_library(db, write=True) as store:
         pack_id = pack_id_of(store, model)
-        report = metadata.import_names(store, pack_id, _photos_in_scope(store, paths),
+        report = sync.import_names(store, pack_id, _photos_in_scope(store, paths),
                                        people_tag=people_tag, on_error=console.error_line)
     if json_output:
         console.stdout.print_json(data=report.as_dict())

@@ -160,7 +160,7 @@ def _clean_names(db: sqlite3.Connection) -> None:
     A name whose clean form is taken by another person stays as it was,
     so that no two people become one without the user saying so."""
     from facesort.errors import FacesortError
-    from facesort.names import clean_name
+    from facesort.people.names import clean_name
 
     taken = {key for (key,) in db.execute("SELECT key FROM people")}
     for person_id, name, key in db.execute("SELECT id, name, key FROM people").fetchall():
@@ -261,7 +261,7 @@ def _naming(db: sqlite3.Connection) -> None:
     Existing faces get their quality from what is stored (box, landmarks,
     detector score) without decoding any photo again; their sharpness stays
     unknown until the photo is scanned again."""
-    from facesort.quality import face_quality
+    from facesort.scanning.quality import face_quality
 
     _run_script(
         db,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facesort.quality import POOR as POOR_QUALITY
+from facesort.scanning.quality import POOR as POOR_QUALITY
 from facesort.store.sql import (
     EMBEDDING_DTYPE,
     embedding_to_blob,

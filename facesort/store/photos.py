@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
 
-from facesort.quality import POOR as POOR_QUALITY
-from facesort.quality import face_quality
+from facesort.scanning.quality import POOR as POOR_QUALITY
+from facesort.scanning.quality import face_quality
 from facesort.store import decisions
 from facesort.store.decisions import CarryReport, Place
 from facesort.store.sql import embedding_to_blob, blob_to_embedding, UNDER, under, chunks, now

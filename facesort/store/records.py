@@ -37,7 +37,7 @@ class FaceRecord:
     landmarks: list[list[float]]  # 5 points in displayed pixels
     score: float
     embedding: np.ndarray
-    quality: float | None = None  # facesort.quality; None when not measured
+    quality: float | None = None  # facesort.scanning.quality; None when not measured
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class ScoredGroup:
 
 @dataclass(frozen=True)
 class StoredAdapter:
-    """What 'facesort tune' kept for one pack (see :mod:`facesort.tune`)."""
+    """What 'facesort tune' kept for one pack (see :mod:`facesort.people.tune`)."""
 
     pack: str
     matrix: np.ndarray  # (rows, cols) float32

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from rich.console import Group
 from rich.text import Text
 
-from facesort import imaging
+from facesort.scanning import decoding
 from facesort.errors import PhotoError
 from facesort.files import atomic_write
 from facesort.store import FaceInfo
@@ -31,12 +31,12 @@ _MISSING = (90, 90, 90)
 
 def face_thumbnails(faces: Sequence[FaceInfo], size: int = THUMB) -> list[Image.Image]:
     """Square crops around each face; a grey tile where the photo is gone."""
-    decoded: dict[str, imaging.DecodedPhoto | None] = {}
+    decoded: dict[str, decoding.DecodedPhoto | None] = {}
     thumbs = []
     for face in faces:
         if face.path not in decoded:
             try:
-                decoded[face.path] = imaging.read_and_decode(Path(face.path), _DECODE_SIDE)
+                decoded[face.path] = decoding.read_and_decode(Path(face.path), _DECODE_SIDE)
             except PhotoError:
                 decoded[face.path] = None
         photo = decoded[face.path]

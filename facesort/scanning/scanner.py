@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from facesort import imaging
+from facesort.scanning import decoding
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
-from facesort.engine import FaceEngine, available_providers, choose_providers, load_engine
+from facesort.engine.face_engine import FaceEngine, available_providers, choose_providers, load_engine
 from facesort.errors import PhotoError, shown
-from facesort.quality import face_quality, sharpness
+from facesort.scanning.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
-from facesort.walk import FileEntry, walk_photos
+from facesort.scanning.walk import FileEntry, walk_photos
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -127,7 +127,7 @@ class _Item:
     data: bytes = b""
     content_hash: str = ""
     error: str | None = None
-    photo: imaging.DecodedPhoto | None = None
+    photo: decoding.DecodedPhoto | None = None
 
 
 def _ordered_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
@@ -320,7 +320,7 @@ class Scanner:
     def _decode(self, item: _Item) -> _Item:
         since = time.perf_counter()
         try:
-            item.photo = imaging.decode(Path(item.entry.path), item.data, self.options.det_size)
+            item.photo = decoding.decode(Path(item.entry.path), item.data, self.options.det_size)
         except PhotoError as exc:
             item.error = exc.reason
         item.data = b""

@@ -21,7 +21,7 @@ class PackThresholds:
     # people (and every stranger in the library) is a chance of a false match.
     recognize: float
     margin: float
-    # Average-linkage distance that splits an HDBSCAN group again (cluster.py).
+    # Average-linkage distance that splits an HDBSCAN group again (people/grouping.py).
     cluster: float
     source: str
     # How far an unnamed group may be from a person to be offered as them

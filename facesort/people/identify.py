@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facesort import imaging
-from facesort.engine import FaceEngine
+from facesort.scanning import decoding
+from facesort.engine.face_engine import FaceEngine
 from facesort.errors import FacesortError, PhotoError
-from facesort.recognize import Gallery, recognize
+from facesort.people.gallery import Gallery, recognize
 from facesort.store import Store
-from facesort.thresholds import PackThresholds
-from facesort.tune import Adapter, adapter_for
+from facesort.engine.thresholds import PackThresholds
+from facesort.people.tune import Adapter, adapter_for
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Identified:
 
 
 def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
-    photo = imaging.read_and_decode(Path(path), engine.det_size)
+    photo = decoding.read_and_decode(Path(path), engine.det_size)
     found = sorted(engine.detect(photo.pixels, min_side=min_face_size / photo.scale),
                    key=lambda d: d.box[0])
     embeddings = engine.embed([engine.align(photo.pixels, d.landmarks) for d in found])

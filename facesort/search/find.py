@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facesort.errors import FacesortError
-from facesort.people import find_person
+from facesort.people.decisions import find_person
 from facesort.store import PhotoRecord, Store
 
 

@@ -19,12 +19,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from facesort import people
+from facesort.people import decisions
+from facesort.people.cluster_run import require_pack
 from facesort.errors import FacesortError
-from facesort.quality import POOR, best_first
-from facesort.recognize import CHUNK_CELLS, UNKNOWN, Gallery, distances, recognize
+from facesort.scanning.quality import POOR, best_first
+from facesort.people.gallery import CHUNK_CELLS, UNKNOWN, Gallery, distances, recognize
 from facesort.store import ClusterSummary, FaceInfo, Person, Store, equal_runs
-from facesort.thresholds import PackThresholds, thresholds_for
+from facesort.engine.thresholds import PackThresholds, thresholds_for
 
 # Faces that stand for a person: enough to cover the ages of a child, few
 # enough that a library with hundreds of people compares in milliseconds.
@@ -116,7 +117,7 @@ def _recognition_space(store: Store, pack_id: int, thresholds: PackThresholds):
     """How suggestions see faces: through the adapter 'facesort tune' kept,
     as automatic names do, with every distance scaled as its recognition
     distance was; or as the pack made them."""
-    from facesort.tune import adapter_for
+    from facesort.people.tune import adapter_for
 
     adapter = adapter_for(store, pack_id)
     if adapter is None:
@@ -197,7 +198,7 @@ def outlook(store: Store, pack_name: str, person: Person | None = None,
     next cluster run names anyway (recognition against the people named so
     far): `facesort name` shows those last, and never offers them."""
     thresholds = thresholds_for(pack_name)
-    pack_id = people.require_pack(store, pack_name)
+    pack_id = require_pack(store, pack_name)
     if thresholds is None:
         return Outlook([], set())
     space, seen = _recognition_space(store, pack_id, thresholds)
@@ -266,7 +267,7 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
     are steadier than single faces, so the strict distance), and never two
     people named in one photo."""
     thresholds = thresholds_for(pack_name)
-    pack_id = people.require_pack(store, pack_name)
+    pack_id = require_pack(store, pack_name)
     if thresholds is None:
         return []
     vectors, owners = _gallery(store, pack_id)
@@ -294,9 +295,9 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
     return sorted(found, key=lambda s: s.distance)
 
 
-def accept_suggestion(store: Store, suggestion: GroupSuggestion) -> people.Naming:
+def accept_suggestion(store: Store, suggestion: GroupSuggestion) -> decisions.Naming:
     """"Also Alice?" answered yes: the user's own decision, as naming the group."""
-    return people.name_group(store, suggestion.group, suggestion.person.name)
+    return decisions.name_group(store, suggestion.group, suggestion.person.name)
 
 
 def refuse_suggestion(store: Store, suggestion: GroupSuggestion) -> None:
@@ -309,8 +310,8 @@ def refuse_suggestion(store: Store, suggestion: GroupSuggestion) -> None:
 
 def review_queue(store: Store, pack_name: str, name: str | None = None) -> list[FaceInfo]:
     """The automatic names to review (of one person, or everyone's), least certain first."""
-    pack_id = people.require_pack(store, pack_name)
-    person = people.find_person(store, name) if name else None
+    pack_id = require_pack(store, pack_name)
+    person = decisions.find_person(store, name) if name else None
     return store.auto_named(pack_id, person.id if person else None)
 
 
@@ -345,8 +346,8 @@ def split_person(store: Store, pack_name: str, name: str, parts: int | None = No
     distance. Largest part first."""
     from sklearn.cluster import AgglomerativeClustering
 
-    pack_id = people.require_pack(store, pack_name)
-    person = people.find_person(store, name)
+    pack_id = require_pack(store, pack_name)
+    person = decisions.find_person(store, name)
     faces = store.faces_of_person(person.id, pack_id)
     if len(faces) < 2:
         return person, [Part(faces, [])] if faces else []
@@ -374,7 +375,7 @@ def split_person(store: Store, pack_name: str, name: str, parts: int | None = No
 
 def move_part(store: Store, part: Part, name: str) -> Person:
     """Give a part to another person (created if new), as the user's decision."""
-    return people.assign(store, [f.id for f in part.faces], name)
+    return decisions.assign(store, [f.id for f in part.faces], name)
 
 
 def reject_part(store: Store, part: Part, person: Person) -> int:

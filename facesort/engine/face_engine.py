@@ -335,7 +335,7 @@ def _cpu_session(recognizer, providers: list[str], threads: int = 0) -> None:
     import onnx
     import onnxruntime
 
-    from facesort.cpugraph import split_prelu
+    from facesort.engine.cpugraph import split_prelu
 
     model = onnx.load(recognizer.model_file)
     split_prelu(model)

@@ -74,7 +74,7 @@ def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: fl
 
     A person is named only within ``distance`` and when the next person is at
     least ``margin`` farther: look-alikes stay unknown. The pack's
-    :class:`~facesort.thresholds.PackThresholds` give both.
+    :class:`~facesort.engine.thresholds.PackThresholds` give both.
     """
     n, k = len(queries), len(gallery.person_ids)
     person = np.full(n, UNKNOWN, dtype=np.int64)

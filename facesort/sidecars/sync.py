@@ -9,11 +9,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from facesort import sidecar
-from facesort.imaging import swaps_axes
+from facesort.sidecars import xmp
+from facesort.scanning.decoding import swaps_axes
 from facesort.errors import FacesortError, PhotoError
 from facesort.files import atomic_write
-from facesort.people import person_for_naming
+from facesort.people.decisions import person_for_naming
 from facesort.store import PhotoRecord, Store
 from facesort.store import FaceInfo
 from facesort.store.decisions import box_overlap
@@ -68,18 +68,18 @@ def write_sidecars(
             continue
         faces = named.get(photo.id, [])
         path = Path(photo.path)
-        current = sidecar.existing_sidecar(path)
+        current = xmp.existing_sidecar(path)
         if current is None and not faces:
             continue
-        target = current or sidecar.sidecar_paths(path)[1 if stem_names else 0]
+        target = current or xmp.sidecar_paths(path)[1 if stem_names else 0]
         regions = [
-            sidecar.Region(name, *sidecar.displayed_to_stored(box, photo.width, photo.height,
+            xmp.Region(name, *xmp.displayed_to_stored(box, photo.width, photo.height,
                                                               photo.orientation))
             for box, name in faces
         ]
         try:
             old = current.read_bytes() if current else None
-            new = sidecar.merge(old, target, regions, *_stored_size(photo))
+            new = xmp.merge(old, target, regions, *_stored_size(photo))
             if new == old:
                 report.unchanged += 1
                 continue
@@ -96,7 +96,7 @@ def write_sidecars(
         kind = "updated" if current else "created"
         getattr(report, kind).append(str(target))
         names = sorted({name for _, name in faces})
-        report.left_out_of_trees |= {n for n in names if sidecar.nests_in_a_tree(n)}
+        report.left_out_of_trees |= {n for n in names if xmp.nests_in_a_tree(n)}
         on_change(kind, str(target), names)
     return report
 
@@ -129,21 +129,21 @@ def embedded_xmp(path: Path) -> bytes | None:
     return bytes(packet) if packet else None
 
 
-def _foreign_tags(path: Path, people_tag: tuple[str, ...]) -> list[sidecar.ForeignTags]:
+def _foreign_tags(path: Path, people_tag: tuple[str, ...]) -> list[xmp.ForeignTags]:
     sources = []
-    for candidate in sidecar.sidecar_paths(path):
+    for candidate in xmp.sidecar_paths(path):
         if candidate.is_file():
             try:
                 sources.append((candidate, candidate.read_bytes()))
             except OSError as exc:
-                raise sidecar.SidecarError(candidate, exc.strerror or str(exc)) from exc
+                raise xmp.SidecarError(candidate, exc.strerror or str(exc)) from exc
     packet = embedded_xmp(path)
     if packet:
         sources.append((path, packet))
-    return [sidecar.read_xmp(text, source, people_tag) for source, text in sources]
+    return [xmp.read_xmp(text, source, people_tag) for source, text in sources]
 
 
-def _keyword_people(store: Store, tags: list[sidecar.ForeignTags]) -> list[str]:
+def _keyword_people(store: Store, tags: list[xmp.ForeignTags]) -> list[str]:
     """The people that a photo's keywords name. The person properties say so
     outright; dc:subject is a flat list that also holds keywords such as
     "beach", so one of its keywords is a person only when another person
@@ -165,14 +165,14 @@ def import_names(
     store: Store,
     pack_id: int,
     photos: list[PhotoRecord],
-    people_tag: str = sidecar.DEFAULT_PEOPLE_TAG,
+    people_tag: str = xmp.DEFAULT_PEOPLE_TAG,
     on_error: Callable[[str], None] = lambda _: None,
 ) -> ImportReport:
     """Take over the face names other apps wrote, as the user's own decisions
     (source "import"). A face the user already decided keeps that decision;
     what facesort itself wrote is never taken back. ``people_tag`` is the top
     of the people tree in digiKam's and Lightroom's keywords."""
-    tag = sidecar.people_tag_levels(people_tag)
+    tag = xmp.people_tag_levels(people_tag)
     report = ImportReport()
     for photo in photos:
         try:
@@ -192,7 +192,7 @@ def import_names(
         if regions:
             taken: set[int] = set()
             for region in regions:
-                box = sidecar.stored_to_displayed(region, photo.width, photo.height, photo.orientation)
+                box = xmp.stored_to_displayed(region, photo.width, photo.height, photo.orientation)
                 best = max(faces, key=lambda f: box_overlap(f.box, box), default=None)
                 if best is None or best.id in taken or box_overlap(best.box, box) < MATCH_IOU:
                     report.regions_unmatched += 1

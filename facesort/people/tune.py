@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from facesort.errors import FacesortError
-from facesort.recognize import UNKNOWN, Gallery, recognize
+from facesort.people.gallery import UNKNOWN, Gallery, recognize
 from facesort.store import Store
-from facesort.thresholds import PackThresholds, thresholds_for
+from facesort.engine.thresholds import PackThresholds, thresholds_for
 
 ALPHA = 0.2  # FaceNet's margin, on squared distances of unit vectors
 # After this many new decisions (and 20% more than at training) 'cluster'

@@ -1,0 +1,232 @@
+"""A cluster run: group the pack's faces, keep group ids and ignored groups
+where membership persists, and name faces automatically from the people the
+user named (``auto_names``).
+
+Automatic names are stored apart from the user's decisions and recomputed from
+them on every run; a run never overwrites a decision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
+
+from facesort.errors import FacesortError
+from facesort.store import ClusterRun, GroupingInput, NewCluster, Store
+from facesort.engine.thresholds import PackThresholds, thresholds_for
+
+# numpy and the clustering modules are imported by the functions that group
+# faces: listing people and groups starts without them.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from facesort.people.grouping import ClusterParams
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    faces: int
+    groups: int
+    grouped_faces: int
+    unknown_faces: int
+    ignored_groups: int
+    kept_group_ids: int
+    named_people: int
+    auto_named_faces: int
+    group_sizes: list[int]
+    seconds: float
+    thresholds: str | None
+    run: str  # full, incremental (only new faces and changes), or unchanged
+    new_faces: int
+
+    def as_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+def require_pack(store: Store, pack_name: str) -> int:
+    pack_id = store.find_pack(pack_name)
+    if pack_id is None:
+        known = ", ".join(store.pack_names()) or "none yet"
+        raise FacesortError(
+            f"no faces from model pack {pack_name!r} in the library (packs: {known}); "
+            "run 'facesort scan' with it first"
+        )
+    return pack_id
+
+
+def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThresholds,
+               rejected: set[tuple[int, int]], excluded: np.ndarray) -> list[tuple[int, int, float]]:
+    """Automatic ``(face, person, distance)`` for the faces the user has not
+    decided, from the people the user named.
+
+    Two sources, both FaceNet's one-to-K recognition at heart:
+    - a face within the recognition threshold of one named person's centroid
+      (and clearly nearer to it than to anyone else's) gets that person;
+    - named faces anchor their group: when all the user-named faces of a group
+      are one person, its other faces get that person too. Groups are refined
+      to about 0.99 precision, and this is what makes one named face enough.
+    A face that recognition gives to someone else than its group's anchor gets
+    no name. Never given: a person the user rejected for that face, a person
+    already named in the same photo, or one person to two faces of one photo
+    (the nearest face wins).
+    """
+    import numpy as np
+
+    from facesort.people.gallery import UNKNOWN, Gallery, recognize
+
+    gallery = Gallery.from_named(data.embeddings, data.person_ids)
+    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
+    if len(gallery.person_ids) == 0 or len(open_faces) == 0:
+        return []
+    found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
+    # A group's anchor: the one person its user-named faces are, if one.
+    both = (labels >= 0) & (data.person_ids > 0)
+    pairs = np.unique(np.stack([labels[both], data.person_ids[both]], axis=1), axis=0)
+    group, first, people_in_group = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    anchor_of = np.zeros(int(labels.max(initial=-1)) + 2, np.int64)  # by label + 1; 0 for none
+    anchor_of[group[people_in_group == 1] + 1] = pairs[first[people_in_group == 1], 1]
+    anchor = anchor_of[labels[open_faces] + 1]
+    anchored = anchor > 0
+    disagrees = anchored & (found.person != UNKNOWN) & (found.person != anchor)
+    person = np.where(anchored, anchor, found.person)
+    person[disagrees] = UNKNOWN
+    distance = found.distance.copy()
+    by_anchor = anchored & ~disagrees
+    distance[by_anchor] = np.linalg.norm(
+        data.embeddings[open_faces[by_anchor]]
+        - gallery.centroids[np.searchsorted(gallery.person_ids, anchor[by_anchor])], axis=1)
+    keep = person != UNKNOWN
+    rows, person, distance = open_faces[keep], person[keep], distance[keep]
+    faces, photos = data.face_ids[rows], data.photo_ids[rows]
+    # A person already named in the photo, or rejected for the face, is never given.
+    span = int(max(person.max(initial=0), data.person_ids.max(initial=0))) + 1
+    named = data.person_ids > 0
+    taken = np.isin(photos * span + person, data.photo_ids[named] * span + data.person_ids[named])
+    refused = np.isin(faces * span + person,
+                      [face * span + rejected_person for face, rejected_person in rejected
+                       if rejected_person < span])
+    keep = ~taken & ~refused
+    faces, photos, person, distance = faces[keep], photos[keep], person[keep], distance[keep]
+    # One person to one face of a photo: the nearest (then the first) wins.
+    order = np.lexsort((np.arange(len(faces)), distance, photos * span + person))
+    _, first_of_pair = np.unique((photos * span + person)[order], return_index=True)
+    chosen = order[first_of_pair]
+    return [(int(f), int(p), float(d)) for f, p, d in zip(faces[chosen], person[chosen], distance[chosen])]
+
+
+# A library this many times larger than at its last full run is clustered in
+# full again: its blocks have grown too large to cluster again quickly.
+FULL_RUN_GROWTH = 2
+
+
+def grouping_state(store: Store, pack_name: str) -> str:
+    """Whether the pack's faces are grouped: "never" (no cluster run yet),
+    "stale" (faces came or went since the last run) or "current"."""
+    pack_id = store.find_pack(pack_name) if pack_name else None
+    last = store.cluster_run(pack_id) if pack_id is not None else None
+    if last is None:
+        return "never"
+    return "current" if (last.faces, last.max_face_id) == tuple(store.face_state(pack_id)) else "stale"
+
+
+def update_groups(store: Store, pack_name: str, params: ClusterParams | None = None,
+                  full: bool = False) -> ClusterReport:
+    """Group the pack's faces, keep group ids and ignored groups where
+    membership mostly persists, and recompute the automatic names.
+
+    Only what changed since the last run is done again: nothing at all when
+    no face came or went and no decision changed; new faces join the groups
+    they clearly belong to, and only the blocks that received the others are
+    clustered again. ``full`` clusters every face again."""
+    import numpy as np
+
+    from facesort.people.grouping import (BLOCK_SIZE, Blocking, ClusterParams, blocking_for,
+                                  cluster_embeddings, cluster_new_faces, match_groups, members_of)
+    from facesort.people.tune import adapter_for
+
+    started = time.perf_counter()
+    pack_id = require_pack(store, pack_name)
+    thresholds = thresholds_for(pack_name)
+    params = params or ClusterParams()
+    if params.refine_distance is None and thresholds is not None:
+        params = replace(params, refine_distance=thresholds.cluster,
+                         rescue_distance=thresholds.recognize, rescue_margin=thresholds.margin)
+    settings = json.dumps(asdict(params), sort_keys=True)
+    # Read before the faces: a decision made while this run works is seen by the next.
+    decisions = store.decision_changes()
+    faces, max_face_id = store.face_state(pack_id)
+    last = store.cluster_run(pack_id) if not full else None
+    if last is not None and last.settings != settings:
+        last = None
+    if last is not None and (last.faces, last.max_face_id, last.decisions) == (
+            faces, max_face_id, decisions):
+        return replace(ClusterReport(**json.loads(last.report)), run="unchanged", new_faces=0,
+                       seconds=time.perf_counter() - started)
+    if last is not None and (faces > FULL_RUN_GROWTH * last.full_run_faces
+                             or (last.blocking is None and faces > BLOCK_SIZE)):
+        last = None
+    data = store.grouping_input(pack_id)
+    new = data.face_ids > (last.max_face_id if last else 0)
+    if last is None:
+        blocking = blocking_for(data.embeddings)
+        labels = (cluster_embeddings(data.embeddings, params, blocking) if len(data.face_ids)
+                  else np.zeros(0, dtype=np.int64))
+    else:
+        blocking = Blocking.from_bytes(last.blocking) if last.blocking else None
+        _, labels = np.unique(data.cluster_ids, return_inverse=True)
+        labels = labels - (1 if (data.cluster_ids == 0).any() else 0)
+        if new.any():
+            labels = cluster_new_faces(data.embeddings, labels, new, params, blocking)
+    kept = match_groups(labels, data.cluster_ids)
+    ignored_before = store.ignored_clusters(pack_id)
+    groups = []
+    excluded = data.ignored.copy()
+    for label, members in enumerate(members_of(labels)):
+        previous = kept.get(label)
+        # A group stays ignored when it is the ignored group of before, or a
+        # new group most of whose faces were ignored; never when the user named
+        # any of its faces: such a group is a person, and ignoring it would
+        # hide that person from automatic naming.
+        ignored = (
+            (previous in ignored_before
+             or (previous is None and bool(data.ignored[members].mean() >= 0.5)))
+            and not data.person_ids[members].any()
+        )
+        if ignored:
+            excluded[members] = True
+        groups.append(NewCluster(previous, ignored, data.face_ids[members]))
+    store.save_clusters(pack_id, groups, data.face_ids, data.cluster_ids)
+    names = []
+    if thresholds is not None:
+        # The adapter 'facesort tune' kept changes recognition only: the groups
+        # stay on the pack's own embeddings.
+        adapter = adapter_for(store, pack_id)
+        named_from = data
+        if adapter is not None:
+            named_from = replace(data, embeddings=adapter.apply(data.embeddings))
+            thresholds = adapter.thresholds(thresholds)
+        names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded)
+    store.save_auto_names(pack_id, names)
+    report = ClusterReport(
+        faces=len(data.face_ids),
+        groups=len(groups),
+        grouped_faces=int(np.sum(labels >= 0)),
+        unknown_faces=int(np.sum(labels < 0)),
+        ignored_groups=sum(g.ignored for g in groups),
+        kept_group_ids=len(kept),
+        named_people=len(np.unique(data.person_ids[data.person_ids > 0])),
+        auto_named_faces=len(names),
+        group_sizes=[len(g.face_ids) for g in groups],
+        seconds=time.perf_counter() - started,
+        thresholds=thresholds.source if thresholds else None,
+        run="full" if last is None else "incremental",
+        new_faces=int(new.sum()),
+    )
+    store.save_cluster_run(pack_id, ClusterRun(
+        faces=faces, max_face_id=max_face_id, decisions=decisions, settings=settings,
+        full_run_faces=faces if last is None else last.full_run_faces,
+        blocking=blocking.to_bytes() if blocking is not None else None,
+        report=json.dumps(report.as_dict())))
+    return report

@@ -1,0 +1,2 @@
+"""Finding and showing: photos by person and date (``find``), the export
+formats (``export``) and contact sheets of faces (``sheets``)."""
