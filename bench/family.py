@@ -1,0 +1,396 @@
+"""Family albums: children growing up, look-alike siblings, old scans.
+
+Builds dated family albums from ../shared/data/fgnet (identity and age in each
+file name): families of 3-4 people whose children are born 2-4 years apart,
+a random (seeded) birth date each, EXIF DateTimeOriginal = birth + age + a
+random day, photos in year/month folders under bench/.cache/family/ (never
+committed). The album is scanned by facesort's own scan (cached: a second run
+rescans nothing), one face a photo kept (the one nearest the centre), and then
+measured through the functions the commands call, twice in one process: as
+on main ("baseline": time ignored) and with capture time as evidence ("new").
+
+- Chronological protocol: the photos arrive in three batches by date; after
+  each, `facesort cluster`, then a simulated user names every group holding
+  no name of theirs after its majority person (x the faces that are not),
+  unless every face of it already carries that name automatically.
+- Streaming: the photos arrive month by month, named the same way as they come.
+- Suggestions: the whole album, the largest half of the groups named, then
+  the "Also Alice?" offers, right when the group's majority is that person.
+- Ceiling: the best any simple linkage reaches on the same embeddings, and
+  the most new faces an oracle gallery (every earlier face named right) can
+  name at <= 1% wrong: by centroid, by nearest face, by faces nearest in time.
+
+    python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from cluster_quality import scores
+from lfw import CACHE, SHARED
+from facesort.config import resolve_pack
+from facesort.people import decisions, suggestions, timeline
+from facesort.people.cluster_run import update_groups
+from facesort.scanning.scanner import scan
+from facesort.store import Store, blob_to_embedding
+
+FGNET = SHARED / "data" / "fgnet"
+CHILD = 13  # "children": faces under this age
+NAME = re.compile(r"(\d{3})A(\d{2})([a-z]?)\.JPG$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Face:
+    person: str
+    age: int
+    taken: date
+
+
+def build_album(seed: int) -> tuple[Path, dict[str, Face]]:
+    """The dated album of this seed (made once, cached) and each photo's truth by file name."""
+    rng = random.Random(seed)
+    files = sorted(p for p in FGNET.iterdir() if NAME.match(p.name))
+    people = sorted({NAME.match(p.name).group(1) for p in files})
+    rng.shuffle(people)
+    born: dict[str, date] = {}
+    start = 0
+    while start < len(people):
+        size = 4 if len(people) - start in (4, 8) or (len(people) - start > 4 and rng.random() < 0.5) else 3
+        size = min(size, len(people) - start)
+        day = date(1960, 1, 1) + timedelta(days=rng.randrange(25 * 365))
+        for person in people[start:start + size]:
+            born[person] = day
+            day += timedelta(days=rng.randrange(2 * 365, 4 * 365 + 1))
+        start += size
+    album = CACHE / "family" / f"album-{seed}"
+    truth: dict[str, Face] = {}
+    todo = []
+    for path in files:
+        person, age, _ = NAME.match(path.name).groups()
+        birth = born[person]
+        taken = birth.replace(year=birth.year + int(age)) if not (birth.month == 2 and birth.day == 29) \
+            else date(birth.year + int(age), 3, 1)
+        taken += timedelta(days=rng.randrange(365))
+        name = f"{taken:%Y%m%d}_{path.name.lower()}"
+        target = album / f"{taken:%Y}" / f"{taken:%m}" / name
+        truth[name] = Face(person, int(age), taken)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+            todo += [f"-DateTimeOriginal={taken:%Y:%m:%d} 12:00:00", "-overwrite_original",
+                     str(target), "-execute"]
+    if todo:
+        with tempfile.NamedTemporaryFile("w", suffix=".args") as args:
+            args.write("\n".join(todo) + "\n")
+            args.flush()
+            subprocess.run(["exiftool", "-q", "-@", args.name], check=True)
+    return album, truth
+
+
+def scanned_library(album: Path, pack_spec: str) -> Path:
+    """The album scanned by facesort (bench/.cache/family/<album>-<pack>.db);
+    unchanged photos are not scanned again. The walk visits year/month
+    folders in order, so face ids follow capture time."""
+    pack = resolve_pack(pack_spec)
+    db = album.parent / f"{album.name}-{pack.name}.db"
+    with Store(db) as store:
+        report = scan(store, [album], pack)
+    if report.new or report.changed:
+        print(f"scanned {album.name} with {pack.name}: {report.new} new photos in {report.seconds:.0f} s",
+              flush=True)
+    return db
+
+
+class Arrivals:
+    """A working copy of the scanned library from which the photos are taken
+    out, to come back batch by batch with their ids (SQL here is the
+    benchmark's, standing in for scans of the batches: the scan itself is cached)."""
+
+    TABLES = ("photos", "photo_scans", "faces")
+
+    def __init__(self, source: Path, target: Path, truth: dict[str, Face]):
+        shutil.copy(source, target)
+        db = sqlite3.connect(target)
+        rows = db.execute("SELECT f.id, p.id, p.path, p.width, p.height, f.x, f.y, f.w, f.h"
+                          " FROM faces f JOIN photos p ON p.id = f.photo_id").fetchall()
+        central: dict[int, tuple[float, int]] = {}
+        self.photo_path: dict[int, str] = {}
+        for face_id, photo_id, path, width, height, x, y, w, h in rows:
+            off = (x + w / 2 - width / 2) ** 2 + (y + h / 2 - height / 2) ** 2
+            self.photo_path[photo_id] = Path(path).name
+            if photo_id not in central or off < central[photo_id][0]:
+                central[photo_id] = (off, face_id)
+        keep = {face_id for _, face_id in central.values()}
+        db.executemany("DELETE FROM faces WHERE id = ?", [(r[0],) for r in rows if r[0] not in keep])
+        db.execute("DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM faces)")
+        self.truth = {face_id: truth[Path(path).name] for face_id, path in db.execute(
+            "SELECT f.id, p.path FROM faces f JOIN photos p ON p.id = f.photo_id")}
+        self.photo_of = dict(db.execute("SELECT id, photo_id FROM faces"))
+        for table in self.TABLES:
+            db.execute(f"CREATE TABLE hold_{table} AS SELECT * FROM {table}")
+        for table in reversed(self.TABLES):
+            db.execute(f"DELETE FROM {table}")
+        db.commit()
+        db.close()
+        self.path = target
+
+    def arrive(self, store: Store, face_ids: list[int]) -> None:
+        photos = sorted({self.photo_of[f] for f in face_ids})
+        marks = ",".join("?" * len(photos))
+        with store.transaction() as db:
+            for table, key in (("photos", "id"), ("photo_scans", "photo_id"), ("faces", "photo_id")):
+                db.execute(f"INSERT INTO {table} SELECT * FROM hold_{table} WHERE {key} IN ({marks})",
+                           photos)
+
+
+@dataclass
+class Tally:
+    new_faces: int = 0
+    right: int = 0
+    wrong: int = 0
+    decisions: int = 0  # names typed
+    exclusions: int = 0  # faces x-ed out of a group before naming it
+
+    def add_new(self, names: dict[int, str | None], faces: list[int], truth: dict[int, Face]) -> None:
+        for face in faces:
+            self.new_faces += 1
+            name = names.get(face)
+            if name is not None:
+                self.right += name == truth[face].person
+                self.wrong += name != truth[face].person
+
+
+def final_names(store: Store) -> dict[int, str | None]:
+    return dict(store.db.execute(
+        "SELECT f.id, p.name FROM faces f LEFT JOIN people p ON p.id = coalesce(f.person_id, f.auto_person_id)"))
+
+
+def auto_given(store: Store) -> dict[int, str]:
+    return dict(store.db.execute(
+        "SELECT f.id, p.name FROM faces f JOIN people p ON p.id = f.auto_person_id WHERE f.person_id IS NULL"))
+
+
+def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, share: float = 1.0) -> None:
+    """The user names every group (or the largest ``share`` of them) holding no
+    name of theirs, after its majority, x-ing the faces that are not."""
+    pack_id = store.find_pack(pack)
+    groups = [c for c in store.clusters_summary(pack_id) if not c.ignored and c.named_faces == 0]
+    for group in groups[:round(share * len(groups))]:
+        faces = store.faces_in_cluster(group.id)
+        majority, _ = Counter(truth[f.id].person for f in faces).most_common(1)[0]
+        if all(f.person == majority for f in faces):
+            continue  # named automatically, and right: nothing to do
+        wrong = [f.id for f in faces if truth[f.id].person != majority]
+        decisions.name_group(store, group.id, majority, exclude=wrong)
+        tally.decisions += 1
+        tally.exclusions += len(wrong)
+
+
+def labels_of(store: Store, faces: list[int]) -> np.ndarray:
+    cluster = dict(store.db.execute("SELECT id, coalesce(cluster_id, 0) FROM faces"))
+    ids = np.array([cluster[f] for f in faces])
+    _, labels = np.unique(ids, return_inverse=True)
+    labels = labels - (1 if (ids == 0).any() else 0)
+    # Unknown faces are groups of one.
+    unknown = np.flatnonzero(labels < 0)
+    labels[unknown] = labels.max(initial=-1) + 1 + np.arange(len(unknown))
+    return labels
+
+
+def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[int]]) -> dict:
+    """Photos arriving in ``steps`` (face ids), each followed by a cluster run
+    and the user's naming; the figures at the end."""
+    started = time.perf_counter()
+    db = work / f"{label}.db"
+    shutil.copy(arrivals.path, db)
+    truth = arrivals.truth
+    tally = Tally()
+    with Store(db) as store:
+        for number, faces in enumerate(steps):
+            arrivals.arrive(store, faces)
+            update_groups(store, pack)
+            if number:
+                tally.add_new(auto_given(store), faces, truth)
+            name_groups(store, pack, truth, tally)
+        update_groups(store, pack)
+        names = final_names(store)
+        faces = sorted(truth)
+        people = np.array([truth[f].person for f in faces])
+        labels = labels_of(store, faces)
+        child = np.array([truth[f].age < CHILD for f in faces])
+    given = [f for f in faces if names.get(f)]
+    wrong_end = sum(names[f] != truth[f].person for f in given)
+    everyone, children = scores(labels, people), scores(labels[child], people[child])
+    return {
+        "BCubed P all": everyone["bcubed P"], "BCubed R all": everyone["bcubed R"],
+        "BCubed P children": children["bcubed P"], "BCubed R children": children["bcubed R"],
+        "new faces": tally.new_faces,
+        "auto right": tally.right, "auto wrong": tally.wrong,
+        "auto unnamed": tally.new_faces - tally.right - tally.wrong,
+        "auto right %": 100 * tally.right / max(tally.new_faces, 1),
+        "auto wrong % of auto": 100 * tally.wrong / max(tally.right + tally.wrong, 1),
+        "wrong at end": wrong_end, "named at end": len(given),
+        "wrong at end %": 100 * wrong_end / max(len(given), 1),
+        "decisions": tally.decisions, "x faces": tally.exclusions,
+        "floor (people)": len(set(people)),
+        "decisions / floor": tally.decisions / len(set(people)),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def suggestion_run(arrivals: Arrivals, work: Path, label: str, pack: str) -> dict:
+    db = work / f"{label}-suggest.db"
+    shutil.copy(arrivals.path, db)
+    truth = arrivals.truth
+    with Store(db) as store:
+        arrivals.arrive(store, sorted(truth))
+        update_groups(store, pack)
+        name_groups(store, pack, truth, Tally(), share=0.5)
+        update_groups(store, pack)
+        offers = suggestions.group_suggestions(store, pack)
+        right = 0
+        for offer in offers:
+            majority, _ = Counter(truth[f.id].person for f in store.faces_in_cluster(offer.group)).most_common(1)[0]
+            right += majority == offer.person.name
+    return {"offers": len(offers), "offers right": right, "offers wrong": len(offers) - right}
+
+
+def ceiling(arrivals: Arrivals, steps: list[list[int]]) -> None:
+    """What the pack allows on these embeddings, whatever facesort does."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    with Store(arrivals.path) as store:
+        rows = store.db.execute("SELECT id, embedding FROM hold_faces ORDER BY id").fetchall()
+    faces = [r[0] for r in rows]
+    x = np.stack([blob_to_embedding(r[1]) for r in rows])
+    truth = arrivals.truth
+    people = np.array([truth[f].person for f in faces])
+    child = np.array([truth[f].age < CHILD for f in faces])
+    print("\nCeiling: simple linkage on the same embeddings, best recall at a precision"
+          " (threshold swept 0.4-1.4):")
+    print(f"{'linkage':<10}{'P>=':>6}{'all R':>8}{'(P)':>7}{'children R':>12}{'(P)':>7}")
+    for method in ("single", "average", "complete"):
+        tree = linkage(x, method=method, metric="euclidean")
+        for floor in (0.98, 0.95):
+            best_all, best_child = (0.0, 0.0), (0.0, 0.0)
+            for t in np.arange(0.4, 1.41, 0.025):
+                labels = fcluster(tree, t, criterion="distance")
+                a = scores(labels, people)
+                c = scores(labels[child], people[child])
+                if a["bcubed P"] >= floor and a["bcubed R"] > best_all[0]:
+                    best_all = (a["bcubed R"], a["bcubed P"])
+                if c["bcubed P"] >= floor and c["bcubed R"] > best_child[0]:
+                    best_child = (c["bcubed R"], c["bcubed P"])
+            print(f"{method:<10}{floor:>6.2f}{best_all[0]:>8.3f}{best_all[1]:>7.3f}"
+                  f"{best_child[0]:>12.3f}{best_child[1]:>7.3f}")
+    # Oracle naming: every face of the earlier batches named right; the new
+    # faces of the later batches named by the nearest person if near enough.
+    index = {f: i for i, f in enumerate(faces)}
+    days = np.array([truth[f].taken.toordinal() for f in faces], np.float64)
+    print("\nCeiling: an oracle gallery (every earlier face named right), new faces of later"
+          " batches named at the threshold where <= 1% of names are wrong:")
+    for how in ("centroid", "nearest face", "nearest in time"):
+        best = []
+        for number in range(1, len(steps)):
+            before = np.array([index[f] for s in steps[:number] for f in s])
+            now = np.array([index[f] for f in steps[number]])
+            named = sorted(set(people[before]))
+            d = np.full((len(now), len(named)), np.inf)
+            for j, person in enumerate(named):
+                mine = before[people[before] == person]
+                if how == "centroid":
+                    c = x[mine].mean(axis=0)
+                    d[:, j] = np.linalg.norm(x[now] - c / np.linalg.norm(c), axis=1)
+                elif how == "nearest face":
+                    d[:, j] = np.linalg.norm(x[now][:, None] - x[mine][None], axis=2).min(axis=1)
+                else:
+                    gap = np.abs(days[now][:, None] - days[mine][None]) / 365.25
+                    near = gap <= np.maximum(2.0, gap.min(axis=1, keepdims=True))
+                    for i in range(len(now)):
+                        c = x[mine[near[i]]].mean(axis=0)
+                        d[i, j] = np.linalg.norm(x[now[i]] - c / np.linalg.norm(c))
+            best.append((d, np.array(named), people[now]))
+        dist = np.concatenate([np.min(d, axis=1) for d, _, _ in best])
+        right = np.concatenate([n[np.argmin(d, axis=1)] == p for d, n, p in best])
+        order = np.argsort(dist)
+        wrong_so_far = np.cumsum(~right[order])
+        named = np.arange(1, len(order) + 1)
+        ok = wrong_so_far <= 0.01 * named
+        top = int(np.flatnonzero(ok).max()) + 1 if ok.any() else 0
+        print(f"   {how:<16} {int(right[order][:top].sum())} of {len(dist)} right "
+              f"({right[order][:top].sum() / len(dist):.1%}) at distance <= "
+              f"{dist[order][top - 1] if top else 0:.3f}; rank-1 right {right.mean():.1%}")
+
+
+@contextlib.contextmanager
+def mode(new: bool):
+    """The new code path, or the code path as on main."""
+    before = timeline.TIME_AWARE
+    timeline.TIME_AWARE = new
+    try:
+        yield
+    finally:
+        timeline.TIME_AWARE = before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pack", default="yunet_sface")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-stream", action="store_true", help="skip the month-by-month variant")
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--modes", default="baseline,new")
+    args = parser.parse_args()
+    pack = resolve_pack(args.pack).name
+    album, truth = build_album(args.seed)
+    source = scanned_library(album, args.pack)
+    work = Path(tempfile.mkdtemp(prefix="family_"))
+    arrivals = Arrivals(source, work / "arrivals.db", truth)
+    faces = sorted(arrivals.truth, key=lambda f: (arrivals.truth[f].taken, f))
+    three = [list(part) for part in np.array_split(np.array(faces), 3)]
+    months: dict[str, list[int]] = {}
+    for f in faces:
+        months.setdefault(f"{arrivals.truth[f].taken:%Y-%m}", []).append(f)
+    people = Counter(arrivals.truth[f].person for f in faces)
+    print(f"album seed {args.seed}, pack {pack}: {len(faces)} faces of {len(people)} people "
+          f"({sum(arrivals.truth[f].age < CHILD for f in faces)} under {CHILD}), "
+          f"{len(truth) - len(faces)} photos without a face; {len(months)} months with photos")
+    results: dict[str, dict[str, dict]] = {}
+    for label in args.modes.split(","):
+        with mode(label != "baseline"):
+            results.setdefault("three batches", {})[label] = {
+                **run(arrivals, work, f"{label}-batches", pack, three),
+                **suggestion_run(arrivals, work, label, pack)}
+            if not args.no_stream:
+                results.setdefault("month by month", {})[label] = run(
+                    arrivals, work, f"{label}-months", pack, list(months.values()))
+        print(f"  {label}: done", flush=True)
+    for protocol, by_mode in results.items():
+        print(f"\n{protocol}:")
+        print(f"{'':<24}" + "".join(f"{m:>12}" for m in by_mode))
+        for key in next(iter(by_mode.values())):
+            cells = [by_mode[m][key] for m in by_mode]
+            print(f"{key:<24}" + "".join(f"{v:>12.3f}" if isinstance(v, float) else f"{v:>12}"
+                                         for v in cells))
+    if not args.no_ceiling:
+        ceiling(arrivals, three)
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
