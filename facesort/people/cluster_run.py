@@ -67,6 +67,9 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     - named faces anchor their group: when all the user-named faces of a group
       are one person, its other faces get that person too. Groups are refined
       to about 0.99 precision, and this is what makes one named face enough.
+    With capture dates (people.timeline), a person is seen through their faces
+    nearest in time to each face, and a group's anchor names only the faces
+    within reach of those: babies crowd together, and groups there mix children.
     A face that recognition gives to someone else than its group's anchor gets
     no name. Never given: a person the user rejected for that face, a person
     already named in the same photo, or one person to two faces of one photo
@@ -76,11 +79,19 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
 
     from facesort.people.gallery import UNKNOWN, Gallery, recognize
 
+    from facesort.people import timeline
+
     gallery = Gallery.from_named(data.embeddings, data.person_ids)
     open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
     if len(gallery.person_ids) == 0 or len(open_faces) == 0:
         return []
-    found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
+    timed = timeline.in_use(data.days)
+    if timed:
+        people = timeline.Timeline.of(data.embeddings, data.person_ids, data.days)
+        found = people.recognize(data.embeddings[open_faces], data.days[open_faces],
+                                 thresholds.recognize, thresholds.margin)
+    else:
+        found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
     # A group's anchor: the one person its user-named faces are, if one.
     both = (labels >= 0) & (data.person_ids > 0)
     pairs = np.unique(np.stack([labels[both], data.person_ids[both]], axis=1), axis=0)
@@ -94,9 +105,19 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     person[disagrees] = UNKNOWN
     distance = found.distance.copy()
     by_anchor = anchored & ~disagrees
-    distance[by_anchor] = np.linalg.norm(
-        data.embeddings[open_faces[by_anchor]]
-        - gallery.centroids[np.searchsorted(gallery.person_ids, anchor[by_anchor])], axis=1)
+    if timed:
+        # Where faces crowd together (babies), a group may hold two children:
+        # its anchor names a face only within reach of the person's own faces
+        # of that time (timeline.ANCHOR_REACH).
+        rows = np.flatnonzero(by_anchor)
+        distance[rows] = people.distances(
+            data.embeddings[open_faces[rows]], data.days[open_faces[rows]],
+            np.searchsorted(gallery.person_ids, anchor[rows])[:, None])[:, 0]
+        person[rows[distance[rows] > timeline.ANCHOR_REACH * thresholds.recognize]] = UNKNOWN
+    else:
+        distance[by_anchor] = np.linalg.norm(
+            data.embeddings[open_faces[by_anchor]]
+            - gallery.centroids[np.searchsorted(gallery.person_ids, anchor[by_anchor])], axis=1)
     keep = person != UNKNOWN
     rows, person, distance = open_faces[keep], person[keep], distance[keep]
     faces, photos = data.face_ids[rows], data.photo_ids[rows]
@@ -171,14 +192,14 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
     new = data.face_ids > (last.max_face_id if last else 0)
     if last is None:
         blocking = blocking_for(data.embeddings)
-        labels = (cluster_embeddings(data.embeddings, params, blocking) if len(data.face_ids)
+        labels = (cluster_embeddings(data.embeddings, params, blocking, data.days) if len(data.face_ids)
                   else np.zeros(0, dtype=np.int64))
     else:
         blocking = Blocking.from_bytes(last.blocking) if last.blocking else None
         _, labels = np.unique(data.cluster_ids, return_inverse=True)
         labels = labels - (1 if (data.cluster_ids == 0).any() else 0)
         if new.any():
-            labels = cluster_new_faces(data.embeddings, labels, new, params, blocking)
+            labels = cluster_new_faces(data.embeddings, labels, new, params, blocking, data.days)
     kept = match_groups(labels, data.cluster_ids)
     ignored_before = store.ignored_clusters(pack_id)
     groups = []

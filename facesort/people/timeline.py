@@ -1,7 +1,152 @@
 """Capture time as evidence: a person is compared through their faces
-nearest in time, not one centroid. Pure functions over embeddings and days."""
+nearest in time (a child at 9 against their photos at 7-11), not one
+centroid of every age. Pure functions over embeddings and days.
+
+Measured on dated family albums built from FG-NET (bench/family.py): with
+every earlier face named right, the centroid names 20% of the later photos at
+<= 1% wrong, the single nearest face 14%, the faces within two years 34%.
+A face with no date, or a person with no dated face, is compared as before
+(the person's centroid): libraries without dates see no change.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from facesort.people.gallery import UNKNOWN, Gallery, Recognition
+
 # False: time is ignored, as before (bench/family.py measures both ways).
 TIME_AWARE = True
+# A person's faces taken within this many days of a face stand for them.
+WINDOW_DAYS = 2 * 365.25
+# Where a person has no face within the window, their faces nearest in time
+# do, and each year beyond the window adds this to the distance: two faces
+# years apart need more evidence than two from the same month.
+GAP_PENALTY = 0.03
+# A group's anchor (cluster_run.auto_names) names a dated face only within
+# this multiple of the recognition distance of the person's faces of its
+# time. On the family albums: 1.0 named 17% of new faces, none wrong; 1.1
+# 21%, none wrong; verify (1.18) 24%, 1.3% wrong; none 32%, 2.9% wrong.
+ANCHOR_REACH = 1.1
+# People each face is compared with in time: those whose centroid is nearest.
+CANDIDATES = 16
+CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The faces standing for each person, sorted by person then day."""
+
+    gallery: Gallery  # centroids of all the person's faces, for faces without a date
+    starts: np.ndarray  # for gallery.person_ids[i]: their dated faces' rows starts[i]:ends[i]
+    ends: np.ndarray
+    days: np.ndarray  # (n,) sorted within each person
+    sums: np.ndarray  # (n + people, d) prefix sums of the embeddings, a zero row before each person
+
+    @classmethod
+    def of(cls, embeddings: np.ndarray, owners: np.ndarray, days: np.ndarray | None) -> Timeline:
+        """From faces (rows) and their owners (person or group id, <= 0 for none)."""
+        gallery = Gallery.from_named(embeddings, owners)
+        if days is None:
+            days = np.full(len(owners), np.nan)
+        dated = np.flatnonzero((owners > 0) & np.isfinite(days))
+        order = dated[np.lexsort((days[dated], owners[dated]))]
+        index = np.searchsorted(gallery.person_ids, owners[order])
+        counts = np.bincount(index, minlength=len(gallery.person_ids))
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        # A zero row before each person's run: sums[starts + i + k] - sums[starts + i + j].
+        padded = np.zeros((len(order) + len(counts), embeddings.shape[1]), np.float64)
+        position = np.arange(len(order)) + index + 1
+        padded[position] = embeddings[order]
+        for start, end, i in zip(starts, ends, range(len(counts))):
+            padded[start + i:end + i + 1] = np.cumsum(padded[start + i:end + i + 1], axis=0)
+        return cls(gallery, starts, ends, days[order], padded)
+
+    def distances(self, queries: np.ndarray, days: np.ndarray, people: np.ndarray) -> np.ndarray:
+        """Distance of each query row to each of its candidate people (indexes
+        into gallery.person_ids, shape (n, c)) through their faces nearest in
+        time, plus the gap penalty; the centroid where either side has no date."""
+        result = distances_to(queries, self.gallery.centroids, people)
+        flat_q, flat_c = np.nonzero(np.isfinite(days)[:, None] & (self.ends[people] > self.starts[people]))
+        if not len(flat_q):
+            return result
+        person = people[flat_q, flat_c]
+        t = days[flat_q]
+        start, end = self.starts[person], self.ends[person]
+        lo = _search(self.days, start, end, t - WINDOW_DAYS, "left")
+        hi = _search(self.days, start, end, t + WINDOW_DAYS, "right")
+        gap = np.zeros(len(t))
+        empty = lo == hi
+        if empty.any():
+            # The faces nearest in time: within the gap to the nearest one and half a window.
+            near = np.clip(lo[empty], start[empty], end[empty] - 1)
+            before = np.clip(lo[empty] - 1, start[empty], end[empty] - 1)
+            gap[empty] = np.minimum(np.abs(self.days[near] - t[empty]), np.abs(self.days[before] - t[empty]))
+            reach = gap[empty] + WINDOW_DAYS / 2
+            lo[empty] = _search(self.days, start[empty], end[empty], t[empty] - reach, "left")
+            hi[empty] = _search(self.days, start[empty], end[empty], t[empty] + reach, "right")
+        local = self.sums[hi + person] - self.sums[lo + person]
+        local /= np.linalg.norm(local, axis=1, keepdims=True)
+        d = np.linalg.norm(queries[flat_q] - local, axis=1)
+        years_beyond = np.maximum(gap - WINDOW_DAYS, 0) / 365.25
+        result[flat_q, flat_c] = d + GAP_PENALTY * years_beyond
+        return result
+
+    def recognize(self, queries: np.ndarray, days: np.ndarray | None, distance: float,
+                  margin: float) -> Recognition:
+        """One-to-K recognition as gallery.recognize, each person seen
+        through their faces nearest in time to the query's."""
+        n, k = len(queries), len(self.gallery.person_ids)
+        person = np.full(n, UNKNOWN, np.int64)
+        nearest = np.full(n, UNKNOWN, np.int64)
+        found = np.full(n, np.inf)
+        if days is None:
+            days = np.full(n, np.nan)
+        for start in range(0, n if k else 0, CHUNK):
+            part = slice(start, min(start + CHUNK, n))
+            candidates = nearest_people(queries[part], self.gallery.centroids, CANDIDATES)
+            d = self.distances(queries[part], days[part], candidates)
+            order = np.argsort(d, axis=1)
+            rows = np.arange(len(d))
+            first = d[rows, order[:, 0]]
+            second = d[rows, order[:, 1]] if d.shape[1] > 1 else np.full(len(d), np.inf)
+            best = self.gallery.person_ids[candidates[rows, order[:, 0]]]
+            nearest[part] = best
+            person[part] = np.where((first <= distance) & (second - first >= margin), best, UNKNOWN)
+            found[part] = first
+        return Recognition(person, nearest, found)
+
+
+def _search(sorted_days: np.ndarray, start: np.ndarray, end: np.ndarray, value: np.ndarray,
+            side: str) -> np.ndarray:
+    """searchsorted of each value within its own run start:end of sorted_days."""
+    # Runs are sorted within themselves only: offset each run far apart.
+    # Julian days are < 1e7, so runs 1e8 apart never overlap.
+    out = np.empty(len(value), np.int64)
+    for run_start in np.unique(start):
+        mine = start == run_start
+        run_end = end[mine][0]
+        out[mine] = run_start + np.searchsorted(sorted_days[run_start:run_end], value[mine], side)
+    return out
+
+
+def nearest_people(queries: np.ndarray, centroids: np.ndarray, count: int) -> np.ndarray:
+    """For each query row, the indexes of its ``count`` nearest centroids."""
+    if len(centroids) <= count:
+        return np.tile(np.arange(len(centroids)), (len(queries), 1))
+    return np.argpartition(-(queries @ centroids.T), count - 1, axis=1)[:, :count]
+
+
+def distances_to(queries: np.ndarray, centroids: np.ndarray, people: np.ndarray) -> np.ndarray:
+    """Distance of each query row to each of its candidate centroids (n, c)."""
+    similarity = np.einsum("nd,ncd->nc", queries, centroids[people])
+    return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * similarity))
+
+
+def in_use(days: np.ndarray | None) -> bool:
+    """Whether time counts: switched on and some face has a date."""
+    return TIME_AWARE and days is not None and bool(np.isfinite(days).any())
+

@@ -126,6 +126,9 @@ class GroupingInput:
     cluster_ids: np.ndarray  # 0 for none
     person_ids: np.ndarray  # the user's decision; 0 for none
     ignored: np.ndarray
+    # Capture time of each face's photo in days (Julian day), NaN when the
+    # photo carries no date; None when not read at all.
+    days: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
