@@ -12,7 +12,9 @@ import numpy as np
 from facesort.scanning import decoding
 from facesort.engine.face_engine import FaceEngine
 from facesort.errors import FacesortError, PhotoError
+from facesort.people import timeline
 from facesort.people.gallery import Gallery, recognize
+from facesort.people.timeline import Timeline
 from facesort.store import Store
 from facesort.engine.thresholds import PackThresholds
 from facesort.people.tune import Adapter, adapter_for
@@ -24,6 +26,7 @@ class FoundFace:
     box: tuple[float, float, float, float]  # displayed pixels
     score: float
     embedding: np.ndarray
+    day: float = float("nan")  # the photo's capture time (Julian day); NaN without a date
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,25 @@ def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[F
     found = sorted(engine.detect(photo.pixels, min_side=min_face_size / photo.scale),
                    key=lambda d: d.box[0])
     embeddings = engine.embed([engine.align(photo.pixels, d.landmarks) for d in found])
+    day = julian_day(photo.info.taken_at)
     return [
-        FoundFace(number, d.scaled(photo.scale).box, d.score, embedding)
+        FoundFace(number, d.scaled(photo.scale).box, d.score, embedding, day)
         for number, (d, embedding) in enumerate(zip(found, embeddings), 1)
     ]
+
+
+def julian_day(taken_at: str | None) -> float:
+    """A capture time as the store reads it (SQLite's julianday), NaN for none."""
+    from datetime import datetime
+
+    if not taken_at:
+        return float("nan")
+    try:
+        moment = datetime.fromisoformat(taken_at).replace(tzinfo=None)
+    except ValueError:
+        return float("nan")
+    # Julian day 2440587.5 is 1970-01-01T00:00.
+    return 2440587.5 + (moment - datetime(1970, 1, 1)).total_seconds() / 86400
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,7 @@ class NamedGallery:
     gallery: Gallery
     names: dict[int, str]
     adapter: Adapter | None = None  # the one 'facesort tune' kept for this pack
+    timeline: Timeline | None = None  # the named faces by capture time, when any has a date
 
     @classmethod
     def of_library(cls, store: Store, pack_id: int) -> NamedGallery:
@@ -61,8 +80,9 @@ class NamedGallery:
         adapter = adapter_for(store, pack_id)
         embeddings = adapter.apply(data.embeddings) if adapter else data.embeddings
         gallery = Gallery.from_named(embeddings, data.person_ids)
+        dated = timeline.in_use(data.days[data.person_ids > 0])
         return cls(gallery, {int(p): store.person_by_id(int(p)).name for p in gallery.person_ids},
-                   adapter)
+                   adapter, Timeline.of(embeddings, data.person_ids, data.days) if dated else None)
 
     def thresholds(self, pack: PackThresholds) -> PackThresholds:
         return self.adapter.thresholds(pack) if self.adapter else pack
@@ -77,8 +97,13 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
     if not faces or len(people.gallery.person_ids) == 0:
         return [Identified(face, None, None, None) for face in faces]
     thresholds = people.thresholds(thresholds)
-    found = recognize(people.adapt(np.stack([f.embedding for f in faces])), people.gallery,
-                      thresholds.recognize, thresholds.margin)
+    queries = people.adapt(np.stack([f.embedding for f in faces]))
+    days = np.array([f.day for f in faces])
+    if people.timeline is not None and timeline.in_use(days):
+        # A dated photo: each person through their faces nearest in time.
+        found = people.timeline.recognize(queries, days, thresholds.recognize, thresholds.margin)
+    else:
+        found = recognize(queries, people.gallery, thresholds.recognize, thresholds.margin)
     return [
         Identified(face, people.names.get(int(person)), people.names.get(int(nearest)),
                    round(float(distance), 4))

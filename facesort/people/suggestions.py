@@ -84,13 +84,14 @@ def suggestion_distance(thresholds: PackThresholds) -> float:
     return thresholds.cluster + 0.25 * (thresholds.verify - thresholds.cluster)
 
 
-def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exemplar embeddings and their person ids, each person's in one run of
-    rows: up to EXEMPLARS of the faces the user gave each person, spread over
-    time, judgeable ones where the person has any."""
-    owners, face_ids, quality = store.named_faces_by_time(pack_id)
+def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exemplar embeddings, their person ids and capture days (NaN for
+    none), each person's in one run of rows: up to EXEMPLARS of the faces
+    the user gave each person, spread over time, judgeable ones where the
+    person has any."""
+    owners, face_ids, quality, days = store.named_faces_by_time(pack_id)
     if not len(owners):
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0)
     # Best first: the highest quality (0.5 when never scored), then the oldest face id.
     rank = np.empty(len(owners), np.int64)
     rank[np.lexsort((face_ids, -np.where(np.isnan(quality), 0.5, quality)))] = np.arange(len(owners))
@@ -101,7 +102,8 @@ def _gallery(store: Store, pack_id: int) -> tuple[np.ndarray, np.ndarray]:
         chosen.append(spread_over_time(rows[judgeable[rows]] if judgeable[rows].any() else rows, rank))
     rows = np.concatenate(chosen)
     embeddings = store.embeddings_of(face_ids[rows])
-    return np.stack([embeddings[face_id] for face_id in face_ids[rows].tolist()]), owners[rows]
+    return (np.stack([embeddings[face_id] for face_id in face_ids[rows].tolist()]), owners[rows],
+            days[rows])
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,15 @@ def _nearness(store: Store, pack_id: int, space, thresholds: PackThresholds) -> 
     """Each unnamed group's distance to its candidate people, and the person
     the next cluster run would name it, seen through ``space`` at its
     ``thresholds`` (_recognition_space)."""
-    vectors, owners = _gallery(store, pack_id)
+    from facesort.people import timeline
+
+    vectors, owners, days = _gallery(store, pack_id)
     vectors = space(vectors)
     if not len(owners):
         return []
+    # With dates, the next cluster run names a group's faces through each
+    # person's faces nearest in time (people.timeline): so does this look.
+    in_time = timeline.Timeline.of(vectors, owners, days) if timeline.in_use(days) else None
     starts, ends = equal_runs(owners)
     person_ids = owners[starts]
     centroids = _normalised(np.add.reduceat(vectors, starts, axis=0))
@@ -155,7 +162,11 @@ def _nearness(store: Store, pack_id: int, space, thresholds: PackThresholds) -> 
     found = []
     for group, near in zip(groups, candidates):
         gallery = Gallery(person_ids[near], centroids[near])
-        mine = recognize(group.embeddings, gallery, thresholds.recognize, thresholds.margin).person
+        if in_time is not None and timeline.in_use(group.days):
+            mine = in_time.recognize(group.embeddings, group.days, thresholds.recognize,
+                                     thresholds.margin).person
+        else:
+            mine = recognize(group.embeddings, gallery, thresholds.recognize, thresholds.margin).person
         votes = Counter(mine[mine != UNKNOWN].tolist()).most_common(1)
         automatic = votes[0][0] if votes and 2 * votes[0][1] >= len(mine) else None
         # Each face's distance to each candidate's nearest exemplar; the median face decides.
@@ -270,7 +281,7 @@ def people_suggestions(store: Store, pack_name: str) -> list[PeopleSuggestion]:
     pack_id = require_pack(store, pack_name)
     if thresholds is None:
         return []
-    vectors, owners = _gallery(store, pack_id)
+    vectors, owners, _ = _gallery(store, pack_id)
     if len(owners) < 2:
         return []
     space, thresholds = _recognition_space(store, pack_id, thresholds)

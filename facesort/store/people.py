@@ -360,8 +360,9 @@ class PeopleQueries:
         # walking every face of the pack and asking "is its group named?"
         # once a face (4.2 s against 0.6 s at a million faces).
         rows = self.db.execute(
-            "SELECT f.cluster_id, f.id, f.embedding FROM clusters c CROSS JOIN faces f"
-            " ON f.cluster_id = c.id"
+            "SELECT f.cluster_id, f.id, f.embedding,"
+            " (SELECT julianday(p.taken_at) FROM photos p WHERE p.id = f.photo_id)"
+            " FROM clusters c CROSS JOIN faces f ON f.cluster_id = c.id"
             " WHERE c.pack_id = ?1 AND NOT c.ignored AND (f.quality IS NULL OR f.quality >= ?2)"
             " AND NOT EXISTS (SELECT 1 FROM faces g WHERE g.cluster_id = c.id"
             "   AND (g.person_id IS NOT NULL OR g.auto_person_id IS NOT NULL))"
@@ -374,26 +375,30 @@ class PeopleQueries:
         face_ids = np.array([row[1] for row in rows], dtype=np.int64)
         embeddings = np.frombuffer(b"".join(row[2] for row in rows),
                                    EMBEDDING_DTYPE).reshape(len(rows), -1)
-        return [ScoredGroup(int(cluster_ids[start]), face_ids[start:end], embeddings[start:end])
+        days = np.array([np.nan if row[3] is None else row[3] for row in rows], np.float64)
+        return [ScoredGroup(int(cluster_ids[start]), face_ids[start:end], embeddings[start:end],
+                            days[start:end])
                 for start, end in zip(*equal_runs(cluster_ids))]
 
-    def named_faces_by_time(self, pack_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The faces the user (or an import) gave a person, as three arrays:
-        person id, face id and quality (NaN when never scored); each person's
+    def named_faces_by_time(self, pack_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The faces the user (or an import) gave a person, as four arrays:
+        person id, face id, quality (NaN when never scored) and capture time
+        (Julian day, NaN without a date); each person's
         faces together, oldest capture first. Arrays, not one object a face:
         a library may have a million named faces, of which suggestions read
         a few embeddings a person."""
         import numpy as np
 
         rows = self.db.execute(
-            "SELECT f.person_id, f.id, f.quality FROM faces f"
+            "SELECT f.person_id, f.id, f.quality, julianday(p.taken_at) FROM faces f"
             " JOIN photos p ON p.id = f.photo_id WHERE f.pack_id = ? AND f.person_id IS NOT NULL"
             " ORDER BY f.person_id, p.taken_at IS NULL, p.taken_at, f.id",
             (pack_id,),
         ).fetchall()
         # None becomes NaN in a float array; ids stay exact below 2**53.
-        table = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
-        return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].copy()
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 4)
+        return (table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].copy(),
+                table[:, 3].copy())
 
     def people_beside_group(self, cluster_id: int, pack_id: int) -> set[int]:
         """The people (the user's decision, else the automatic one) on faces

@@ -198,6 +198,7 @@ class ScoredGroup:
     id: int
     face_ids: np.ndarray
     embeddings: np.ndarray
+    days: np.ndarray | None = None  # capture time (Julian day) of each face, NaN for none
 
 
 @dataclass(frozen=True)
