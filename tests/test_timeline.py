@@ -1,0 +1,69 @@
+"""Capture time as evidence: a child is recognised through their photos of
+that time, groups that mix look-alike children do not name them, and photos
+without a date are named as before."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facesort.engine.thresholds import thresholds_for
+from facesort.people.cluster_run import auto_names
+from facesort.store import FaceRecord, GroupingInput, PhotoMeta, Store
+
+SFACE = thresholds_for("yunet_sface")  # recognize 1.0, margin 0.2
+YEAR = 365.25
+DAY_2000 = 2451544.5  # Julian day of 2000-01-01
+
+
+def _unit(*parts: tuple[int, float]) -> np.ndarray:
+    vector = np.zeros(128, np.float32)
+    for axis, value in parts:
+        vector[axis] = value
+    return vector / np.linalg.norm(vector)
+
+
+def _names(embeddings, person_ids, days, labels=None) -> dict[int, int]:
+    n = len(embeddings)
+    data = GroupingInput(
+        face_ids=np.arange(1, n + 1), photo_ids=np.arange(1, n + 1),
+        embeddings=np.stack(embeddings), cluster_ids=np.zeros(n, np.int64),
+        person_ids=np.array(person_ids), ignored=np.zeros(n, bool), days=np.array(days, np.float64))
+    labels = np.full(n, -1) if labels is None else np.array(labels)
+    return {face: person for face, person, _ in auto_names(data, labels, SFACE, set(), np.zeros(n, bool))}
+
+
+def test_a_child_is_named_through_their_photos_of_that_time():
+    # Alice at 1 (2000) and five photos of her as an adult (2020): her
+    # centroid is an adult's face, 1.29 from a new photo of her at 2.
+    child, adult = _unit((0, 1.0)), _unit((1, 1.0))
+    at_two = _unit((0, 0.875), (3, (1 - 0.875 ** 2) ** 0.5))  # 0.5 from her photo at 1
+    faces = [child] + [adult] * 5 + [at_two]
+    owners = [7] * 6 + [0]
+    dated = [DAY_2000] + [DAY_2000 + 20 * YEAR] * 5 + [DAY_2000 + 1.2 * YEAR]
+    assert _names(faces, owners, dated) == {7: 7}
+    # Without dates, as before: the centroid is too far to name her.
+    assert _names(faces, owners, [np.nan] * 7) == {}
+
+
+def test_a_group_mixing_two_children_does_not_name_the_other_child():
+    # Alice named at 1 (2000) and at 11 (2010); a face from 2010 grouped
+    # with her baby photo, 1.05 from it but 1.41 from her photo of 2010:
+    # another child, whom the group's anchor would name Alice without dates.
+    baby, alice_2010 = _unit((0, 1.0)), _unit((1, 1.0))
+    other = _unit((0, 0.449), (2, (1 - 0.449 ** 2) ** 0.5))
+    faces, owners, labels = [baby, alice_2010, other], [7, 7, 0], [0, 1, 0]
+    assert _names(faces, owners, [DAY_2000, DAY_2000 + 10 * YEAR, DAY_2000 + 10.1 * YEAR], labels) == {}
+    assert _names(faces, owners, [np.nan] * 3, labels) == {3: 7}
+
+
+def test_the_store_gives_each_face_its_capture_time(tmp_path):
+    with Store(tmp_path / "library.db") as store:
+        pack_id = store.pack_id("yunet_sface", "-")
+        for number, taken in enumerate(("2000-01-01T00:00:00", "2010-07-02T12:00:00+02:00", None)):
+            face = FaceRecord((0, 0, 10, 10), [[0, 0]] * 5, 0.9, _unit((number, 1.0)), quality=1.0)
+            store.save_photo(f"/photos/{number}.jpg", 1, 1, f"hash{number}", PhotoMeta(10, 10, 1, taken),
+                             pack_id, [face])
+        days = store.grouping_input(pack_id).days
+    assert days[0] == DAY_2000
+    assert abs(days[1] - (DAY_2000 + 3835.4167)) < 1e-3  # 2010-07-02 10:00 UTC
+    assert np.isnan(days[2])
