@@ -33,6 +33,8 @@ ANCHOR_REACH = 1.1
 # People each face is compared with in time: those whose centroid is nearest.
 CANDIDATES = 16
 CHUNK = 4096
+# Julian days are below 1e7 (the year 22,000), so people 1e8 days apart never meet.
+_PERSON_SPAN = 1e8
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Timeline:
     gallery: Gallery  # centroids of all the person's faces, for faces without a date
     starts: np.ndarray  # for gallery.person_ids[i]: their dated faces' rows starts[i]:ends[i]
     ends: np.ndarray
-    days: np.ndarray  # (n,) sorted within each person
+    days: np.ndarray  # (n,) Julian days + person index * _PERSON_SPAN: sorted
     sums: np.ndarray  # (n + people, d) prefix sums of the embeddings, a zero row before each person
 
     @classmethod
@@ -61,9 +63,13 @@ class Timeline:
         padded = np.zeros((len(order) + len(counts), embeddings.shape[1]), np.float64)
         position = np.arange(len(order)) + index + 1
         padded[position] = embeddings[order]
-        for start, end, i in zip(starts, ends, range(len(counts))):
-            padded[start + i:end + i + 1] = np.cumsum(padded[start + i:end + i + 1], axis=0)
-        return cls(gallery, starts, ends, days[order], padded)
+        # One running sum over everyone: a difference within one person's run
+        # cancels what the people before them added.
+        np.cumsum(padded, axis=0, out=padded)
+        # Each person's days lifted into a range of their own, so that one
+        # sorted array answers every person's searches.
+        keyed = days[order] + index * _PERSON_SPAN
+        return cls(gallery, starts, ends, keyed, padded)
 
     def distances(self, queries: np.ndarray, days: np.ndarray, people: np.ndarray) -> np.ndarray:
         """Distance of each query row to each of its candidate people (indexes
@@ -76,8 +82,9 @@ class Timeline:
         person = people[flat_q, flat_c]
         t = days[flat_q]
         start, end = self.starts[person], self.ends[person]
-        lo = _search(self.days, start, end, t - WINDOW_DAYS, "left")
-        hi = _search(self.days, start, end, t + WINDOW_DAYS, "right")
+        t = t + person * _PERSON_SPAN
+        lo = np.searchsorted(self.days, t - WINDOW_DAYS, "left")
+        hi = np.searchsorted(self.days, t + WINDOW_DAYS, "right")
         gap = np.zeros(len(t))
         empty = lo == hi
         if empty.any():
@@ -86,8 +93,8 @@ class Timeline:
             before = np.clip(lo[empty] - 1, start[empty], end[empty] - 1)
             gap[empty] = np.minimum(np.abs(self.days[near] - t[empty]), np.abs(self.days[before] - t[empty]))
             reach = gap[empty] + WINDOW_DAYS / 2
-            lo[empty] = _search(self.days, start[empty], end[empty], t[empty] - reach, "left")
-            hi[empty] = _search(self.days, start[empty], end[empty], t[empty] + reach, "right")
+            lo[empty] = np.searchsorted(self.days, t[empty] - reach, "left")
+            hi[empty] = np.searchsorted(self.days, t[empty] + reach, "right")
         local = self.sums[hi + person] - self.sums[lo + person]
         local /= np.linalg.norm(local, axis=1, keepdims=True)
         d = np.linalg.norm(queries[flat_q] - local, axis=1)
@@ -118,19 +125,6 @@ class Timeline:
             person[part] = np.where((first <= distance) & (second - first >= margin), best, UNKNOWN)
             found[part] = first
         return Recognition(person, nearest, found)
-
-
-def _search(sorted_days: np.ndarray, start: np.ndarray, end: np.ndarray, value: np.ndarray,
-            side: str) -> np.ndarray:
-    """searchsorted of each value within its own run start:end of sorted_days."""
-    # Runs are sorted within themselves only: offset each run far apart.
-    # Julian days are < 1e7, so runs 1e8 apart never overlap.
-    out = np.empty(len(value), np.int64)
-    for run_start in np.unique(start):
-        mine = start == run_start
-        run_end = end[mine][0]
-        out[mine] = run_start + np.searchsorted(sorted_days[run_start:run_end], value[mine], side)
-    return out
 
 
 def nearest_people(queries: np.ndarray, centroids: np.ndarray, count: int) -> np.ndarray:
