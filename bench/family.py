@@ -270,14 +270,71 @@ def suggestion_run(arrivals: Arrivals, work: Path, label: str, pack: str) -> dic
     return {"offers": len(offers), "offers right": right, "offers wrong": len(offers) - right}
 
 
-def ceiling(arrivals: Arrivals, steps: list[list[int]]) -> None:
-    """What the pack allows on these embeddings, whatever facesort does."""
+def linkage_ceiling(x: np.ndarray, people: np.ndarray, child: np.ndarray, floor: float,
+                    method: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Best (recall, precision) of one linkage at BCubed precision >= ``floor``,
+    over all faces and over children, the threshold swept 0.4-1.4."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
+    tree = linkage(x, method=method, metric="euclidean")
+    best_all, best_child = (0.0, 0.0), (0.0, 0.0)
+    for t in np.arange(0.4, 1.41, 0.025):
+        labels = fcluster(tree, t, criterion="distance")
+        a = scores(labels, people)
+        c = scores(labels[child], people[child])
+        if a["bcubed P"] >= floor and a["bcubed R"] > best_all[0]:
+            best_all = (a["bcubed R"], a["bcubed P"])
+        if c["bcubed P"] >= floor and c["bcubed R"] > best_child[0]:
+            best_child = (c["bcubed R"], c["bcubed P"])
+    return best_all, best_child
+
+
+def naming_ceiling(x: np.ndarray, people: np.ndarray, days: np.ndarray, steps: list[np.ndarray],
+                   how: str) -> tuple[int, int, float, float]:
+    """An oracle gallery (every face of the earlier steps named right) names
+    the faces of each later step by the nearest person (``how``: centroid,
+    nearest face, nearest in time): (right, faces, distance, rank-1 right)
+    at the threshold where <= 1% of the names given are wrong."""
+    best = []
+    for number in range(1, len(steps)):
+        before, now = np.concatenate(steps[:number]), steps[number]
+        named = sorted(set(people[before]))
+        d = np.full((len(now), len(named)), np.inf)
+        for j, person in enumerate(named):
+            mine = before[people[before] == person]
+            if how == "centroid":
+                c = x[mine].mean(axis=0)
+                d[:, j] = np.linalg.norm(x[now] - c / np.linalg.norm(c), axis=1)
+            elif how == "nearest face":
+                d[:, j] = np.linalg.norm(x[now][:, None] - x[mine][None], axis=2).min(axis=1)
+            else:
+                gap = np.abs(days[now][:, None] - days[mine][None]) / 365.25
+                near = gap <= np.maximum(2.0, gap.min(axis=1, keepdims=True))
+                for i in range(len(now)):
+                    c = x[mine[near[i]]].mean(axis=0)
+                    d[i, j] = np.linalg.norm(x[now[i]] - c / np.linalg.norm(c))
+        best.append((d, np.array(named), people[now]))
+    dist = np.concatenate([np.min(d, axis=1) for d, _, _ in best])
+    right = np.concatenate([n[np.argmin(d, axis=1)] == p for d, n, p in best])
+    order = np.argsort(dist)
+    named = np.arange(1, len(order) + 1)
+    ok = np.cumsum(~right[order]) <= 0.01 * named
+    top = int(np.flatnonzero(ok).max()) + 1 if ok.any() else 0
+    return (int(right[order][:top].sum()), len(dist), float(dist[order][top - 1]) if top else 0.0,
+            float(right.mean()))
+
+
+def album_embeddings(arrivals: Arrivals) -> tuple[list[int], np.ndarray]:
+    """The album's faces (one a photo) by id, and their stored embeddings."""
     with Store(arrivals.path) as store:
         rows = store.db.execute("SELECT id, embedding FROM hold_faces ORDER BY id").fetchall()
-    faces = [r[0] for r in rows]
-    x = np.stack([blob_to_embedding(r[1]) for r in rows])
+    return [r[0] for r in rows], np.stack([blob_to_embedding(r[1]) for r in rows])
+
+
+def ceiling(arrivals: Arrivals, steps: list[list[int]], x: np.ndarray | None = None) -> None:
+    """What the pack allows on these embeddings, whatever facesort does."""
+    faces, stored = album_embeddings(arrivals)
+    x = stored if x is None else x
     truth = arrivals.truth
     people = np.array([truth[f].person for f in faces])
     child = np.array([truth[f].age < CHILD for f in faces])
@@ -285,56 +342,24 @@ def ceiling(arrivals: Arrivals, steps: list[list[int]]) -> None:
           " (threshold swept 0.4-1.4):")
     print(f"{'linkage':<10}{'P>=':>6}{'all R':>8}{'(P)':>7}{'children R':>12}{'(P)':>7}")
     for method in ("single", "average", "complete"):
-        tree = linkage(x, method=method, metric="euclidean")
         for floor in (0.98, 0.95):
-            best_all, best_child = (0.0, 0.0), (0.0, 0.0)
-            for t in np.arange(0.4, 1.41, 0.025):
-                labels = fcluster(tree, t, criterion="distance")
-                a = scores(labels, people)
-                c = scores(labels[child], people[child])
-                if a["bcubed P"] >= floor and a["bcubed R"] > best_all[0]:
-                    best_all = (a["bcubed R"], a["bcubed P"])
-                if c["bcubed P"] >= floor and c["bcubed R"] > best_child[0]:
-                    best_child = (c["bcubed R"], c["bcubed P"])
+            best_all, best_child = linkage_ceiling(x, people, child, floor, method)
             print(f"{method:<10}{floor:>6.2f}{best_all[0]:>8.3f}{best_all[1]:>7.3f}"
                   f"{best_child[0]:>12.3f}{best_child[1]:>7.3f}")
-    # Oracle naming: every face of the earlier batches named right; the new
-    # faces of the later batches named by the nearest person if near enough.
     index = {f: i for i, f in enumerate(faces)}
     days = np.array([truth[f].taken.toordinal() for f in faces], np.float64)
+    rows = [np.array([index[f] for f in step]) for step in steps]
     print("\nCeiling: an oracle gallery (every earlier face named right), new faces of later"
           " batches named at the threshold where <= 1% of names are wrong:")
     for how in ("centroid", "nearest face", "nearest in time"):
-        best = []
-        for number in range(1, len(steps)):
-            before = np.array([index[f] for s in steps[:number] for f in s])
-            now = np.array([index[f] for f in steps[number]])
-            named = sorted(set(people[before]))
-            d = np.full((len(now), len(named)), np.inf)
-            for j, person in enumerate(named):
-                mine = before[people[before] == person]
-                if how == "centroid":
-                    c = x[mine].mean(axis=0)
-                    d[:, j] = np.linalg.norm(x[now] - c / np.linalg.norm(c), axis=1)
-                elif how == "nearest face":
-                    d[:, j] = np.linalg.norm(x[now][:, None] - x[mine][None], axis=2).min(axis=1)
-                else:
-                    gap = np.abs(days[now][:, None] - days[mine][None]) / 365.25
-                    near = gap <= np.maximum(2.0, gap.min(axis=1, keepdims=True))
-                    for i in range(len(now)):
-                        c = x[mine[near[i]]].mean(axis=0)
-                        d[i, j] = np.linalg.norm(x[now[i]] - c / np.linalg.norm(c))
-            best.append((d, np.array(named), people[now]))
-        dist = np.concatenate([np.min(d, axis=1) for d, _, _ in best])
-        right = np.concatenate([n[np.argmin(d, axis=1)] == p for d, n, p in best])
-        order = np.argsort(dist)
-        wrong_so_far = np.cumsum(~right[order])
-        named = np.arange(1, len(order) + 1)
-        ok = wrong_so_far <= 0.01 * named
-        top = int(np.flatnonzero(ok).max()) + 1 if ok.any() else 0
-        print(f"   {how:<16} {int(right[order][:top].sum())} of {len(dist)} right "
-              f"({right[order][:top].sum() / len(dist):.1%}) at distance <= "
-              f"{dist[order][top - 1] if top else 0:.3f}; rank-1 right {right.mean():.1%}")
+        right, total, at, rank1 = naming_ceiling(x, people, days, rows, how)
+        print(f"   {how:<16} {right} of {total} right ({right / total:.1%}) at distance <= "
+              f"{at:.3f}; rank-1 right {rank1:.1%}")
+
+
+def three_batches(arrivals: Arrivals) -> list[list[int]]:
+    faces = sorted(arrivals.truth, key=lambda f: (arrivals.truth[f].taken, f))
+    return [list(part) for part in np.array_split(np.array(faces), 3)]
 
 
 @contextlib.contextmanager
@@ -362,7 +387,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="family_"))
     arrivals = Arrivals(source, work / "arrivals.db", truth)
     faces = sorted(arrivals.truth, key=lambda f: (arrivals.truth[f].taken, f))
-    three = [list(part) for part in np.array_split(np.array(faces), 3)]
+    three = three_batches(arrivals)
     months: dict[str, list[int]] = {}
     for f in faces:
         months.setdefault(f"{arrivals.truth[f].taken:%Y-%m}", []).append(f)
