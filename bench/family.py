@@ -212,14 +212,19 @@ def labels_of(store: Store, faces: list[int]) -> np.ndarray:
     return labels
 
 
-def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[int]]) -> dict:
+def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[int]],
+        tune: bool = False) -> dict:
     """Photos arriving in ``steps`` (face ids), each followed by a cluster run
-    and the user's naming; the figures at the end."""
+    and the user's naming (and `facesort tune` with ``tune``); the figures at the end."""
+    from facesort.errors import FacesortError
+    from facesort.people.tune import tune_library
+
     started = time.perf_counter()
     db = work / f"{label}.db"
     shutil.copy(arrivals.path, db)
     truth = arrivals.truth
     tally = Tally()
+    kept = 0
     with Store(db) as store:
         for number, faces in enumerate(steps):
             arrivals.arrive(store, faces)
@@ -227,6 +232,9 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
             if number:
                 tally.add_new(auto_given(store), faces, truth)
             name_groups(store, pack, truth, tally)
+            if tune:
+                with contextlib.suppress(FacesortError):  # too few names yet
+                    kept += tune_library(store, pack).kept
         update_groups(store, pack)
         names = final_names(store)
         faces = sorted(truth)
@@ -249,6 +257,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
         "decisions": tally.decisions, "x faces": tally.exclusions,
         "floor (people)": len(set(people)),
         "decisions / floor": tally.decisions / len(set(people)),
+        "adapters kept": kept,
         "seconds": time.perf_counter() - started,
     }
 
@@ -379,7 +388,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-stream", action="store_true", help="skip the month-by-month variant")
     parser.add_argument("--no-ceiling", action="store_true")
-    parser.add_argument("--modes", default="baseline,new")
+    parser.add_argument("--modes", default="baseline,new",
+                        help="baseline (as on main), new; +tune: `facesort tune` after each batch")
     args = parser.parse_args()
     pack = resolve_pack(args.pack).name
     album, truth = build_album(args.seed)
@@ -397,11 +407,11 @@ def main() -> None:
           f"{len(truth) - len(faces)} photos without a face; {len(months)} months with photos")
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
-        with mode(label != "baseline"):
+        with mode(not label.startswith("baseline")):
             results.setdefault("three batches", {})[label] = {
-                **run(arrivals, work, f"{label}-batches", pack, three),
+                **run(arrivals, work, f"{label}-batches", pack, three, tune=label.endswith("+tune")),
                 **suggestion_run(arrivals, work, label, pack)}
-            if not args.no_stream:
+            if not args.no_stream and not label.endswith("+tune"):
                 results.setdefault("month by month", {})[label] = run(
                     arrivals, work, f"{label}-months", pack, list(months.values()))
         print(f"  {label}: done", flush=True)
