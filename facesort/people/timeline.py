@@ -45,7 +45,7 @@ class Timeline:
     starts: np.ndarray  # for gallery.person_ids[i]: their dated faces' rows starts[i]:ends[i]
     ends: np.ndarray
     days: np.ndarray  # (n,) Julian days + person index * _PERSON_SPAN: sorted
-    sums: np.ndarray  # (n + people, d) prefix sums of the embeddings, a zero row before each person
+    faces: np.ndarray  # (n + 1, d) their embeddings in that order, and a zero row
 
     @classmethod
     def of(cls, embeddings: np.ndarray, owners: np.ndarray, days: np.ndarray | None) -> Timeline:
@@ -59,17 +59,14 @@ class Timeline:
         counts = np.bincount(index, minlength=len(gallery.person_ids))
         ends = np.cumsum(counts)
         starts = ends - counts
-        # A zero row before each person's run: sums[starts + i + k] - sums[starts + i + j].
-        padded = np.zeros((len(order) + len(counts), embeddings.shape[1]), np.float64)
-        position = np.arange(len(order)) + index + 1
-        padded[position] = embeddings[order]
-        # One running sum over everyone: a difference within one person's run
-        # cancels what the people before them added.
-        np.cumsum(padded, axis=0, out=padded)
+        # No running sums: at a million named faces they would cost twice the
+        # embeddings' memory (float64); windows are summed when asked.
+        faces = np.zeros((len(order) + 1, embeddings.shape[1]), np.float32)
+        faces[:-1] = embeddings[order]
         # Each person's days lifted into a range of their own, so that one
         # sorted array answers every person's searches.
         keyed = days[order] + index * _PERSON_SPAN
-        return cls(gallery, starts, ends, keyed, padded)
+        return cls(gallery, starts, ends, keyed, faces)
 
     def distances(self, queries: np.ndarray, days: np.ndarray, people: np.ndarray) -> np.ndarray:
         """Distance of each query row to each of its candidate people (indexes
@@ -95,7 +92,7 @@ class Timeline:
             reach = gap[empty] + WINDOW_DAYS / 2
             lo[empty] = np.searchsorted(self.days, t[empty] - reach, "left")
             hi[empty] = np.searchsorted(self.days, t[empty] + reach, "right")
-        local = self.sums[hi + person] - self.sums[lo + person]
+        local = _window_sums(self.faces, lo, hi)
         local /= np.linalg.norm(local, axis=1, keepdims=True)
         d = np.linalg.norm(queries[flat_q] - local, axis=1)
         years_beyond = np.maximum(gap - WINDOW_DAYS, 0) / 365.25
@@ -125,6 +122,18 @@ class Timeline:
             person[part] = np.where((first <= distance) & (second - first >= margin), best, UNKNOWN)
             found[part] = first
         return Recognition(person, nearest, found)
+
+
+def _window_sums(faces: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The sum of rows lo:hi of ``faces`` for each window (lo < hi), in one
+    reduceat over the windows ordered by start: the stretches between
+    windows it also sums add up to one pass over ``faces`` at most."""
+    order = np.argsort(lo, kind="stable")
+    bounds = np.empty(2 * len(lo), np.int64)
+    bounds[0::2], bounds[1::2] = lo[order], hi[order]
+    sums = np.empty((len(lo), faces.shape[1]), np.float64)
+    sums[order] = np.add.reduceat(faces, bounds, axis=0, dtype=np.float64)[0::2]
+    return sums
 
 
 def nearest_people(queries: np.ndarray, centroids: np.ndarray, count: int) -> np.ndarray:
