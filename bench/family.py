@@ -98,7 +98,7 @@ def build_album(seed: int) -> tuple[Path, dict[str, Face]]:
         with tempfile.NamedTemporaryFile("w", suffix=".args") as args:
             args.write("\n".join(todo) + "\n")
             args.flush()
-            subprocess.run(["exiftool", "-q", "-@", args.name], check=True)
+            subprocess.run(["exiftool", "-q", "-@", args.name], check=True, capture_output=True)
     return album, truth
 
 
