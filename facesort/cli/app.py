@@ -23,7 +23,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort import __version__
-from facesort.cli import console
+from facesort.cli import console, helptext
 from facesort.config import (
     APP_NAME,
     DB_ENV,
@@ -53,8 +53,8 @@ app = typer.Typer(
     name="facesort",
     help="Sort your photos by the people in them. Everything runs locally; "
     "your photos are never modified.",
+    cls=helptext.Group,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -160,7 +160,7 @@ def command(*args, **kwargs):
                 )
                 raise typer.Exit(EXIT_INTERRUPTED) from None
 
-        return app.command(*args, **kwargs)(guarded)
+        return app.command(*args, cls=helptext.Command, **kwargs)(guarded)
 
     return register
 
