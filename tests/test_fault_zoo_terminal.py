@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 
 import pytest
@@ -75,6 +76,9 @@ def test_preview_chooses_how_and_keeps_taking_a_number(cli, library, terminal):
     terminal.delenv(preview.PREVIEW_ENV)
     assert drawn_faces(cli("name", "--preview", "2", input="q\n").stdout)[1] == ["1", "2"]
     assert "▀" not in cli("name", "--preview", "none", input="q\n").stdout
+    group = json.loads(cli("clusters", "--json").stdout)[0]["id"]
+    assert "\x1bPq" in cli("show", str(group), "--preview", "sixel").stdout  # a way alone: all faces
+    assert "▀" not in cli("show", str(group)).stdout  # show draws none unless asked
     wrong = cli("name", "--preview", "pixels")
     assert wrong.exit_code == 2 and "auto, blocks, kitty, iterm, sixel, none" in wrong.stderr
 

@@ -59,9 +59,7 @@ class Preview:
     faces: int | None = None
 
 
-def parse(value: str | Preview) -> Preview:
-    if isinstance(value, Preview):
-        return value
+def parse(value: str) -> Preview:
     word = value.strip().lower()
     if word.isdigit() and int(word) <= MAX_FACES:
         return Preview(faces=int(word))
@@ -111,9 +109,7 @@ def layout(count: int, columns: int) -> tuple[int, int]:
 
 def render(thumbs: Sequence[Image], labels: Sequence[str], way: str, columns: int):
     """The faces with their labels under them, for a console of ``columns``
-    cells, drawn ``way``; None for "none"."""
-    if way == "none" or not thumbs:
-        return None
+    cells, drawn ``way`` (blocks, kitty, iterm or sixel)."""
     per_row, width = layout(len(thumbs), columns)
     height = width // 2
     draw = _blocks if way == "blocks" else _images
