@@ -56,6 +56,10 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("FACESORT_DB", raising=False)
     monkeypatch.setenv("FACESORT_MODEL", str(DLIB_PACK))
+    # Faces are drawn as a terminal would get them, whatever terminal (or
+    # none, TERM=dumb in CI) runs the tests.
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("FACESORT_PREVIEW", raising=False)
     return home
 
 

@@ -23,7 +23,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort import __version__
-from facesort.cli import console
+from facesort.cli import console, helptext, preview as previews
 from facesort.config import (
     APP_NAME,
     DB_ENV,
@@ -53,8 +53,8 @@ app = typer.Typer(
     name="facesort",
     help="Sort your photos by the people in them. Everything runs locally; "
     "your photos are never modified.",
+    cls=helptext.Group,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -91,6 +91,15 @@ QuietOption = Annotated[
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+PreviewOption = Annotated[
+    Optional[previews.Preview],
+    typer.Option("--preview", parser=previews.parse, metavar="N|WAY",
+                 help=f"Faces to draw in the terminal (0 to {previews.MAX_FACES}), or how to draw "
+                 "them: auto (as the terminal can), blocks, kitty, iterm, sixel, none. "
+                 f"{previews.PREVIEW_ENV} sets how for every command."),
+]
 
 
 LibraryModelOption = Annotated[
@@ -160,7 +169,7 @@ def command(*args, **kwargs):
                 )
                 raise typer.Exit(EXIT_INTERRUPTED) from None
 
-        return app.command(*args, **kwargs)(guarded)
+        return app.command(*args, cls=helptext.Command, **kwargs)(guarded)
 
     return register
 
@@ -243,20 +252,32 @@ def sheet_path(library: Path, name: str) -> Path:
     return folder / f"{library.stem}-sheets" / f"{name}.png"
 
 
-def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: int,
+PREVIEW_FACES = 6  # faces the naming commands draw where --preview does not say
+
+
+def preview_or(preview: previews.Preview | None, faces: int = PREVIEW_FACES) -> previews.Preview:
+    """--preview as given, with ``faces`` where it gave no number."""
+    given = preview or previews.Preview()
+    return previews.Preview(given.way, faces if given.faces is None else given.faces)
+
+
+def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: previews.Preview,
                preview_picks=None, preview_labels=None) -> Path:
-    """Every face on a contact sheet, and the first ``preview`` of them (or of
-    the faces at ``preview_picks``, with ``preview_labels``) drawn in the terminal."""
+    """Every face on a contact sheet, and the first ``preview.faces`` of them
+    (or of the faces at ``preview_picks``, with ``preview_labels``) drawn in
+    the terminal, ``preview.way`` or as the terminal can."""
     from facesort.search import sheets
 
     thumbs = sheets.face_thumbnails(faces)
     path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
-    if preview:
+    count = preview.faces or 0
+    way = preview.way or previews.detect(os.environ, console.stdout.is_terminal)
+    if count and way != "none":
         if preview_picks is None:
-            shown, shown_labels = thumbs[:preview], labels[:preview]
+            shown, shown_labels = thumbs[:count], labels[:count]
         else:
-            shown, shown_labels = [thumbs[i] for i in preview_picks[:preview]], preview_labels[:preview]
-        console.stdout.print(sheets.terminal_preview(shown, shown_labels))
+            shown, shown_labels = [thumbs[i] for i in preview_picks[:count]], preview_labels[:count]
+        console.stdout.print(previews.render(shown, shown_labels, way, previews.columns()))
     if open_viewer and typer.launch(str(path)) != 0:
         console.warning_line(f"no viewer could open the contact sheet; it is at {path}")
     return path

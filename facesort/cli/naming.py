@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort.cli import console
+from facesort.cli.preview import Preview
 from facesort.scanning.quality import best_first
 from facesort.text import plural
 from facesort.errors import FacesortError
@@ -15,6 +16,8 @@ from facesort.cli.app import (
     DbOption,
     JsonOption,
     LibraryModelOption,
+    PreviewOption,
+    preview_or,
     SHEET_FACES,
     command,
     open_library,
@@ -45,7 +48,7 @@ def name(
     db: DbOption = None,
     model: LibraryModelOption = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+    preview: PreviewOption = None,
 ) -> None:
     """Name groups: interactively, showing each unnamed group, or GROUP NAME at once.
 
@@ -71,7 +74,7 @@ def name(
         if group is not None:
             _said_named(group, decisions.name_group(store, group, person))
             return
-        _NamingSession(store, pack_or_empty(store, model), open_viewer, preview).run()
+        _NamingSession(store, pack_or_empty(store, model), open_viewer, preview_or(preview)).run()
 
 
 class _NamingSession:
@@ -79,7 +82,7 @@ class _NamingSession:
     then the small ones a page at a time, with "Also Alice?" offers after
     each name."""
 
-    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview):
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
         self.offers = _Offers(store, pack, open_viewer, preview)
 
@@ -264,7 +267,7 @@ class _Offers:
     """"Also Alice? [y/n/q]": the unnamed groups near a person, one at a time,
     nearest first, until none is left or the user quits."""
 
-    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview):
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
         self.named: set[int] = set()  # groups named in this session
         self.skipped: set[tuple[int, int]] = set()  # Enter: not now, but not refused
@@ -379,7 +382,7 @@ def review(
     model: LibraryModelOption = None,
     page_size: Annotated[int, typer.Option("--page", min=1, max=SHEET_FACES, help="Faces a page.")] = 12,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+    preview: PreviewOption = None,
 ) -> None:
     """Check automatic names a page at a time, least certain first.
 
@@ -401,7 +404,8 @@ def review(
         for number, page in enumerate(pages, 1):
             labels = [f"{i} {face.person}" for i, face in enumerate(page, 1)]
             title = f"Automatic names, least certain first: page {number} of {len(pages)}"
-            path = show_faces(page, labels, title, sheet_path(store.path, "review"), open_viewer, preview)
+            path = show_faces(page, labels, title, sheet_path(store.path, "review"), open_viewer,
+                              preview_or(preview))
             console.stdout.print(f"[bold]{title}[/bold]; contact sheet: {path}", highlight=False)
             while True:
                 answer = ask(REVIEW_PROMPT)
@@ -432,7 +436,7 @@ def split(
     db: DbOption = None,
     model: LibraryModelOption = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+    preview: PreviewOption = None,
 ) -> None:
     """Pull apart look-alikes named as one person (siblings, a child at different ages).
 
@@ -458,7 +462,7 @@ def split(
                      f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
             title = f"{person.name}, part {number} of {len(found)}: {plural(len(part.faces), 'face')}, {years}"
             path = show_faces(faces, [str(f.id) for f in faces], title,
-                               sheet_path(store.path, f"split-{number}"), open_viewer, preview)
+                               sheet_path(store.path, f"split-{number}"), open_viewer, preview_or(preview))
             console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
                                  highlight=False)
             while True:

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort.cli import console
+from facesort.cli.preview import MAX_FACES
 from facesort.scanning.quality import best_first
 from facesort.text import plural
 from facesort.errors import FacesortError
@@ -25,6 +26,8 @@ from facesort.cli.app import (
     pack_id_of,
     sheet_path,
     show_faces,
+    PreviewOption,
+    preview_or,
 )
 
 
@@ -268,7 +271,7 @@ def show(
     model: LibraryModelOption = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Where to write the contact sheet (PNG).")] = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open the contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 0,
+    preview: PreviewOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="List the faces as JSON instead of drawing them.")] = False,
 ) -> None:
     """Write a contact sheet of a person's or a group's faces, labelled with face ids.
@@ -300,5 +303,7 @@ def show(
              "person_source": f.person_source} for f in faces])
         return
     labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}" for f in faces]
-    path = show_faces(faces, labels, title, output or sheet_path(db_path_of(db), slug), open_viewer, preview)
+    # No faces in the terminal unless --preview asks, for as many as it says or them all.
+    drawn = preview_or(preview, MAX_FACES if preview and preview.way else 0)
+    path = show_faces(faces, labels, title, output or sheet_path(db_path_of(db), slug), open_viewer, drawn)
     console.stdout.print(str(path), highlight=False)

@@ -1,9 +1,5 @@
-"""Showing faces: thumbnails, contact sheets (PNG) and terminal previews.
-
-The terminal preview draws each pair of pixel rows as one "▀" cell, the top
-pixel as its colour and the bottom one as its background, so faces show in
-any truecolor terminal, also over ssh.
-"""
+"""Showing faces: thumbnails and contact sheets (PNG). The command line
+draws the same thumbnails in the terminal (facesort/cli/preview.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
-from rich.console import Group
-from rich.text import Text
 
 from facesort.scanning import decoding
 from facesort.errors import PhotoError
@@ -76,24 +70,3 @@ def save_sheet(sheet: Image.Image, path: Path) -> Path:
     with atomic_write(path) as out:
         sheet.save(out, format="PNG")
     return path
-
-
-def terminal_preview(thumbs: Sequence[Image.Image], labels: Sequence[str], width: int = 14) -> Group:
-    """Faces side by side in half-block cells, ``width`` cells wide each."""
-    # A cell is about half as wide as it is tall and shows two pixel rows, so
-    # its pixels are square: a square face takes half as many rows as columns.
-    height = (width + 1) // 2
-    small = [t.convert("RGB").resize((width, height * 2), Image.Resampling.BOX) for t in thumbs]
-    lines = []
-    for row in range(height):
-        line = Text()
-        for index, image in enumerate(small):
-            if index:
-                line.append(" ")
-            for column in range(width):
-                top = "#%02x%02x%02x" % image.getpixel((column, row * 2))
-                bottom = "#%02x%02x%02x" % image.getpixel((column, row * 2 + 1))
-                line.append("▀", style=f"{top} on {bottom}")
-        lines.append(line)
-    captions = Text(" ".join(label[:width].center(width) for label in labels))
-    return Group(*lines, captions)
