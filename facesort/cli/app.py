@@ -250,7 +250,8 @@ def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, previ
     from facesort.search import sheets
 
     thumbs = sheets.face_thumbnails(faces)
-    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
+    captions = [sheets.clip_caption(face) for face in faces]
+    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title, captions), output)
     if preview:
         if preview_picks is None:
             shown, shown_labels = thumbs[:preview], labels[:preview]

@@ -131,20 +131,23 @@ def scan(
     if json_output:
         console.stdout.print_json(data=report.as_dict())
     elif not quiet:
-        console.stdout.print(
-            f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
-            f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
-            f"{report.failed} failed; {plural(report.faces, 'face')} found in {report.seconds:.1f} s"
-            + (f" on {report.device}" if report.device else ""),
-            highlight=False,
-        )
         clips = report.clips
-        if clips.clips or clips.removed:
+        has_clips = bool(clips.clips or clips.removed)
+        took = f" in {report.seconds:.1f} s" + (f" on {report.device}" if report.device else "")
+        if report.photos or report.removed or not has_clips:
+            console.stdout.print(
+                f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
+                f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
+                f"{report.failed} failed; {plural(report.faces, 'face')} found"
+                + ("" if has_clips else took),
+                highlight=False,
+            )
+        if has_clips:
             console.stdout.print(
                 f"{plural(clips.clips, 'clip')}: {clips.new} new, {clips.changed} changed, "
                 f"{clips.unchanged} unchanged, {clips.moved} moved, {clips.removed} removed, "
-                f"{clips.failed} failed; {plural(clips.faces, 'face')} (one per person's "
-                "stretch of a clip)",
+                f"{clips.failed} failed; {plural(clips.faces, 'face')} found (one for each "
+                f"person's stretch of a clip){took}",
                 highlight=False,
             )
         carried = report.decisions

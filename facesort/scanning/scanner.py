@@ -30,7 +30,7 @@ from facesort.engine.face_engine import FaceEngine, available_providers, choose_
 from facesort.engine.thresholds import thresholds_for
 from facesort.errors import PhotoError, shown
 from facesort.scanning.quality import face_quality, sharpness
-from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store, TrackFace
+from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
 from facesort.scanning.walk import FileEntry, is_video_name, walk_photos
 
 T = TypeVar("T")
@@ -427,37 +427,11 @@ class Scanner:
     def _detect_and_store_clip(self, item: _Item) -> None:
         """Find faces in each sampled frame, link them into tracks, store
         each track as one face (its best face, its embedding template)."""
-        engine = self.engine
         clip = item.decoded_clip
-        samples: list[list] = []
-        crops = []
-        for frame in clip.frames:
-            since = time.perf_counter()
-            detections = engine.detect(frame.pixels, min_side=self.options.min_face_size / frame.scale)
-            self._timings.add("detect", since)
-            since = time.perf_counter()
-            crops.extend(engine.align(frame.pixels, d.landmarks) for d in detections)
-            self._timings.add("embed", since)
-            samples.append(detections)
-        since = time.perf_counter()
-        embeddings = iter(engine.embed(crops))
-        self._timings.add("embed", since)
-        sightings = [
-            [tracks.Sighting(frame.time, shown.box, shown.landmarks.tolist(), round(shown.score, 4),
-                             face_quality(shown.box, shown.landmarks, shown.score,
-                                          sharpness(frame.pixels, d.box)), next(embeddings))
-             for d, shown in ((d, d.scaled(frame.scale)) for d in detections)]
-            for frame, detections in zip(clip.frames, samples)
-        ]
         thresholds = thresholds_for(self.pack.name)
-        faces = []
-        for track in tracks.link(sightings, thresholds.verify if thresholds else None):
-            best = track.best()
-            top = best[0]
-            faces.append(FaceRecord(
-                box=top.box, landmarks=top.landmarks, score=top.score,
-                embedding=track.embedding(), quality=top.quality, time=top.time,
-                track=tuple(TrackFace(s.time, s.box, s.quality) for s in best)))
+        faces = [track.record() for track in tracks.clip_tracks(
+            self.engine, clip.frames, self.options.min_face_size,
+            thresholds.verify if thresholds else None, self._timings.add)]
         info = clip.info
         since = time.perf_counter()
         self.report.decisions.add(self.store.save_photo(

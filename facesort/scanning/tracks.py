@@ -11,11 +11,20 @@ counts once in grouping, as one photo of them does.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facesort.scanning.quality import face_quality, sharpness
+from facesort.store import FaceRecord, TrackFace
 from facesort.store.decisions import box_overlap
+
+if TYPE_CHECKING:
+    from facesort.engine.face_engine import FaceEngine
+    from facesort.scanning.video import Frame
 
 # Faces a track keeps, best first by quality, with their times.
 KEEP = 3
@@ -54,6 +63,47 @@ class Track:
         steadier than any one frame, as face recognition does with a video."""
         mean = np.mean([s.embedding for s in self.best(keep)], axis=0).astype(np.float32)
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+    def record(self) -> FaceRecord:
+        """The track as the library stores it: one face, the track's best
+        (box, time, quality), with the track's embedding and best faces."""
+        best = self.best()
+        top = best[0]
+        return FaceRecord(box=top.box, landmarks=top.landmarks, score=top.score,
+                          embedding=self.embedding(), quality=top.quality, time=top.time,
+                          track=tuple(TrackFace(s.time, s.box, s.quality) for s in best))
+
+
+def _untimed(_stage: str, _since: float) -> None:
+    return None
+
+
+def clip_tracks(engine: FaceEngine, frames: Sequence[Frame], min_face_size: float,
+                distance: float | None,
+                timed: Callable[[str, float], None] = _untimed) -> list[Track]:
+    """Detect and embed the faces of a clip's sampled frames, and link them
+    into tracks; ``timed(stage, since)`` is told of the detect and embed time."""
+    found = []
+    crops = []
+    for frame in frames:
+        since = time.perf_counter()
+        detections = engine.detect(frame.pixels, min_side=min_face_size / frame.scale)
+        timed("detect", since)
+        since = time.perf_counter()
+        crops.extend(engine.align(frame.pixels, d.landmarks) for d in detections)
+        timed("embed", since)
+        found.append(detections)
+    since = time.perf_counter()
+    embeddings = iter(engine.embed(crops))
+    timed("embed", since)
+    samples = [
+        [Sighting(frame.time, shown.box, shown.landmarks.tolist(), round(shown.score, 4),
+                  face_quality(shown.box, shown.landmarks, shown.score,
+                               sharpness(frame.pixels, d.box)), next(embeddings))
+         for d, shown in ((d, d.scaled(frame.scale)) for d in detections)]
+        for frame, detections in zip(frames, found)
+    ]
+    return link(samples, distance)
 
 
 def link(samples: list[list[Sighting]], distance: float | None) -> list[Track]:
