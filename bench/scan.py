@@ -19,11 +19,16 @@ checked against the pasted ones: how many pasted faces each found, and how
 many of its faces lie on none (for face_recognition its detector is run again,
 as its CLI calls it, from the venv's Python, outside the timing).
 
+Video clips: the shared real clips (../shared/data/video/asl, --clips of
+them) are scanned with each pack in the same rounds, and clips/s is printed
+beside photos/s, with the sampled frames per clip and a clip's cost in photos
+(seconds per clip / seconds per photo).
+
 --intra-threads sets onnxruntime's intra-op threads of the recognizer (and
 OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
 read and decode threads, to measure one against the other.
 
-    python bench/scan.py [--photos 60] [--repeats 3]
+    python bench/scan.py [--photos 60] [--clips 20] [--repeats 3]
                          [--packs yunet_sface,../shared/models/sc_dlib,../shared/models/sc_sface]
                          [--fr-bin /tmp/frvenv/bin/face_recognition] [--intra-threads N] [--workers N]
 """
@@ -234,6 +239,32 @@ def face_recognition_boxes(binary: str, paths: list[str]) -> dict[str, list]:
     return found
 
 
+CLIPS = SHARED / "data" / "video" / "asl"
+
+
+def build_clips(folder: Path, count: int) -> int:
+    """Copy ``count`` of the shared clips into ``folder``; their sampled frames."""
+    import shutil
+
+    from facesort.scanning import video
+
+    folder.mkdir()
+    frames = 0
+    for clip in sorted(CLIPS.glob("*.mkv"))[:count]:
+        shutil.copy(clip, folder)
+        frames += len(video.sample_times(video.decode_clip(clip, None).info.duration))
+    return frames
+
+
+def run_clip_scan(folder: Path, pack, workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+        started = time.perf_counter()
+        report = scan(store, [folder], pack, ScanOptions(workers=workers))
+        wall = time.perf_counter() - started
+    return {"wall": wall, "clips": report.clips.new, "faces": report.clips.faces,
+            "clips/s": report.clips.new / wall}
+
+
 def median_rows(runs: list[dict]) -> dict:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -266,6 +297,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=60)
     parser.add_argument("--faces", type=int, default=5, help="faces pasted into each photo")
+    parser.add_argument("--clips", type=int, default=20, help="shared clips to scan (0: none)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--packs", default=",".join(
         ["yunet_sface", str(SHARED / "models" / "sc_dlib"), str(SHARED / "models" / "sc_sface")]),
@@ -297,10 +329,15 @@ def main() -> None:
         columns = [(pack.name, pack, False) for pack in packs] + [
             (f"{packs[0].name} full", packs[0], True)]
         runs: dict[str, list[dict]] = {label: [] for label, _, _ in columns}
+        clips = Path(tmp) / "clips"
+        sampled = build_clips(clips, args.clips) if args.clips else 0
+        clip_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
         run_scan(folder, packs[0], full_decode=False)  # warm the file cache
         for _ in range(args.repeats):
             for label, pack, full in columns:
                 runs[label].append(run_scan(folder, pack, full, args.workers, pasted))
+            for pack in packs if args.clips else ():
+                clip_runs[pack.name].append(run_clip_scan(clips, pack, args.workers))
         load_during = os.getloadavg()
         fr = run_face_recognition(args.fr_bin, folder) if args.fr_bin else None
         if fr:
@@ -313,6 +350,15 @@ def main() -> None:
     for key in medians[packs[0].name]:
         print(f"{key:<14}" + "".join(f"{m[key]:>20.2f}" for m in medians.values()))
     first = packs[0].name
+    if args.clips:
+        print(f"\nphotos (3000x2000, {args.faces} faces) and clips (640x480, one person, "
+              f"{sampled / args.clips:.1f} sampled frames a clip), medians:")
+        print(f"{'':<14}{'photos/s':>10}{'clips/s':>10}{'clip/photo':>12}{'tracks':>8}")
+        for pack in packs:
+            clip = median_rows(clip_runs[pack.name])
+            photos_per_s = medians[pack.name]["photos/s"]
+            print(f"{pack.name:<14}{photos_per_s:>10.2f}{clip['clips/s']:>10.2f}"
+                  f"{photos_per_s / clip['clips/s']:>12.2f}{clip['faces']:>8.0f}")
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
     if fr:

@@ -35,6 +35,9 @@ PHOTO_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
 )
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
+# Clips phones and cameras record; read with OpenCV's FFmpeg backend
+# (facesort/scanning/video.py, docs/video.md).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".3gp"})
 
 
 def default_db_path() -> Path:

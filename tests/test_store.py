@@ -92,7 +92,10 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
             old.execute("DROP INDEX IF EXISTS faces_by_quality")
             old.execute(f"ALTER TABLE faces DROP COLUMN {column}")
         old.execute("DROP INDEX photos_failed")
-        for table in ("adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
+        old.execute("ALTER TABLE faces DROP COLUMN clip_time")
+        for column in ("media", "duration"):
+            old.execute(f"ALTER TABLE photos DROP COLUMN {column}")
+        for table in ("track_faces", "adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
                       "orphans", "rejections", "clusters", "people"):
             old.execute(f"DROP TABLE {table}")
         old.execute("DELETE FROM _migrations WHERE name != '0001_initial'")

@@ -269,7 +269,8 @@ def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, previ
     from facesort.search import sheets
 
     thumbs = sheets.face_thumbnails(faces)
-    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
+    captions = [sheets.clip_caption(face) for face in faces]
+    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title, captions), output)
     count = preview.faces or 0
     way = preview.way or previews.detect(os.environ, console.stdout.is_terminal)
     if count and way != "none":

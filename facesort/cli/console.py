@@ -28,7 +28,8 @@ class _RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} {self.unit}/s" if speed else f"- {self.unit}/s", style="cyan")
+        unit = task.fields.get("unit", self.unit)  # a task may count something else
+        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="cyan")
 
 
 def progress(quiet: bool, unit: str = "photos", extra: str | None = None) -> Progress:

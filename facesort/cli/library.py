@@ -51,6 +51,10 @@ def scan(
     follow_symlinks: Annotated[
         bool, typer.Option("--follow-symlinks", help="Follow symbolic links to files and folders.")
     ] = False,
+    videos: Annotated[
+        bool, typer.Option("--videos/--no-videos",
+                           help="Scan video clips (mp4, mov, m4v, mkv, avi, webm, 3gp) too.")
+    ] = True,
     device: Annotated[
         str,
         typer.Option(
@@ -64,6 +68,9 @@ def scan(
 ) -> None:
     """Find every face in the photos under ROOTS and keep them in the library.
 
+    Video clips are sampled about a frame a second; each person's stretch of
+    a clip is one face, found with the photos' people (docs/video.md).
+
     Later runs read only new and changed photos; moved photos keep their faces.
     Photos that disappeared are dropped only when their folder was scanned and
     is present, so an unmounted drive never empties the library.
@@ -75,6 +82,8 @@ def scan(
     Example: facesort scan ~/Pictures /mnt/nas/photos
 
     Example: facesort scan ~/Pictures --device cpu
+
+    Example: facesort scan ~/Pictures --no-videos
     """
     from facesort.scanning.scanner import ScanEvents, ScanOptions, scan as scan_photos
 
@@ -95,20 +104,26 @@ def scan(
         # device insisted on) is missing.
         load_engine(pack, det_size, device)
     options = ScanOptions(det_size=det_size, min_face_size=min_face_size,
-                          follow_symlinks=follow_symlinks, device=device)
+                          follow_symlinks=follow_symlinks, device=device, videos=videos)
     with open_library(db, write=True, create=True, job="scan") as store, \
             console.progress(quiet, extra="faces") as bar:
-        task = bar.add_task("Scanning", total=None, faces=0)
-        found = 0
+        task = bar.add_task("Photos", total=None, faces=0)
+        clip_task = None
+        found = {"photos": 0, "clips": 0}
 
-        def photo_done(faces: int) -> None:
-            nonlocal found
-            found += faces
-            bar.update(task, advance=1, faces=found)
+        def done(kind: str, faces: int) -> None:
+            found[kind] += faces
+            bar.update(task if kind == "photos" else clip_task, advance=1, faces=found[kind])
+
+        def clips_ahead(total: int) -> None:
+            nonlocal clip_task
+            clip_task = bar.add_task("Clips", total=total, faces=0, unit="clips")
 
         events = ScanEvents(
             on_total=lambda total: bar.update(task, total=total),
-            on_photo=photo_done,
+            on_photo=lambda faces: done("photos", faces),
+            on_clip_total=clips_ahead,
+            on_clip=lambda faces: done("clips", faces),
             on_error=console.error_line,
             on_warning=console.warning_line,
         )
@@ -116,13 +131,25 @@ def scan(
     if json_output:
         console.stdout.print_json(data=report.as_dict())
     elif not quiet:
-        console.stdout.print(
-            f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
-            f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
-            f"{report.failed} failed; {plural(report.faces, 'face')} found in {report.seconds:.1f} s"
-            + (f" on {report.device}" if report.device else ""),
-            highlight=False,
-        )
+        clips = report.clips
+        has_clips = bool(clips.clips or clips.removed)
+        took = f" in {report.seconds:.1f} s" + (f" on {report.device}" if report.device else "")
+        if report.photos or report.removed or not has_clips:
+            console.stdout.print(
+                f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
+                f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
+                f"{report.failed} failed; {plural(report.faces, 'face')} found"
+                + ("" if has_clips else took),
+                highlight=False,
+            )
+        if has_clips:
+            console.stdout.print(
+                f"{plural(clips.clips, 'clip')}: {clips.new} new, {clips.changed} changed, "
+                f"{clips.unchanged} unchanged, {clips.moved} moved, {clips.removed} removed, "
+                f"{clips.failed} failed; {plural(clips.faces, 'face')} found (one for each "
+                f"person's stretch of a clip){took}",
+                highlight=False,
+            )
         carried = report.decisions
         if carried.carried or carried.orphaned:
             packs = "".join(f", {n} from pack {name}" for name, n in sorted(carried.from_packs.items()))

@@ -41,7 +41,7 @@ def find(
     model: LibraryModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Find photos by the people in them: one path per line.
+    """Find photos and video clips by the people in them: one path per line.
 
     --year, --since and --until go by the capture date in the photo's EXIF;
     a photo without one goes by its file's modification date instead.
@@ -57,7 +57,8 @@ def find(
                            with_people=json_output)
     if json_output:
         console.stdout.print_json(data=[
-            {"path": h.photo.path, "taken_at": h.photo.taken_at, "people": h.people} for h in hits])
+            {"path": h.photo.path, "taken_at": h.photo.taken_at, "media": h.photo.media,
+             "people": h.people} for h in hits])
         return
     end = "\0" if null else "\n"
     sys.stdout.write("".join(h.photo.path + end for h in hits))
@@ -76,7 +77,7 @@ def _engine_and_thresholds(model: str, purpose: str):
 
 @command()
 def who(
-    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos, in the library or not.", exists=True, dir_okay=False)],
+    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos or video clips, in the library or not.", exists=True, dir_okay=False)],
     db: DbOption = None,
     model: ModelOption = DEFAULT_MODEL,
     min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
@@ -85,11 +86,15 @@ def who(
     """Say who is in photos: each face's box, the named person, and the distance.
 
     A face farther than the pack's recognition threshold from everyone you
-    named is "unknown"; the nearest person is still shown.
+    named is "unknown"; the nearest person is still shown. In a video clip
+    each face is one person's stretch of it, at the time of its best frame.
 
     Example: facesort who party.jpg
+
+    Example: facesort who birthday.mp4
     """
     from facesort.people.identify import NamedGallery, who as identify
+    from facesort.scanning.video import clock
     from facesort.people.cluster_run import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
@@ -107,8 +112,8 @@ def who(
     if json_output:
         console.stdout.print_json(data=[
             {"path": str(photo), "threshold": thresholds.recognize, "faces": [
-                {"face": f.face.number, "box": list(f.face.box), "person": f.person,
-                 "nearest": f.nearest, "distance": f.distance} for f in faces]}
+                {"face": f.face.number, "box": list(f.face.box), "time": f.face.time,
+                 "person": f.person, "nearest": f.nearest, "distance": f.distance} for f in faces]}
             for photo, faces in results])
     else:
         for photo, faces in results:
@@ -116,6 +121,8 @@ def who(
                 console.stdout.print(f"{photo}: no face found", markup=False, highlight=False)
             for f in faces:
                 box = ",".join(f"{v:.0f}" for v in f.face.box)
+                if f.face.time is not None:
+                    box += f" at {clock(f.face.time)}"
                 if f.person:
                     said = f"{f.person} (distance {f.distance:.3f})"
                 elif f.nearest:
@@ -130,8 +137,8 @@ def who(
 
 @command()
 def verify(
-    photo_a: Annotated[Path, typer.Argument(metavar="PHOTO_A", help="A photo of one person (or pick a face with --face-a).", exists=True, dir_okay=False)],
-    photo_b: Annotated[Path, typer.Argument(metavar="PHOTO_B", help="Another photo (or pick a face with --face-b).", exists=True, dir_okay=False)],
+    photo_a: Annotated[Path, typer.Argument(metavar="PHOTO_A", help="A photo or clip of one person (or pick a face with --face-a).", exists=True, dir_okay=False)],
+    photo_b: Annotated[Path, typer.Argument(metavar="PHOTO_B", help="Another photo or clip (or pick a face with --face-b).", exists=True, dir_okay=False)],
     face: Annotated[Optional[int], typer.Option("--face", min=1, metavar="N", help="Use face N (1 = leftmost) in each photo with several faces.")] = None,
     face_a: Annotated[Optional[int], typer.Option("--face-a", min=1, metavar="N", help="Use face N of PHOTO_A (1 = leftmost).")] = None,
     face_b: Annotated[Optional[int], typer.Option("--face-b", min=1, metavar="N", help="Use face N of PHOTO_B (1 = leftmost).")] = None,
@@ -143,10 +150,13 @@ def verify(
 
     In a photo with several faces, pick one by its number from the left
     ('facesort who' lists them): --face-a for PHOTO_A, --face-b for PHOTO_B,
-    --face for whichever photo has several. Face 4 of a group photo against a
+    --face for whichever photo has several. A video clip's faces are its
+    people in order of appearance. Face 4 of a group photo against a
     portrait:
 
     Example: facesort verify group.jpg portrait.jpg --face-a 4
+
+    Example: facesort verify portrait.jpg birthday.mp4
     """
     from facesort.people.identify import verify as compare
 
@@ -156,7 +166,8 @@ def verify(
     if json_output:
         console.stdout.print_json(data={"same": verdict.same, "distance": verdict.distance,
                                         "threshold": verdict.threshold, "pack": pack.name,
-                                        "box_a": list(verdict.box_a), "box_b": list(verdict.box_b)})
+                                        "box_a": list(verdict.box_a), "box_b": list(verdict.box_b),
+                                        "time_a": verdict.time_a, "time_b": verdict.time_b})
     else:
         word = "same person" if verdict.same else "different people"
         relation = "<=" if verdict.same else ">"

@@ -1,6 +1,7 @@
-"""FaceNet's verbs on any photo, in the library or not: who is in it
-(one-to-K recognition) and whether two photos show the same person
-(one-to-one verification)."""
+"""FaceNet's verbs on any photo or video clip, in the library or not: who is
+in it (one-to-K recognition) and whether two show the same person (one-to-one
+verification). In a clip a face is a track (facesort/scanning/tracks.py):
+one person's stretch of it, numbered in order of appearance."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facesort.scanning import decoding
+from facesort.scanning import decoding, tracks, video
+from facesort.scanning.walk import is_video_name
 from facesort.engine.face_engine import FaceEngine
 from facesort.errors import FacesortError, PhotoError
 from facesort.people.gallery import Gallery, recognize
 from facesort.store import Store
-from facesort.engine.thresholds import PackThresholds
+from facesort.engine.thresholds import PackThresholds, thresholds_for
 from facesort.people.tune import Adapter, adapter_for
 
 
@@ -24,6 +26,7 @@ class FoundFace:
     box: tuple[float, float, float, float]  # displayed pixels
     score: float
     embedding: np.ndarray
+    time: float | None = None  # in a clip: seconds to the track's best face
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,19 @@ class Identified:
     distance: float | None
 
 
+def faces_in_clip(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
+    clip = video.decode_clip(Path(path), engine.det_size)
+    thresholds = thresholds_for(engine.pack.name)
+    found = tracks.clip_tracks(engine, clip.frames, min_face_size,
+                               thresholds.verify if thresholds else None)
+    return [FoundFace(number, face.box, face.score, face.embedding, face.time)
+            for number, face in enumerate((track.record() for track in found), 1)]
+
+
 def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
+    """The faces of a photo from the left, or of a clip in order of appearance."""
+    if is_video_name(str(path)):
+        return faces_in_clip(engine, path, min_face_size)
     photo = decoding.read_and_decode(Path(path), engine.det_size)
     found = sorted(engine.detect(photo.pixels, min_side=min_face_size / photo.scale),
                    key=lambda d: d.box[0])
@@ -109,6 +124,8 @@ class Verdict:
     threshold: float
     box_a: tuple
     box_b: tuple
+    time_a: float | None = None  # where a clip's face was compared
+    time_b: float | None = None
 
 
 def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path, min_face_size: int,
@@ -128,4 +145,4 @@ def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path, min
     face_a, face_b = chosen(a, face_a, "--face-a"), chosen(b, face_b, "--face-b")
     distance = float(np.linalg.norm(face_a.embedding - face_b.embedding))
     return Verdict(distance <= thresholds.verify, round(distance, 4), thresholds.verify,
-                   face_a.box, face_b.box)
+                   face_a.box, face_b.box, face_a.time, face_b.time)

@@ -2,6 +2,11 @@
 embed → store, one transaction per photo, so an interruption loses at most the
 photos in flight.
 
+A video clip goes the same way, as a row of the library's photos: its hash is
+of its size, head and tail (facesort/scanning/video.py), its decoding is a
+frame a second, and its faces are linked across frames into tracks
+(facesort/scanning/tracks.py), each stored as one face.
+
 Reading (and hashing) and decoding run in worker threads ahead of the model;
 Pillow and onnxruntime release the GIL, so the two overlap.
 """
@@ -19,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from facesort.scanning import decoding
+from facesort.scanning import decoding, tracks, video
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
 from facesort.engine.face_engine import FaceEngine, available_providers, choose_providers, load_engine
+from facesort.engine.thresholds import thresholds_for
 from facesort.errors import PhotoError, shown
 from facesort.scanning.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
-from facesort.scanning.walk import FileEntry, walk_photos
+from facesort.scanning.walk import FileEntry, is_video_name, walk_photos
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +50,7 @@ class ScanOptions:
     follow_symlinks: bool = False
     workers: int = 2
     device: str = "auto"  # a key of engine.DEVICES, or auto
+    videos: bool = True  # scan video clips too
 
 
 def _ignore(*_args) -> None:
@@ -56,12 +63,39 @@ class ScanEvents:
 
     on_total: Callable[[int], None] = _ignore  # photos to look at
     on_photo: Callable[[int], None] = _ignore  # one photo done, with its face count
+    on_clip_total: Callable[[int], None] = _ignore  # clips to look at
+    on_clip: Callable[[int], None] = _ignore  # one clip done, with its track count
     on_error: Callable[[str], None] = _ignore  # "path: reason"
     on_warning: Callable[[str], None] = _ignore
 
 
 @dataclass
+class ClipCounts:
+    """The clips' part of a scan; ``faces`` counts tracks (a person's stretch
+    of a clip, stored as one face)."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    faces: int = 0
+
+    @property
+    def clips(self) -> int:
+        return self.new + self.changed + self.unchanged + self.moved + self.failed
+
+    def as_dict(self) -> dict:
+        return {"clips": self.clips, "new": self.new, "changed": self.changed,
+                "unchanged": self.unchanged, "moved": self.moved, "removed": self.removed,
+                "failed": self.failed, "faces": self.faces}
+
+
+@dataclass
 class ScanReport:
+    """What a scan did; the counts are of photos, and ``clips`` of clips."""
+
     new: int = 0
     changed: int = 0
     unchanged: int = 0
@@ -81,6 +115,7 @@ class ScanReport:
     # providers for it; None and empty when no photo needed the model.
     device: str | None = None
     providers: list[str] = field(default_factory=list)
+    clips: ClipCounts = field(default_factory=ClipCounts)
 
     @property
     def photos(self) -> int:
@@ -104,6 +139,7 @@ class ScanReport:
             "device": self.device,
             "providers": self.providers,
             "errors": self.errors,
+            "clips": self.clips.as_dict(),
         }
 
 
@@ -128,6 +164,11 @@ class _Item:
     content_hash: str = ""
     error: str | None = None
     photo: decoding.DecodedPhoto | None = None
+    decoded_clip: video.DecodedClip | None = None
+
+    @property
+    def is_clip(self) -> bool:
+        return is_video_name(self.entry.path)
 
 
 def _ordered_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
@@ -195,7 +236,10 @@ class Scanner:
             choose_providers(available_providers(), self.options.device)
         self.pack_id = self.store.pack_id(self.pack.name, self.pack.fingerprint())
         entries, walked_roots = self._walk(roots)
-        self.events.on_total(len(entries))
+        clips = sum(is_video_name(entry.path) for entry in entries)
+        self.events.on_total(len(entries) - clips)
+        if clips:
+            self.events.on_clip_total(clips)
         pool = ThreadPoolExecutor(max_workers=self.options.workers)
         try:
             reads = _ordered_map(pool, self._read, self._needing_read(entries), READ_AHEAD)
@@ -225,7 +269,8 @@ class Scanner:
                     "its photos stay in the library"
                 )
                 continue
-            found = list(walk_photos(Path(root_path), self._walk_error, self.options.follow_symlinks))
+            found = list(walk_photos(Path(root_path), self._walk_error, self.options.follow_symlinks,
+                                     self.options.videos))
             for entry in found:
                 entries.setdefault(entry.path, entry)
             if os.path.isdir(root_path):
@@ -254,14 +299,20 @@ class Scanner:
                 and state.size == entry.size
                 and state.mtime_ns == entry.mtime_ns
             ):
-                self.report.unchanged += 1
-                self.events.on_photo(0)
+                item = _Item(entry, state)
+                self._counts(item).unchanged += 1
+                self._done(item, 0)
                 continue
             yield _Item(entry, state)
 
     def _read(self, item: _Item) -> _Item:
         since = time.perf_counter()
         try:
+            if item.is_clip:
+                # The decoder reads the clip itself, only as far as it samples.
+                item.content_hash = video.clip_hash(item.entry.path, item.entry.size)
+                self._timings.add("read", since)
+                return item
             with open(item.entry.path, "rb") as handle:
                 item.data = handle.read()
         except OSError as exc:
@@ -282,24 +333,25 @@ class Scanner:
             settled = self._settle_known_content(item)
             self._timings.add("database", since)
             if settled:
-                self.events.on_photo(0)
+                self._done(item, 0)
             else:
                 yield item
 
     def _settle_known_content(self, item: _Item) -> bool:
         entry, state = item.entry, item.state
+        counts = self._counts(item)
         if state is not None:
             # Also after a failure: the content is back to what was scanned.
             if state.content_hash == item.content_hash and state.scanned_with_pack:
                 self.store.update_file_stat(state.id, entry.size, entry.mtime_ns)
-                self.report.unchanged += 1
+                counts.unchanged += 1
                 return True
             return False
         twins = self.store.photos_with_hash(item.content_hash, self.pack_id)
         for twin in twins:
             if not os.path.exists(twin.path):
                 self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns)
-                self.report.moved += 1
+                counts.moved += 1
                 if twin.scanned_with_pack:
                     return True
                 item.state = self.store.photo_state(entry.path, self.pack_id)
@@ -312,15 +364,18 @@ class Scanner:
                     entry.path, entry.size, entry.mtime_ns, item.content_hash,
                     self.store.photo_meta(twin.id), self.pack_id, faces,
                 )
-                self.report.new += 1
-                self.report.faces += len(faces)
+                counts.new += 1
+                counts.faces += len(faces)
                 return True
         return False
 
     def _decode(self, item: _Item) -> _Item:
         since = time.perf_counter()
         try:
-            item.photo = decoding.decode(Path(item.entry.path), item.data, self.options.det_size)
+            if item.is_clip:
+                item.decoded_clip = video.decode_clip(Path(item.entry.path), self.options.det_size)
+            else:
+                item.photo = decoding.decode(Path(item.entry.path), item.data, self.options.det_size)
         except PhotoError as exc:
             item.error = exc.reason
         item.data = b""
@@ -332,6 +387,9 @@ class Scanner:
         found: list[tuple[_Item, list]] = []
         crops = []
         for item in batch:
+            if item.is_clip and item.decoded_clip is not None:
+                self._detect_and_store_clip(item)
+                continue
             if item.error or item.photo is None:
                 self._fail(item, item.error or "not decoded")
                 continue
@@ -363,15 +421,44 @@ class Scanner:
                 self.pack_id, faces,
             ))
             self._timings.add("database", since)
-            if item.state is None or item.state.status != "ok" or not item.state.scanned_with_pack:
-                self.report.new += 1
-            else:
-                self.report.changed += 1
-            self.report.faces += len(faces)
+            self._stored(item, len(faces))
             item.photo = None
-            self.events.on_photo(len(faces))
+
+    def _detect_and_store_clip(self, item: _Item) -> None:
+        """Find faces in each sampled frame, link them into tracks, store
+        each track as one face (its best face, its embedding template)."""
+        clip = item.decoded_clip
+        thresholds = thresholds_for(self.pack.name)
+        faces = [track.record() for track in tracks.clip_tracks(
+            self.engine, clip.frames, self.options.min_face_size,
+            thresholds.verify if thresholds else None, self._timings.add)]
+        info = clip.info
+        since = time.perf_counter()
+        self.report.decisions.add(self.store.save_photo(
+            item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
+            PhotoMeta(info.width, info.height, 1, None, "video", info.duration),
+            self.pack_id, faces,
+        ))
+        self._timings.add("database", since)
+        item.decoded_clip = None
+        self._stored(item, len(faces))
+
+    def _stored(self, item: _Item, faces: int) -> None:
+        counts = self._counts(item)
+        if item.state is None or item.state.status != "ok" or not item.state.scanned_with_pack:
+            counts.new += 1
+        else:
+            counts.changed += 1
+        counts.faces += faces
+        self._done(item, faces)
 
     # -- bookkeeping ---------------------------------------------------------------
+
+    def _counts(self, item: _Item) -> ScanReport | ClipCounts:
+        return self.report.clips if item.is_clip else self.report
+
+    def _done(self, item: _Item, faces: int) -> None:
+        (self.events.on_clip if item.is_clip else self.events.on_photo)(faces)
 
     def _error(self, message: str) -> None:
         self.report.errors.append(message)
@@ -379,21 +466,23 @@ class Scanner:
 
     def _fail(self, item: _Item, reason: str) -> None:
         self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason)
-        self.report.failed += 1
+        self._counts(item).failed += 1
         self._error(f"{shown(item.entry.path)}: {reason}")
-        self.events.on_photo(0)
+        self._done(item, 0)
 
     def _remove_missing(self, root: str, seen: set[str]) -> None:
         gone = [
-            photo_id
+            (photo_id, path)
             for photo_id, path in self.store.photos_under(root)
             if path not in seen
             and not any(path.startswith(folder) for folder in self._unreadable_folders)
             and not os.path.exists(path)
         ]
         if gone:
-            self.store.delete_photos(gone)
-            self.report.removed += len(gone)
+            self.store.delete_photos([photo_id for photo_id, _ in gone])
+            clips = sum(is_video_name(path) for _, path in gone)
+            self.report.clips.removed += clips
+            self.report.removed += len(gone) - clips
 
 
 def scan(

@@ -1,4 +1,4 @@
-"""Which files under the roots are photos.
+"""Which files under the roots are photos (and video clips).
 
 Hidden files and folders are skipped, symbolic links are not followed unless
 asked, and a folder that cannot be read is reported without stopping the walk.
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from facesort.config import PHOTO_EXTENSIONS
+from facesort.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,23 @@ def is_photo_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
 
 
+def is_video_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+
+
 def walk_photos(
     root: Path,
     on_error: Callable[[str, str], None],
     follow_symlinks: bool = False,
+    videos: bool = False,
 ) -> Iterator[FileEntry]:
-    """Yield the photos under ``root`` (or ``root`` itself if it is a photo),
-    in a stable order so that progress and reports repeat between runs."""
+    """Yield the photos (and with ``videos`` the clips) under ``root``, or
+    ``root`` itself if it is a file, in a stable order so that progress and
+    reports repeat between runs."""
     root_str = os.path.abspath(root)
     if os.path.isfile(root_str):
+        if not videos and is_video_name(root_str):
+            return
         st = os.stat(root_str)
         yield FileEntry(root_str, st.st_size, st.st_mtime_ns)
         return
@@ -61,7 +69,8 @@ def walk_photos(
                     continue
                 if entry.is_dir(follow_symlinks=follow_symlinks):
                     subfolders.append(entry.path)
-                elif is_photo_name(entry.name) and entry.is_file(follow_symlinks=follow_symlinks):
+                elif ((is_photo_name(entry.name) or (videos and is_video_name(entry.name)))
+                      and entry.is_file(follow_symlinks=follow_symlinks)):
                     st = entry.stat(follow_symlinks=follow_symlinks)
                     yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
             except OSError as exc:

@@ -1,11 +1,16 @@
 """The export formats: a contract that scripts and our benchmarks read.
 
-jsonl: one photo per line, ``{"path", "width", "height", "taken_at", "faces":
-[{"id", "box": [x, y, w, h], "score", "cluster", "person", "person_source"}]}``, boxes in
-displayed pixels. ``person`` is the user's decision (``person_source`` user, or
-import from another app) or else facesort's automatic one (auto); cluster and
-person are null until ``facesort cluster`` and naming. csv: one face per row
-with the same fields.
+jsonl: one photo per line, ``{"path", "width", "height", "taken_at", "media",
+"faces": [{"id", "box": [x, y, w, h], "score", "cluster", "person", "person_source",
+"time"}]}``, boxes in displayed pixels. ``person`` is the user's decision
+(``person_source`` user, or import from another app) or else facesort's
+automatic one (auto); cluster and person are null until ``facesort cluster``
+and naming. ``media`` is "photo" or "video"; a clip also has ``duration``
+(seconds), and each of its faces (a person's stretch of the clip) has
+``time``, the seconds into the clip of its best face (the box is in that
+frame), and ``track``: its best faces, ``[{"time", "box", "quality"}]``. A
+photo's faces have ``time`` null. csv: one face per row with the same fields
+but ``track``.
 """
 
 from __future__ import annotations
@@ -18,21 +23,30 @@ from typing import TextIO
 from facesort.store import ExportPhoto
 
 CSV_COLUMNS = ["path", "width", "height", "taken_at", "face_id", "x", "y", "w", "h", "score",
-               "cluster", "person", "person_source"]
+               "cluster", "person", "person_source", "media", "time"]
+
+
+def _face(face) -> dict:
+    record = {"id": face.id, "box": list(face.box), "score": face.score, "cluster": face.cluster,
+              "person": face.person, "person_source": face.person_source, "time": face.time}
+    if face.track:
+        record["track"] = [{"time": kept.time, "box": list(kept.box), "quality": kept.quality}
+                           for kept in face.track]
+    return record
 
 
 def photo_record(photo: ExportPhoto) -> dict:
-    return {
+    record = {
         "path": photo.path,
         "width": photo.width,
         "height": photo.height,
         "taken_at": photo.taken_at,
-        "faces": [
-            {"id": face.id, "box": list(face.box), "score": face.score, "cluster": face.cluster,
-             "person": face.person, "person_source": face.person_source}
-            for face in photo.faces
-        ],
+        "media": photo.media,
+        "faces": [_face(face) for face in photo.faces],
     }
+    if photo.media == "video":
+        record["duration"] = photo.duration
+    return record
 
 
 def write_jsonl(photos: Iterable[ExportPhoto], out: TextIO) -> None:
@@ -48,7 +62,7 @@ def write_csv(photos: Iterable[ExportPhoto], out: TextIO) -> None:
         for face in record["faces"]:
             writer.writerow([photo.path, photo.width, photo.height, photo.taken_at, face["id"],
                              *face["box"], face["score"], face["cluster"], face["person"],
-                             face["person_source"]])
+                             face["person_source"], photo.media, face["time"]])
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}

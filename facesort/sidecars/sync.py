@@ -11,6 +11,7 @@ from PIL import Image
 
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
+from facesort.scanning.walk import is_video_name
 from facesort.errors import FacesortError, PhotoError
 from facesort.files import atomic_write
 from facesort.people.decisions import person_for_naming
@@ -72,14 +73,16 @@ def write_sidecars(
         if current is None and not faces:
             continue
         target = current or xmp.sidecar_paths(path)[1 if stem_names else 0]
-        regions = [
+        # A clip's people go in as keywords only: a region is of one frame.
+        regions = [] if photo.is_clip else [
             xmp.Region(name, *xmp.displayed_to_stored(box, photo.width, photo.height,
                                                               photo.orientation))
             for box, name in faces
         ]
+        people = sorted({name for _, name in faces}) if photo.is_clip else []
         try:
             old = current.read_bytes() if current else None
-            new = xmp.merge(old, target, regions, *_stored_size(photo))
+            new = xmp.merge(old, target, regions, *_stored_size(photo), people=people)
             if new == old:
                 report.unchanged += 1
                 continue
@@ -137,7 +140,8 @@ def _foreign_tags(path: Path, people_tag: tuple[str, ...]) -> list[xmp.ForeignTa
                 sources.append((candidate, candidate.read_bytes()))
             except OSError as exc:
                 raise xmp.SidecarError(candidate, exc.strerror or str(exc)) from exc
-    packet = embedded_xmp(path)
+    # A clip's own XMP (in its container) is not read: Pillow cannot open it.
+    packet = None if is_video_name(str(path)) else embedded_xmp(path)
     if packet:
         sources.append((path, packet))
     return [xmp.read_xmp(text, source, people_tag) for source, text in sources]

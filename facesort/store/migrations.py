@@ -308,6 +308,32 @@ def _failed_photos_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX photos_failed ON photos (id) WHERE status = 'failed'")
 
 
+def _video(db: sqlite3.Connection) -> None:
+    """Video clips beside photos. A clip is a row of photos (media 'video',
+    with its duration); each of its faces is a whole track, at its best
+    face's time in the clip, so that a track counts once wherever faces are
+    counted; the track's best few faces and their times are kept beside it."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE photos ADD COLUMN media TEXT NOT NULL DEFAULT 'photo'
+            CHECK (media IN ('photo', 'video'));
+        ALTER TABLE photos ADD COLUMN duration REAL;
+        ALTER TABLE faces ADD COLUMN clip_time REAL;
+        CREATE TABLE track_faces (
+            face_id INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+            clip_time REAL NOT NULL,
+            x REAL NOT NULL,
+            y REAL NOT NULL,
+            w REAL NOT NULL,
+            h REAL NOT NULL,
+            quality REAL NOT NULL,
+            PRIMARY KEY (face_id, clip_time)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -319,6 +345,7 @@ MIGRATIONS: list[Migration] = [
     ("0008_quality_index", _quality_index),
     ("0009_cluster_index_by_person", _cluster_index_by_person),
     ("0010_failed_photos_index", _failed_photos_index),
+    ("0013_video", _video),
 ]
 
 

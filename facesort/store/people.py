@@ -478,7 +478,7 @@ class PeopleQueries:
     def _faces_where(self, condition: str, params) -> list[FaceInfo]:
         rows = self.db.execute(
             "SELECT f.id, p.path, f.x, f.y, f.w, f.h, f.cluster_id, f.person_id, u.name,"
-            " f.person_source, a.name, f.auto_distance, f.photo_id, f.quality"
+            " f.person_source, a.name, f.auto_distance, f.photo_id, f.quality, f.clip_time"
             " FROM faces f JOIN photos p ON p.id = f.photo_id"
             " LEFT JOIN people u ON u.id = f.person_id LEFT JOIN people a ON a.id = f.auto_person_id"
             f" WHERE {condition} ORDER BY f.id",
@@ -487,7 +487,7 @@ class PeopleQueries:
         return [
             FaceInfo(face_id, path, (x, y, w, h), cluster, person_id, user_name or auto_name,
                      source if user_name else ("auto" if auto_name else None), distance, photo_id,
-                     quality)
+                     quality, time)
             for face_id, path, x, y, w, h, cluster, person_id, user_name, source, auto_name,
-            distance, photo_id, quality in rows
+            distance, photo_id, quality, time in rows
         ]

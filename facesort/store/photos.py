@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
@@ -26,6 +27,7 @@ from facesort.store.records import (
     ExportFace,
     ExportPhoto,
     PhotoRecord,
+    TrackFace,
 )
 
 
@@ -57,20 +59,34 @@ class PhotoQueries:
 
     def photo_meta(self, photo_id: int) -> PhotoMeta:
         row = self.db.execute(
-            "SELECT width, height, orientation, taken_at FROM photos WHERE id = ?", (photo_id,)
+            "SELECT width, height, orientation, taken_at, media, duration FROM photos WHERE id = ?",
+            (photo_id,)
         ).fetchone()
         return PhotoMeta(*row)
 
     def faces_of(self, photo_id: int, pack_id: int) -> list[FaceRecord]:
         rows = self.db.execute(
-            "SELECT x, y, w, h, landmarks, score, embedding, quality FROM faces"
+            "SELECT id, x, y, w, h, landmarks, score, embedding, quality, clip_time FROM faces"
             " WHERE photo_id = ? AND pack_id = ? ORDER BY id",
             (photo_id, pack_id),
-        )
+        ).fetchall()
+        tracks = self.track_faces([row[0] for row in rows])
         return [
-            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality)
-            for x, y, w, h, marks, score, blob, quality in rows
+            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality,
+                       time, tracks.get(face_id, ()))
+            for face_id, x, y, w, h, marks, score, blob, quality, time in rows
         ]
+
+    def track_faces(self, face_ids: list[int]) -> dict[int, tuple[TrackFace, ...]]:
+        """face id → its track's best faces, best first, for the faces of clips."""
+        found: dict[int, list[TrackFace]] = {}
+        for chunk, marks in chunks(face_ids):
+            for face_id, time, x, y, w, h, quality in self.db.execute(
+                    "SELECT face_id, clip_time, x, y, w, h, quality FROM track_faces"
+                    f" WHERE face_id IN ({marks}) ORDER BY face_id, quality DESC, clip_time",
+                    chunk):
+                found.setdefault(face_id, []).append(TrackFace(time, (x, y, w, h), quality))
+        return {face_id: tuple(faces) for face_id, faces in found.items()}
 
     def save_photo(
         self,
@@ -95,13 +111,13 @@ class PhotoQueries:
                 " FROM photos WHERE path = ?", (pack_id, path),
             ).fetchone()
             values = (size, mtime_ns, content_hash, meta.width, meta.height,
-                      meta.orientation, meta.taken_at, now())
+                      meta.orientation, meta.taken_at, meta.media, meta.duration, now())
             pending: list[decisions.Decision] = []
             if row is None:
                 photo_id = db.execute(
                     "INSERT INTO photos (size, mtime_ns, content_hash, width, height,"
-                    " orientation, taken_at, scanned_at, path, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+                    " orientation, taken_at, media, duration, scanned_at, path, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
                     (*values, path),
                 ).lastrowid
             else:
@@ -117,7 +133,8 @@ class PhotoQueries:
                     db.execute("DELETE FROM photo_scans WHERE photo_id = ?", (photo_id,))
                 db.execute(
                     "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = ?, width = ?,"
-                    " height = ?, orientation = ?, taken_at = ?, scanned_at = ?,"
+                    " height = ?, orientation = ?, taken_at = ?, media = ?, duration = ?,"
+                    " scanned_at = ?,"
                     " status = 'ok', error = NULL WHERE id = ?",
                     (*values, photo_id),
                 )
@@ -125,14 +142,19 @@ class PhotoQueries:
             new_faces = [
                 (db.execute(
                     "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding,"
-                    " quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " quality, clip_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo_id, pack_id, *face.box, json.dumps(face.landmarks), face.score,
                      embedding_to_blob(face.embedding),
                      face.quality if face.quality is not None
-                     else face_quality(face.box, face.landmarks, face.score)),
+                     else face_quality(face.box, face.landmarks, face.score), face.time),
                 ).lastrowid, Place.of(face.box, meta.width, meta.height, meta.orientation))
                 for face in faces
             ]
+            db.executemany(
+                "INSERT OR IGNORE INTO track_faces (face_id, clip_time, x, y, w, h, quality)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(face_id, kept.time, *kept.box, kept.quality)
+                 for (face_id, _), face in zip(new_faces, faces) for kept in face.track])
             pack = db.execute("SELECT name FROM packs WHERE id = ?", (pack_id,)).fetchone()[0]
             carried = decisions.carry(db, photo_id, pack, pending, new_faces)
             db.execute(
@@ -277,9 +299,10 @@ class PhotoQueries:
     def export_photos(self, pack_id: int) -> Iterator[ExportPhoto]:
         """Every photo ``pack_id`` scanned, with the faces it found, by path."""
         rows = self.db.execute(
-            "SELECT p.path, p.width, p.height, p.taken_at, f.id, f.x, f.y, f.w, f.h, f.score,"
-            " f.cluster_id, coalesce(u.name, a.name),"
-            " CASE WHEN u.id IS NOT NULL THEN f.person_source WHEN a.id IS NOT NULL THEN 'auto' END"
+            "SELECT p.path, p.width, p.height, p.taken_at, p.media, p.duration,"
+            " f.id, f.x, f.y, f.w, f.h, f.score, f.cluster_id, coalesce(u.name, a.name),"
+            " CASE WHEN u.id IS NOT NULL THEN f.person_source WHEN a.id IS NOT NULL THEN 'auto' END,"
+            " f.clip_time"
             " FROM photos p"
             " JOIN photo_scans s ON s.photo_id = p.id AND s.pack_id = ?1"
             " LEFT JOIN faces f ON f.photo_id = p.id AND f.pack_id = ?1"
@@ -288,18 +311,22 @@ class PhotoQueries:
             " WHERE p.status = 'ok' ORDER BY p.path, f.id",
             (pack_id,),
         )
-        for (path, width, height, taken_at), group in groupby(rows, key=lambda r: r[:4]):
+        for (path, width, height, taken_at, media, duration), group in groupby(
+                rows, key=lambda r: r[:6]):
             faces = [
-                ExportFace(face_id, (x, y, w, h), score, cluster, person, source)
-                for *_, face_id, x, y, w, h, score, cluster, person, source in group
+                ExportFace(face_id, (x, y, w, h), score, cluster, person, source, time)
+                for *_, face_id, x, y, w, h, score, cluster, person, source, time in group
                 if face_id is not None
             ]
-            yield ExportPhoto(path, width, height, taken_at, faces)
+            if media == "video":
+                tracks = self.track_faces([face.id for face in faces])
+                faces = [replace(face, track=tracks.get(face.id, ())) for face in faces]
+            yield ExportPhoto(path, width, height, taken_at, faces, media, duration)
 
     def photos_in(self, folders: list[str] | None, failed_too: bool = False) -> list[PhotoRecord]:
         """Readable photos under ``folders`` (or exactly those paths), or all;
         with ``failed_too`` also the ones that could not be read."""
-        query = ("SELECT id, path, width, height, orientation, taken_at FROM photos"
+        query = ("SELECT id, path, width, height, orientation, taken_at, media FROM photos"
                  " WHERE " + ("1" if failed_too else "status = 'ok'"))
         if folders is None:
             rows = self.db.execute(query + " ORDER BY path").fetchall()
@@ -363,8 +390,8 @@ class PhotoQueries:
             clauses.append(f"{day} <= :until")
             params["until"] = until
         rows = self.db.execute(
-            "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at FROM photos p"
-            " WHERE p.status = 'ok' AND " + " AND ".join(clauses) + " ORDER BY p.path",
+            "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at, p.media"
+            " FROM photos p WHERE p.status = 'ok' AND " + " AND ".join(clauses) + " ORDER BY p.path",
             params,
         )
         return [PhotoRecord(*row) for row in rows]

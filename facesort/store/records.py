@@ -29,6 +29,17 @@ class PhotoMeta:
     height: int
     orientation: int
     taken_at: str | None
+    media: str = "photo"  # or "video": a clip
+    duration: float | None = None  # a clip's, in seconds
+
+
+@dataclass(frozen=True)
+class TrackFace:
+    """One of the best faces of a clip's track, kept with its time."""
+
+    time: float  # seconds into the clip
+    box: tuple[float, float, float, float]  # displayed pixels of that frame
+    quality: float
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,11 @@ class FaceRecord:
     score: float
     embedding: np.ndarray
     quality: float | None = None  # facesort.scanning.quality; None when not measured
+    # In a clip a face is a whole track (facesort/scanning/tracks.py): its
+    # best face's time, box and quality, the track's embedding, and the
+    # track's best faces.
+    time: float | None = None
+    track: tuple[TrackFace, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,8 @@ class ExportFace:
     cluster: int | None
     person: str | None  # the user's (or imported) decision, else the automatic one
     person_source: str | None  # user, import, auto
+    time: float | None = None  # seconds into a clip
+    track: tuple[TrackFace, ...] = ()  # a clip's face: its track's best faces
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,8 @@ class ExportPhoto:
     height: int
     taken_at: str | None
     faces: list[ExportFace]
+    media: str = "photo"
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,11 @@ class PhotoRecord:
     height: int
     orientation: int
     taken_at: str | None
+    media: str = "photo"  # or "video"
+
+    @property
+    def is_clip(self) -> bool:
+        return self.media == "video"
 
 
 @dataclass(frozen=True)
@@ -186,6 +211,7 @@ class FaceInfo:
     auto_distance: float | None
     photo_id: int
     quality: float | None = None
+    time: float | None = None  # seconds into a clip; None in a photo
 
 
 @dataclass(frozen=True)
