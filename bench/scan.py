@@ -8,7 +8,10 @@ side: photos/s, faces/s, seconds per stage, the ratio of total time to pure
 model time (detect + embed; 1.0 would mean the model is all that costs) and the
 scan's CPU use (process CPU time over wall time, as a % of the cores this
 process may use; with the machine's load average, since its cores may be
-shared). Then
+shared). The first pack also scans
+camera RAW copies of the same photos (the real DNG in ../shared/data/raw with
+each JPEG embedded as its preview by exiftool, as a camera embeds its own), so
+RAW photos/s stands beside JPEG photos/s. Then
 runs each pack's detector on the group photos at several detector sizes and
 prints the faces found at each.
 
@@ -83,6 +86,24 @@ def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) 
             pasted[str(path)].append((x, y, face.width, face.height))
         canvas.save(path, quality=90)
     return pasted
+
+
+RAW = SHARED / "data" / "raw" / "canon_eos_6d.dng"
+RAW_WIDTH = 1224  # the DNG's own width, which boxes in it are relative to
+
+
+def build_raws(photos: Path, folder: Path, pasted: dict[str, list]) -> dict[str, list]:
+    """A DNG in ``folder`` for each JPEG in ``photos``, with the JPEG as its
+    preview; return the pasted boxes by DNG path, in the DNG's pixels."""
+    jpegs = sorted(photos.glob("*.jpg"))
+    raw = RAW.read_bytes()
+    for jpeg in jpegs:
+        (folder / f"{jpeg.stem}.dng").write_bytes(raw)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-PreviewImage<={photos}/%f.jpg",
+                    str(folder)], check=True)
+    scale = RAW_WIDTH / Image.open(jpegs[0]).width
+    return {str(folder / f"{jpeg.stem}.dng"): [tuple(v * scale for v in box) for box in pasted[str(jpeg)]]
+            for jpeg in jpegs}
 
 
 def _share_inside(box: tuple, outer: tuple) -> float:
@@ -318,24 +339,29 @@ def main() -> None:
         if args.intra_threads:
             set_threads(pack, args.intra_threads)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    # Three folders: a scan of the photos must not also read the RAWs or the clips.
+    with (tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as raw_tmp,
+          tempfile.TemporaryDirectory() as clip_tmp):
+        folder, raw_folder = Path(tmp), Path(raw_tmp)
         started = time.perf_counter()
         pasted = build_photos(folder, args.photos, args.faces)
+        boxes = {**pasted, **build_raws(folder, raw_folder, pasted)}
         print(f"built {args.photos} photos of 3000x2000 with {args.faces} faces pasted in each "
               f"in {time.perf_counter() - started:.1f} s; {args.repeats} alternating rounds, medians; "
               f"{CORES} cores, workers {args.workers}, intra-op threads {args.intra_threads or 'default'}")
         load_before = os.getloadavg()
-        columns = [(pack.name, pack, False) for pack in packs] + [
-            (f"{packs[0].name} full", packs[0], True)]
-        runs: dict[str, list[dict]] = {label: [] for label, _, _ in columns}
-        clips = Path(tmp) / "clips"
+        columns = [(pack.name, pack, False, folder) for pack in packs] + [
+            (f"{packs[0].name} full", packs[0], True, folder),
+            (f"{packs[0].name} RAW", packs[0], False, raw_folder)]
+        runs: dict[str, list[dict]] = {label: [] for label, *_ in columns}
+        clips = Path(clip_tmp) / "clips"
         sampled = build_clips(clips, args.clips) if args.clips else 0
         clip_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
-        run_scan(folder, packs[0], full_decode=False)  # warm the file cache
+        for warm in (folder, raw_folder):  # warm the file cache
+            run_scan(warm, packs[0], full_decode=False)
         for _ in range(args.repeats):
-            for label, pack, full in columns:
-                runs[label].append(run_scan(folder, pack, full, args.workers, pasted))
+            for label, pack, full, photos in columns:
+                runs[label].append(run_scan(photos, pack, full, args.workers, boxes))
             for pack in packs if args.clips else ():
                 clip_runs[pack.name].append(run_clip_scan(clips, pack, args.workers))
         load_during = os.getloadavg()
@@ -361,6 +387,8 @@ def main() -> None:
                   f"{photos_per_s / clip['clips/s']:>12.2f}{clip['faces']:>8.0f}")
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
+    print(f"RAW photos/s / JPEG photos/s ({first}): "
+          f"{medians[first + ' RAW']['photos/s'] / medians[first]['photos/s']:.2f}x")
     if fr:
         ours = medians[first]
         print(f"\n{'':<14}{first:>20}{'face_recognition':>20}")

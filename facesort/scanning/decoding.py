@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facesort.config import HEIF_EXTENSIONS
+from facesort.config import HEIF_EXTENSIONS, RAW_EXTENSIONS
 from facesort.errors import PhotoError
 
 # Pillow's own guard stops at 179 megapixels, below what 200 MP phones and
@@ -93,7 +93,8 @@ def _open(path: Path, source: io.BytesIO) -> Image.Image:
         raise PhotoError(path, f"cannot read the image header: {exc}") from exc
 
 
-def _capture_time(exif: Image.Exif) -> str | None:
+def capture_time(exif: Image.Exif) -> str | None:
+    """When the photo was taken, from its EXIF: ISO 8601, with the offset where recorded."""
     sub = exif.get_ifd(_EXIF_IFD)
     raw = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if not isinstance(raw, str):
@@ -182,14 +183,44 @@ def _load_reduced(image: Image.Image, data: bytes, factor: int) -> Image.Image:
     if in_strips is not None:
         return in_strips
     image.load()
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")  # which keeps the values; reduce cannot take I;16
+    elif image.mode not in ("RGB", "RGBA", "L", "LA", "I", "F"):
         image = image.convert("RGB")
     # Before turning and converting it, which would each copy the full image.
     return image.reduce(factor)
 
 
-def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
-    """Decode ``data`` (the bytes of ``path``) upright.
+# Modes whose pixels go past 255 and which Pillow's convert("RGB") clips, so
+# that a 16-bit scan came out almost all white.
+_WIDE_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def as_rgb8(image: Image.Image) -> Image.Image:
+    """``image`` as 8-bit RGB, whatever mode Pillow opened it in. A 16-bit
+    image is scaled from 0..65535. The 32-bit modes I and F do not say how
+    many bits their values hold: they are scaled from the smallest of 0..1
+    (F only), 0..255 and 0..65535 that their values fit, else from 0 to their
+    maximum."""
+    if image.mode not in _WIDE_MODES:
+        return image.convert("RGB")
+    values = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        full = 65535.0
+    else:
+        top = float(values.max(initial=0))
+        ranges = (1.0, 255.0, 65535.0) if image.mode == "F" else (255.0, 65535.0)
+        full = next((f for f in ranges if top <= f), top)
+    scaled = values.astype(np.float32)
+    np.clip(scaled, 0.0, full, out=scaled)
+    scaled *= 255.0 / full
+    np.rint(scaled, out=scaled)
+    return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
+
+
+def load_upright(image: Image.Image, data: bytes, orientation: int, long_side: int | None) -> Image.Image:
+    """The opened ``image`` (from ``data``) decoded, turned upright by the
+    EXIF ``orientation`` and brought to 8-bit RGB.
 
     With ``long_side``, a JPEG is decoded with Pillow's draft mode at the
     smallest 1/2, 1/4 or 1/8 scale that still has ``long_side`` pixels on its
@@ -197,8 +228,32 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     format over ``REDUCE_ABOVE_PIXELS`` is shrunk by the largest whole factor
     that keeps ``long_side`` pixels.
     """
+    stored_w, stored_h = image.size
+    reduce_by = max(stored_w, stored_h) // long_side if long_side else 1
+    if long_side and image.format == "JPEG" and max(stored_w, stored_h) > long_side:
+        factor = long_side / max(stored_w, stored_h)
+        image.draft("RGB", (math.ceil(stored_w * factor), math.ceil(stored_h * factor)))
+        image.load()
+    elif reduce_by >= 2 and stored_w * stored_h > REDUCE_ABOVE_PIXELS:
+        image = _load_reduced(image, data, reduce_by)
+    else:
+        image.load()
+    for step in _UPRIGHT.get(orientation, ()):
+        image = image.transpose(step)
+    return as_rgb8(image)
+
+
+def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
+    """Decode ``data`` (the bytes of ``path``) upright, with at least
+    ``long_side`` pixels on its long side where the photo has them (see
+    ``load_upright``; a camera RAW: ``raw.decode_raw``)."""
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        # Imported here: rawpy is loaded only once a RAW is met.
+        from facesort.scanning import raw
+
+        return raw.decode_raw(path, data, long_side)
     image = _open(path, io.BytesIO(data))
     stored_w, stored_h = image.size
     if stored_w * stored_h > MAX_PIXELS:
@@ -212,19 +267,8 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
         orientation = exif.get(_ORIENTATION_TAG, 1)
         if orientation not in range(1, 9):
             orientation = 1
-        taken_at = _capture_time(exif)
-        reduce_by = max(stored_w, stored_h) // long_side if long_side else 1
-        if long_side and image.format == "JPEG" and max(stored_w, stored_h) > long_side:
-            factor = long_side / max(stored_w, stored_h)
-            image.draft("RGB", (math.ceil(stored_w * factor), math.ceil(stored_h * factor)))
-            image.load()
-        elif reduce_by >= 2 and stored_w * stored_h > REDUCE_ABOVE_PIXELS:
-            image = _load_reduced(image, data, reduce_by)
-        else:
-            image.load()
-        for step in _UPRIGHT.get(orientation, ()):
-            image = image.transpose(step)
-        image = image.convert("RGB")
+        taken_at = capture_time(exif)
+        image = load_upright(image, data, orientation, long_side)
     except PhotoError:
         raise
     except Exception as exc:  # truncated data, bad chunks, decoder errors

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from facesort.config import RAW_EXTENSIONS
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
 from facesort.scanning.walk import is_video_name
@@ -119,13 +120,18 @@ class ImportReport:
 
 
 def embedded_xmp(path: Path) -> bytes | None:
-    """The XMP packet inside a JPEG, PNG, WebP or TIFF file, if any."""
+    """The XMP packet inside a JPEG, PNG, WebP or TIFF file, or a TIFF-based
+    camera RAW (DNG, CR2, NEF...), if any."""
     try:
         with Image.open(path) as image:
             packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
             if packet is None and hasattr(image, "tag_v2"):
                 packet = image.tag_v2.get(700)
     except Exception as exc:  # Pillow raises many kinds on damaged files
+        if path.suffix.lower() in RAW_EXTENSIONS:
+            # Pillow reads only TIFF-based RAWs, and not all of those; apps
+            # keep the names of a CR3, RAF or ORF in its sidecar.
+            return None
         raise PhotoError(path, f"cannot read embedded XMP: {exc}") from exc
     if isinstance(packet, str):
         packet = packet.encode("utf-8")

@@ -1,0 +1,113 @@
+"""Camera RAW files (CR2, NEF, ARW, DNG...), read through LibRaw (rawpy).
+
+A RAW is scanned through the JPEG preview the camera embeds in it, which is
+fast to decode and full or nearly full size. Where there is no usable preview
+(none, too small for the detector, or framed other than the RAW), the raw
+data is developed at half size instead, which takes about a second for a
+24-megapixel file.
+
+The photo's recorded size is the RAW's own (as LibRaw develops it, upright),
+not the preview's, so that sidecar regions are relative to the RAW as
+digiKam, Lightroom and darktable read them; boxes found on the preview are
+scaled to it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import rawpy
+from PIL import Image
+
+from facesort.config import DEFAULT_DET_SIZE
+from facesort.errors import PhotoError
+from facesort.scanning.decoding import (
+    DecodedPhoto, PhotoInfo, capture_time, load_upright, swaps_axes,
+)
+
+# LibRaw's sizes.flip as an EXIF orientation (LibRaw's own table, from dcraw).
+_FLIP_TO_ORIENTATION = {flip: int(o) for flip, o in enumerate("12435867")}
+_TIFF_HEADERS = (b"II*\x00", b"MM\x00*")
+# A preview framed differently from the RAW (an in-camera crop to 16:9 or
+# 1:1, or a preview stored already turned) would put its faces at the wrong
+# place in the RAW's coordinates: such a preview is not used.
+_ASPECT_TOLERANCE = 0.02
+
+
+def _libraw_says(exc: Exception) -> str:
+    detail = exc.args[0] if exc.args else type(exc).__name__
+    return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+
+
+def _preview(raw: rawpy.RawPy) -> tuple[Image.Image, bytes] | None:
+    """The embedded preview, opened but not decoded, with its bytes; None
+    where the RAW has none that Pillow can open."""
+    try:
+        thumb = raw.extract_thumb()
+    except rawpy.LibRawError:
+        return None
+    if thumb.format == rawpy.ThumbFormat.BITMAP:
+        return Image.fromarray(thumb.data), b""
+    try:
+        return Image.open(io.BytesIO(thumb.data)), thumb.data
+    except Exception:  # Pillow raises many kinds on a damaged preview
+        return None
+
+
+def _usable(preview: Image.Image, raw_size: tuple[int, int], long_side: int | None) -> bool:
+    """Whether the preview is big enough for the detector (a larger
+    ``long_side`` asked for, as contact sheets do, is not worth a develop)
+    and framed as the stored RAW is."""
+    width, height = preview.size
+    needed = min(long_side or DEFAULT_DET_SIZE, DEFAULT_DET_SIZE)
+    if max(width, height) < needed or not height or not raw_size[1]:
+        return False
+    aspect, raw_aspect = width / height, raw_size[0] / raw_size[1]
+    return abs(aspect - raw_aspect) <= _ASPECT_TOLERANCE * raw_aspect
+
+
+def _raw_exif(data: bytes) -> Image.Exif | None:
+    """The EXIF of a TIFF-based RAW (DNG, CR2, NEF, ARW, PEF...): their first
+    IFD is the photo's, as in a TIFF."""
+    if data[:4] not in _TIFF_HEADERS:
+        return None
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+    except Exception:  # a damaged directory: the time is then looked for in the preview
+        return None
+    return exif
+
+
+def decode_raw(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
+    """Decode the RAW ``data`` (the bytes of ``path``) upright; see the module."""
+    try:
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            sizes = raw.sizes
+            orientation = _FLIP_TO_ORIENTATION.get(sizes.flip, 1)
+            stored = (sizes.width, sizes.height)
+            exif = _raw_exif(data)
+            taken_at = capture_time(exif) if exif is not None else None
+            preview = _preview(raw)
+            if taken_at is None and preview is not None:
+                # LibRaw gives a preview that has no EXIF one with the RAW's time.
+                taken_at = capture_time(preview[0].getexif())
+            image = None
+            if preview is not None and _usable(preview[0], stored, long_side):
+                try:
+                    image = load_upright(preview[0], preview[1], orientation, long_side)
+                except Exception:  # a damaged preview: the raw data may be whole
+                    image = None
+            if image is None:
+                # LibRaw turns the developed image upright itself.
+                developed = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+                image = Image.fromarray(developed)
+    except rawpy.LibRawFileUnsupportedError as exc:
+        raise PhotoError(path, f"not a RAW file LibRaw can read ({_libraw_says(exc)})") from exc
+    except rawpy.LibRawError as exc:
+        raise PhotoError(path, f"corrupt or truncated RAW file ({_libraw_says(exc)})") from exc
+    width, height = (stored[1], stored[0]) if swaps_axes(orientation) else stored
+    info = PhotoInfo(width=width, height=height, orientation=orientation, taken_at=taken_at)
+    return DecodedPhoto(pixels=np.asarray(image), scale=width / image.width, info=info)
