@@ -126,7 +126,7 @@ class _NamingSession:
 
         store = self.store
         faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
-        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
+        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos{_years(store, summary.id)}"
         path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
                           sheet_path(store.path, f"group-{summary.id}"), self.open_viewer, self.preview)
         console.stdout.print(f"[bold]{title}[/bold] ({where}); contact sheet: {path}", highlight=False)
@@ -175,7 +175,8 @@ class _NamingSession:
                  for letter, summary in groups.items()}
         labels = {f"{letter}{i}": face for letter, shown in faces.items()
                   for i, face in enumerate(shown, 1)}
-        title = f"Small groups {', '.join(f'{letter}: group {s.id}' for letter, s in groups.items())}"
+        title = "Small groups " + ", ".join(f"{letter}: group {s.id}{_years(store, s.id)}"
+                                            for letter, s in groups.items())
         path = show_faces(list(labels.values()), list(labels), title,
                           sheet_path(store.path, f"groups-{page[0].id}"), self.open_viewer, self.preview,
                           preview_picks=[list(labels).index(f"{letter}1") for letter in faces],
@@ -304,6 +305,14 @@ class _Offers:
                     console.error_line("answer y, n, q, or Enter to skip")
                     continue
                 break
+
+
+def _years(store, group: int) -> str:
+    """" · 2009–2014": the capture years a group spans; nothing when no photo says."""
+    span = store.capture_span(group)
+    if span is None:
+        return ""
+    return f" · {span[0]}" + (f"–{span[1]}" if span[1] != span[0] else "")
 
 
 def _said_named(group: int, naming) -> None:

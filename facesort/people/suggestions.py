@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from facesort.people import decisions
+from facesort.people.ages import before_birth
 from facesort.people.cluster_run import require_pack
 from facesort.errors import FacesortError
 from facesort.scanning.quality import POOR, best_first
@@ -223,6 +224,7 @@ def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Ne
     refused = store.refusals() | set(skip)
     beside: dict[int, set[int]] = {}  # group → people in its photos, read for the few within reach
     names = {p.id: p for p in store.people()}
+    born = store.birth_dates()
     limit = suggestion_distance(seen)
     found = []
     for near in nearness:
@@ -236,7 +238,7 @@ def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Ne
                 continue
             if near.group not in beside:
                 beside[near.group] = store.people_beside_group(near.group, pack_id)
-            if person_id in beside[near.group]:
+            if person_id in beside[near.group] or _before_birth(store, near.group, born.get(person_id)):
                 continue
             # Clearly nearer to this person than to anyone else named: look-alike
             # strangers sit between several people.
@@ -246,6 +248,14 @@ def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Ne
             found.append(GroupSuggestion(near.group, names[person_id], round(distance, 4), near.faces))
             break
     return sorted(found, key=lambda s: (s.distance, s.group))
+
+
+def _before_birth(store: Store, group: int, born: str | None) -> bool:
+    """Whether a face of ``group`` is in a photo taken before ``born``."""
+    if born is None:
+        return False
+    taken = store.capture_times(face.id for face in store.faces_in_cluster(group))
+    return any(before_birth(born, when) for when in taken.values())
 
 
 def next_to_name(remaining: Sequence[ClusterSummary], later: set[int]) -> list[ClusterSummary]:

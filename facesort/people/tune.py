@@ -52,7 +52,8 @@ class Adapter:
         return (projected / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def thresholds(self, pack: PackThresholds) -> PackThresholds:
-        return replace(pack, recognize=self.recognize, margin=self.margin,
+        child = None if pack.child_recognize is None else pack.child_recognize * self.recognize / pack.recognize
+        return replace(pack, recognize=self.recognize, margin=self.margin, child_recognize=child,
                        source=f"{pack.source}; adapter from 'facesort tune'")
 
 
