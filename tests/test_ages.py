@@ -238,3 +238,15 @@ def test_an_upgraded_library_keeps_its_people_without_birth_dates(db_path):
         assert store.birth_dates() == {ann.id: "2015"}
     with Store(db_path) as fresh_again:
         assert fresh_again.birth_dates_by_name() == {"Ann": "2015"}
+
+
+def test_the_naming_prompt_shows_the_years_a_group_spans(cli, library, db_path):
+    cli("cluster")
+    group = group_of(cli, "Colin_Powell")
+    undated = cli("name", "--preview", "0", input="q\n")
+    assert f"Group {group}:" in undated.stdout and " · 20" not in undated.stdout
+    date_photos(db_path, lambda path: 2000 + number_of(path) if "Colin" in path else None)
+    dated = cli("name", "--preview", "0", input="q\n")
+    years = sorted({2000 + number_of(f["path"]) for f in faces(cli) if f["cluster"] == group})
+    assert f"Group {group}: " in dated.stdout
+    assert f"photos · {years[0]}–{years[-1]}" in dated.stdout

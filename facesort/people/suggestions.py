@@ -33,8 +33,15 @@ from facesort.engine.thresholds import PackThresholds, thresholds_for
 EXEMPLARS = 16
 # Faces that stand for a group, best first.
 GROUP_FACES = 16
-# Split regroups a person's faces at this fraction of the pack's cluster distance.
-SPLIT_FRACTION = 0.8
+# Where split cuts a person's faces (average linkage between parts), by rule;
+# "default" is what `facesort split` uses (bench/split_default.py measures them).
+SPLIT_RULES = {
+    "fraction": lambda t: 0.8 * t.cluster,
+    "cluster": lambda t: t.cluster,
+    "midway": lambda t: (t.cluster + t.verify) / 2,
+    "verify": lambda t: t.verify,
+}
+SPLIT_RULES["default"] = SPLIT_RULES["verify"]
 # Groups this small (a stranger met once or twice, most of them) are shown a
 # page at a time, so one answer ignores a page of strangers instead of one
 # answer each. Six groups, lettered a to f, fit a terminal's preview and
@@ -350,12 +357,24 @@ class Part:
     years: list[str]  # capture years, oldest first
 
 
-def split_person(store: Store, pack_name: str, name: str, parts: int | None = None) -> tuple[Person, list[Part]]:
-    """A person's faces (the user's and automatic) grouped again by average
-    linkage: into ``parts`` groups, or at a fraction of the pack's cluster
-    distance. Largest part first."""
+def split_labels(points: np.ndarray, thresholds: PackThresholds | None, rule: str = "default",
+                 parts: int | None = None) -> np.ndarray:
+    """Part labels of one person's faces by average linkage: into ``parts``
+    groups, or cut at the distance ``rule`` names (SPLIT_RULES)."""
     from sklearn.cluster import AgglomerativeClustering
 
+    if parts is not None:
+        model = AgglomerativeClustering(n_clusters=min(parts, len(points)), linkage="average")
+    else:
+        model = AgglomerativeClustering(n_clusters=None, linkage="average",
+                                        distance_threshold=SPLIT_RULES[rule](thresholds))
+    return model.fit_predict(points)
+
+
+def split_person(store: Store, pack_name: str, name: str, parts: int | None = None) -> tuple[Person, list[Part]]:
+    """A person's faces (the user's and automatic) grouped again by average
+    linkage: into ``parts`` groups, or at SPLIT_RULES' default distance.
+    Largest part first."""
     pack_id = require_pack(store, pack_name)
     person = decisions.find_person(store, name)
     faces = store.faces_of_person(person.id, pack_id)
@@ -366,13 +385,7 @@ def split_person(store: Store, pack_name: str, name: str, parts: int | None = No
         raise FacesortError(
             f"no measured distances for pack {pack_name!r}: say how many parts with --parts")
     vectors = store.embeddings_of(f.id for f in faces)
-    points = np.stack([vectors[f.id] for f in faces])
-    if parts is not None:
-        model = AgglomerativeClustering(n_clusters=min(parts, len(faces)), linkage="average")
-    else:
-        model = AgglomerativeClustering(n_clusters=None, linkage="average",
-                                        distance_threshold=SPLIT_FRACTION * thresholds.cluster)
-    labels = model.fit_predict(points)
+    labels = split_labels(np.stack([vectors[f.id] for f in faces]), thresholds, parts=parts)
     years = store.capture_years([f.id for f in faces])
     result = []
     for label in np.unique(labels):
