@@ -445,8 +445,10 @@ def split(
 ) -> None:
     """Pull apart look-alikes named as one person (siblings, a child at different ages).
 
-    The person's faces are grouped again at a tighter distance (or into
-    --parts parts); each part shows its best faces and capture years. For
+    The person's faces are grouped again (or into --parts parts): parts
+    stay apart where they are as far apart as two look-alike people, and one
+    person stays in one or two parts. Each part shows its best faces and
+    capture years. For
     each part: Enter keeps it, a name gives it to that person (new or
     existing) as your decision, r rejects it from this person for good,
     q quits. Every answer is saved at once.
