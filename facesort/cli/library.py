@@ -310,6 +310,9 @@ def export(
 ) -> None:
     """Write every photo and its faces (boxes in displayed pixels) for scripts.
 
+    Each face's age in the photo (age in years, age_months) is given where
+    its person has a birth date and the photo a capture date.
+
     Example: facesort export --format jsonl > faces.jsonl
     """
     if format not in WRITERS:
@@ -318,8 +321,9 @@ def export(
     with open_library(db) as store:
         pack = library_pack(store, model)
         photos = store.export_photos(store.find_pack(pack)) if pack is not None else iter(())
+        born = store.birth_dates_by_name()
         if output is None:
-            write(photos, sys.stdout)
+            write(photos, sys.stdout, born)
         else:
             with atomic_write(output, "w") as out:
-                write(photos, out)
+                write(photos, out, born)

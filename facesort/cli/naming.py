@@ -129,7 +129,7 @@ class _NamingSession:
 
         store = self.store
         faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
-        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
+        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos{_years(store, summary.id)}"
         path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
                           sheet_path(store.path, f"group-{summary.id}"), self.open_viewer, self.preview)
         console.stdout.print(f"[bold]{title}[/bold] ({where}); contact sheet: {path}", highlight=False)
@@ -178,7 +178,8 @@ class _NamingSession:
                  for letter, summary in groups.items()}
         labels = {f"{letter}{i}": face for letter, shown in faces.items()
                   for i, face in enumerate(shown, 1)}
-        title = f"Small groups {', '.join(f'{letter}: group {s.id}' for letter, s in groups.items())}"
+        title = "Small groups " + ", ".join(f"{letter}: group {s.id}{_years(store, s.id)}"
+                                            for letter, s in groups.items())
         path = show_faces(list(labels.values()), list(labels), title,
                           sheet_path(store.path, f"groups-{page[0].id}"), self.open_viewer, self.preview,
                           preview_picks=[list(labels).index(f"{letter}1") for letter in faces],
@@ -307,6 +308,14 @@ class _Offers:
                     console.error_line("answer y, n, q, or Enter to skip")
                     continue
                 break
+
+
+def _years(store, group: int) -> str:
+    """" · 2009–2014": the capture years a group spans; nothing when no photo says."""
+    span = store.capture_span(group)
+    if span is None:
+        return ""
+    return f" · {span[0]}" + (f"–{span[1]}" if span[1] != span[0] else "")
 
 
 def _said_named(group: int, naming) -> None:
@@ -440,8 +449,10 @@ def split(
 ) -> None:
     """Pull apart look-alikes named as one person (siblings, a child at different ages).
 
-    The person's faces are grouped again at a tighter distance (or into
-    --parts parts); each part shows its best faces and capture years. For
+    The person's faces are grouped again (or into --parts parts): parts
+    stay apart where they are as far apart as two look-alike people, and one
+    person stays in one or two parts. Each part shows its best faces and
+    capture years. For
     each part: Enter keeps it, a name gives it to that person (new or
     existing) as your decision, r rejects it from this person for good,
     q quits. Every answer is saved at once.

@@ -36,6 +36,7 @@ def find(
     year: Annotated[Optional[int], typer.Option(help="Taken in this year.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Taken on or after this date (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Taken on or before this date (YYYY-MM-DD).")] = None,
+    age: Annotated[Optional[str], typer.Option(help="Aged this many years in the photo, e.g. 3-5 (inclusive) or 3.")] = None,
     null: Annotated[bool, typer.Option("-0", "--null", help="End each path with NUL, for xargs -0.")] = False,
     db: DbOption = None,
     model: LibraryModelOption = None,
@@ -45,20 +46,29 @@ def find(
 
     --year, --since and --until go by the capture date in the photo's EXIF;
     a photo without one goes by its file's modification date instead.
+    --age 3-5 keeps the photos where each NAME (with --any: one of them in
+    the photo) is 3 to 5 years old, from their birth date ('facesort person
+    NAME --born') and the capture date; photos without one are left out.
 
     Example: facesort find Alice Bob --not Carol --year 2024 -0 | xargs -0 open
     """
+    from facesort.people.ages import age_fields, age_in_months, parse_age_range
     from facesort.search.find import PhotoQuery, find_photos
 
     query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
-                       year=year, since=since, until=until)
+                       year=year, since=since, until=until,
+                       ages=parse_age_range(age) if age is not None else None)
     with open_library(db) as store:
         hits = find_photos(store, pack_id_of(store, model), query,
                            with_people=json_output)
+        born = store.birth_dates_by_name() if json_output else {}
     if json_output:
         console.stdout.print_json(data=[
             {"path": h.photo.path, "taken_at": h.photo.taken_at, "media": h.photo.media,
-             "people": h.people} for h in hits])
+             "people": h.people,
+             "ages": {name: age_fields(age_in_months(born[name], h.photo.taken_at))
+                      for name in h.people if name in born}}
+            for h in hits])
         return
     end = "\0" if null else "\n"
     sys.stdout.write("".join(h.photo.path + end for h in hits))

@@ -308,6 +308,22 @@ def _failed_photos_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX photos_failed ON photos (id) WHERE status = 'failed'")
 
 
+def _birth_dates(db: sqlite3.Connection) -> None:
+    """A person's birth date, at the precision the user gave it (2015,
+    2015-03 or 2015-03-02; facesort.people.ages): no sidecar standard holds one.
+    It decides which automatic names are allowed, so changing it is a
+    decision the next cluster run must see."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE people ADD COLUMN born TEXT;
+        CREATE TRIGGER birth_date_changed AFTER UPDATE OF born ON people
+            WHEN OLD.born IS NOT NEW.born
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        """,
+    )
+
+
 def _video(db: sqlite3.Connection) -> None:
     """Video clips beside photos. A clip is a row of photos (media 'video',
     with its duration); each of its faces is a whole track, at its best
@@ -345,6 +361,7 @@ MIGRATIONS: list[Migration] = [
     ("0008_quality_index", _quality_index),
     ("0009_cluster_index_by_person", _cluster_index_by_person),
     ("0010_failed_photos_index", _failed_photos_index),
+    ("0012_birth_dates", _birth_dates),
     ("0013_video", _video),
 ]
 

@@ -196,11 +196,40 @@ class PeopleQueries:
             " (SELECT count(DISTINCT photo_id) FROM"
             "   (SELECT photo_id FROM faces WHERE person_id = p.id AND pack_id = ?1"
             "    UNION ALL SELECT photo_id FROM faces WHERE auto_person_id = p.id AND pack_id = ?1"
-            "    AND person_id IS NULL))"
+            "    AND person_id IS NULL)), p.born"
             " FROM people p ORDER BY p.key",
             (pack_id,),
         )
         return [PersonSummary(*row) for row in rows]
+
+    def set_born(self, person_id: int, born: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE people SET born = ? WHERE id = ?", (born, person_id))
+
+    def birth_dates(self) -> dict[int, str]:
+        """person id → birth date (facesort.people.ages), for the people who have one."""
+        return dict(self.db.execute("SELECT id, born FROM people WHERE born IS NOT NULL"))
+
+    def birth_dates_by_name(self) -> dict[str, str]:
+        """person name → birth date, for the people who have one."""
+        return dict(self.db.execute("SELECT name, born FROM people WHERE born IS NOT NULL"))
+
+    def capture_times(self, face_ids: Iterable[int]) -> dict[int, str]:
+        """face id → when its photo was taken, for the faces whose photo says."""
+        found: dict[int, str] = {}
+        for chunk, marks in chunks([int(face_id) for face_id in face_ids]):
+            found.update(self.db.execute(
+                "SELECT f.id, p.taken_at FROM faces f JOIN photos p ON p.id = f.photo_id"
+                f" WHERE f.id IN ({marks}) AND p.taken_at IS NOT NULL", chunk))
+        return found
+
+    def capture_span(self, cluster_id: int) -> tuple[str, str] | None:
+        """The first and last capture years of a group's photos; None when none says."""
+        first, last = self.db.execute(
+            "SELECT min(substr(p.taken_at, 1, 4)), max(substr(p.taken_at, 1, 4)) FROM faces f"
+            " JOIN photos p ON p.id = f.photo_id WHERE f.cluster_id = ? AND p.taken_at IS NOT NULL",
+            (cluster_id,)).fetchone()
+        return (first, last) if first else None
 
     def rename_person(self, person_id: int, new_name: str) -> None:
         new_name = new_name.strip()
@@ -223,6 +252,8 @@ class PeopleQueries:
             db.execute("DELETE FROM orphan_rejections WHERE person_id = ?", (other_id,))
             db.execute("INSERT OR IGNORE INTO refusals (cluster_id, person_id)"
                        " SELECT cluster_id, ? FROM refusals WHERE person_id = ?", (keep_id, other_id))
+            db.execute("UPDATE people SET born = coalesce(born, (SELECT born FROM people WHERE id = ?2))"
+                       " WHERE id = ?1", (keep_id, other_id))
             db.execute("DELETE FROM people WHERE id = ?", (other_id,))
 
     def set_person(self, face_ids: Iterable[int], person_id: int, source: str = "user") -> None:

@@ -186,6 +186,7 @@ class PersonSummary:
     faces: int  # the user's (and imported) decisions
     auto_faces: int
     photos: int
+    born: str | None = None  # facesort.people.ages
 
 
 @dataclass(frozen=True)
