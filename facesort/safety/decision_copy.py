@@ -39,6 +39,8 @@ from facesort.store import Store
 from facesort.store.keeping import RestoreReport
 
 FORMAT = "facesort decisions"
+# One encoder for every line: json.dumps with options builds a new one a call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 VERSION = 1
 
 
@@ -75,10 +77,16 @@ def keep_copy(store: Store) -> KeptCopy | None:
             header = {"format": FORMAT, "version": VERSION, "library": ours,
                       "written_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                       "people": store.people_records()}
-            text.write(json.dumps(header, ensure_ascii=False) + "\n")
+            text.write(_encode(header) + "\n")
+            lines = []
             for record in store.decision_records():
-                text.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
+                lines.append(_encode(record))
+                if len(lines) == 4096:
+                    text.write("\n".join(lines) + "\n")
+                    count += len(lines)
+                    lines = []
+            text.write("".join(line + "\n" for line in lines))
+            count += len(lines)
             text.flush()
             text.detach()
     store.copy_written(pending)

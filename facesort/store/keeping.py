@@ -80,17 +80,19 @@ class KeepingQueries:
         rejected: dict[int, list[str]] = defaultdict(list)
         for face_id, person_id in self.db.execute("SELECT face_id, person_id FROM rejections"):
             rejected[face_id].append(names[person_id])
-        for (face_id, content_hash, path, width, height, orientation, pack, x, y, w, h,
+        for (face_id, content_hash, path, orientation, pack, x, y, w, h,
              person_id, source, ignored) in self.db.execute(
                 "WITH decided (id) AS (SELECT id FROM faces WHERE person_id IS NOT NULL"
                 "   UNION SELECT id FROM faces WHERE ignored UNION SELECT face_id FROM rejections)"
-                " SELECT f.id, p.content_hash, p.path, p.width, p.height, p.orientation, k.name,"
-                " f.x, f.y, f.w, f.h, f.person_id, f.person_source, f.ignored"
+                # Unary +: no declared type, so no path decoding for what is no path.
+                " SELECT f.id, +p.content_hash, p.path, p.orientation, +k.name,"
+                # The box normalised to the displayed photo, as Place.of has it.
+                " round(f.x / p.width, 5), round(f.y / p.height, 5), round(f.w / p.width, 5),"
+                " round(f.h / p.height, 5), f.person_id, +f.person_source, f.ignored"
                 " FROM decided d JOIN faces f ON f.id = d.id JOIN photos p ON p.id = f.photo_id"
                 " JOIN packs k ON k.id = f.pack_id ORDER BY f.id"):
-            place = Place.of((x, y, w, h), width, height, orientation)
-            yield _record(content_hash, path, pack, place, names.get(person_id), source, ignored,
-                          rejected.get(face_id, ()))
+            yield _record(content_hash, path, pack, [x, y, w, h], orientation or 1,
+                          names.get(person_id), source, ignored, rejected.get(face_id, ()))
         orphan_rejected: dict[int, list[str]] = defaultdict(list)
         for orphan_id, person_id in self.db.execute("SELECT orphan_id, person_id FROM orphan_rejections"):
             orphan_rejected[orphan_id].append(names[person_id])
@@ -98,8 +100,9 @@ class KeepingQueries:
                 "SELECT o.id, p.content_hash, p.path, o.pack, o.x, o.y, o.w, o.h, o.orientation,"
                 " o.person_id, o.person_source, o.ignored FROM orphans o JOIN photos p ON p.id = o.photo_id"
                 " ORDER BY o.id"):
-            yield {**_record(content_hash, path, pack, Place((x, y, w, h), turn), names.get(person_id),
-                             source, ignored, orphan_rejected.get(orphan_id, ())), "orphan": True}
+            yield {**_record(content_hash, path, pack, [round(v, 5) for v in (x, y, w, h)], turn,
+                             names.get(person_id), source, ignored, orphan_rejected.get(orphan_id, ())),
+                   "orphan": True}
         for (record,) in self.db.execute("SELECT record FROM waiting_decisions ORDER BY id"):
             yield json.loads(record)
 
@@ -229,10 +232,9 @@ class KeepingQueries:
                 yield f"person {person_id} ({name}): looked up as {key!r}, not by the name"
 
 
-def _record(content_hash: str, path: str, pack: str, place: Place, person: str | None,
-            source: str | None, ignored: int, rejected: Iterable[str]) -> dict:
-    record = {"photo": content_hash, "path": path, "pack": pack,
-              "box": [round(v, 5) for v in place.box], "orientation": place.orientation}
+def _record(content_hash: str, path: str, pack: str, box: list[float], orientation: int,
+            person: str | None, source: str | None, ignored: int, rejected: Iterable[str]) -> dict:
+    record = {"photo": content_hash, "path": path, "pack": pack, "box": box, "orientation": orientation}
     if person is not None:
         record["person"] = person
         record["source"] = source or "user"
