@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 from PIL import Image
 
-from conftest import faces, group_of, lfw_photo
+from conftest import copy_people, faces, group_of, lfw_photo
 from facesort.scanning.scanner import Scanner
 from facesort.store import Store
 
@@ -212,3 +216,80 @@ def test_a_command_that_changes_no_decision_leaves_the_copy_alone(cli, library, 
     cli("cluster")
     cli("scan", str(library))
     assert copy.stat().st_mtime_ns == written
+
+
+# -- smaller things -------------------------------------------------------------------------
+
+def test_naming_ends_with_one_line_of_what_was_decided(cli, library):
+    """'name' used to end silently, whatever was decided."""
+    cli("cluster")
+    session = cli("name", "--preview", "0", input="Somebody\nq\nq\n")
+    assert session.exit_code == 0, session.output
+    last = session.stdout.strip().splitlines()[-1]
+    assert last.startswith("named 1 group (") and "1 person" in last and "ignored 0 groups" in last
+
+
+def test_split_ends_with_one_line_of_what_was_decided(cli, library):
+    """'split' used to end silently after its last part."""
+    cli("cluster")
+    cli("name", str(group_of(cli, "Colin_Powell")), "Pat")
+    cli("name", str(group_of(cli, "Tony_Blair")), "Pat")
+    session = cli("split", "Pat", "--parts", "2", "--preview", "0", input="\nTony\n")
+    assert session.exit_code == 0, session.output
+    last = session.stdout.strip().splitlines()[-1]
+    assert last.startswith("Pat: kept 1 part, gave ") and " to Tony, rejected 0 faces" in last
+
+
+def test_find_with_no_match_says_so_and_exits_1_as_grep(cli, library):
+    """An empty answer used to look like success; dates from file times are said too."""
+    cli("assign", str(faces(cli)[0]["id"]), "Someone")
+    result = cli("find", "Someone", "--year", "1990")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "no photos match" in result.stderr and "modification time" in result.stderr
+    found = cli("find", "Someone", "--since", "2000-01-01")  # LFW photos have no capture date
+    assert found.exit_code == 0 and found.stdout.strip()
+    assert "no capture date: the file's modification time was used" in found.stderr
+
+
+def test_the_people_table_says_its_faces_are_the_ones_you_named(cli, library):
+    """The header said "faces" but counted only the faces you named."""
+    cli("assign", str(faces(cli)[0]["id"]), "Someone")
+    header = cli("people").stdout.splitlines()[0]
+    assert "named by you" in header and "automatic" in header
+
+
+def test_status_poor_never_prints_minus_zero(cli, library, db_path):
+    """A box that starts a little outside the photo printed "at 128,-0"."""
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE faces SET x = 128.2, y = -0.4, quality = 0.01 WHERE id ="
+                   " (SELECT min(id) FROM faces)")
+    listed = cli("status", "--poor").stdout
+    assert "at 128,0," in listed and "-0" not in listed
+
+
+def test_review_shows_whole_names(cli, library, tmp_path):
+    """Names were cut to 12 characters under the faces."""
+    long_name = "Colin Luther Powell the Elder"
+    cli("cluster")
+    cli("name", str(group_of(cli, "Colin_Powell")), long_name)
+    cli("scan", str(library), str(copy_people(tmp_path / "more", range(9, 12))))
+    cli("cluster")
+    session = cli("review", "--preview", "2", input="q\n")
+    assert session.exit_code == 0, session.output
+    assert long_name + ":" in session.stdout
+
+
+def test_without_the_shared_data_tests_skip_with_the_reason_except_in_ci(tmp_path):
+    """A fresh clone used to stop at once; in CI missing data must still fail."""
+    tests = Path(__file__).parent
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["FACESORT_SHARED"] = str(tmp_path)
+    command = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "test_store.py"]
+    fresh = subprocess.run(command, cwd=tests, env=env, capture_output=True, text=True, timeout=120)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert " passed" in fresh.stdout and " skipped" in fresh.stdout
+    assert "the shared models and data are missing" in fresh.stdout
+    in_ci = subprocess.run(command, cwd=tests, env={**env, "CI": "true"}, capture_output=True,
+                           text=True, timeout=120)
+    assert in_ci.returncode != 0
+    assert "the shared models and data are missing" in in_ci.stdout + in_ci.stderr
