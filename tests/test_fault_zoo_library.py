@@ -201,6 +201,11 @@ def test_a_copy_from_a_newer_facesort_keeps_what_this_one_does_not_know(cli, lib
         out.write(json.dumps({"format": "facesort decisions", "version": 2, "people": []}) + "\n")
     result = cli("restore", str(copy))
     assert result.exit_code == 2 and "newer facesort" in result.stderr
+    with gzip.open(copy, "wt") as out:
+        out.write(json.dumps({"format": "facesort decisions", "version": 1, "people": []}) + "\n")
+        out.write('{"photo": "abc", "pack": "p", "box": [1, 2]}\n')
+    result = cli("restore", str(copy))
+    assert result.exit_code == 2 and "line 2: not a decision" in result.stderr, result.output
 
 
 def face_at(cli, path: str) -> tuple:

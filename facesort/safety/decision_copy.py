@@ -73,7 +73,10 @@ def keep_copy(store: Store) -> KeptCopy | None:
     with store.snapshot(), atomic_write(path, "wb") as raw:
         # mtime=0: the same decisions make the same bytes.
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as packed:
-            text = io.TextIOWrapper(packed, encoding="utf-8", newline="\n")
+            # A path that is not UTF-8 holds surrogate escapes: backslashreplace
+            # writes each as the JSON escape \udcXX, which reads back as the same
+            # path, and the file stays UTF-8.
+            text = io.TextIOWrapper(packed, encoding="utf-8", errors="backslashreplace", newline="\n")
             header = {"format": FORMAT, "version": VERSION, "library": ours,
                       "written_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                       "people": store.people_records()}
@@ -135,6 +138,10 @@ def read_copy(path: Path) -> Copy:
         raise FacesortError(
             f"{shown(path)}: written by a newer facesort (format version {header.get('version')}; "
             f"this one reads {VERSION}): update facesort to restore it")
+    people = header.get("people", [])
+    if not isinstance(people, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
+                                               for p in people):
+        raise FacesortError(f"{shown(path)}: its list of people is not one facesort wrote")
 
     def records() -> Iterator[dict]:
         with lines:
@@ -143,9 +150,17 @@ def read_copy(path: Path) -> Copy:
                     continue
                 try:
                     record = json.loads(line)
-                    _ = record["photo"], record["pack"], record["box"]
+                    valid = (isinstance(record["photo"], str) and isinstance(record["pack"], str)
+                             and len(record["box"]) == 4
+                             and all(isinstance(v, (int, float)) for v in record["box"])
+                             and isinstance(record.get("person", ""), str)
+                             and all(isinstance(n, str) for n in record.get("rejected", [])))
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise FacesortError(f"{shown(path)}, line {number}: not a decision ({exc})") from None
+                    valid, why = False, f" ({exc})"
+                else:
+                    why = ""
+                if not valid:
+                    raise FacesortError(f"{shown(path)}, line {number}: not a decision{why}")
                 yield record
 
     return Copy(path, header, records())
