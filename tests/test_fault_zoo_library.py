@@ -298,3 +298,22 @@ def test_without_the_shared_data_tests_skip_with_the_reason_except_in_ci(tmp_pat
                            text=True, timeout=120)
     assert in_ci.returncode != 0
     assert "the shared models and data are missing" in in_ci.stdout + in_ci.stderr
+
+
+def test_a_library_from_before_the_copy_gets_one_at_the_next_command(db_path):
+    """An upgraded library with decisions is copied at once; a fresh empty one is not."""
+    from facesort.safety.decision_copy import copy_path, keep_copy
+    from facesort.store.migrations import MIGRATIONS, migrate
+
+    db = sqlite3.connect(db_path, isolation_level=None)
+    migrate(db, [m for m in MIGRATIONS if not m[0].startswith("0014_")])
+    db.execute("INSERT INTO people (name, key) VALUES ('Dick', 'dick')")
+    db.close()
+    with Store(db_path) as store:
+        kept = keep_copy(store)
+    assert kept is not None and kept.path == copy_path(db_path)
+    with gzip.open(kept.path, "rt") as lines:
+        assert json.loads(lines.readline())["people"] == [{"name": "Dick"}]
+    fresh = db_path.with_name("fresh.db")
+    with Store(fresh) as store:
+        assert keep_copy(store) is None and not copy_path(fresh).exists()
