@@ -202,7 +202,28 @@ def open_library(db: Path | None, *, write: bool = False, create: bool = False,
     path = db_path_of(db)
     with job_lock(path, job) if job else nullcontext(), \
             Store(path, create=create, write=write) as store:
-        yield store
+        try:
+            yield store
+        finally:
+            if write:
+                _keep_decisions(store)
+
+
+def _keep_decisions(store: Store) -> None:
+    """After a command that may have changed decisions (also one that failed
+    or was interrupted after some), bring the copy beside the library up to
+    date. A copy that cannot be written is said, and does not fail the command."""
+    from facesort.safety.decision_copy import keep_copy
+
+    try:
+        kept = keep_copy(store)
+    except (FacesortError, OSError, sqlite3.Error) as exc:
+        console.warning_line(f"the copy of your decisions beside the library could not be written: {exc}")
+        return
+    if kept is not None and kept.set_aside is not None:
+        console.warning_line(
+            f"the decisions of the library that was here before are kept in {shown(kept.set_aside)}: "
+            f"'facesort restore {shown(kept.set_aside)}' puts them into this one")
 
 
 def human_bytes(size: int) -> str:

@@ -240,7 +240,9 @@ def status(
         out.print(f"{photo.path}: {photo.error}", markup=False, highlight=False)
     for face in poor_faces if poor else []:
         x, y, w, h = face.box
-        out.print(f"face {face.id}: {face.path}: {w:.0f}x{h:.0f} px at {x:.0f},{y:.0f}, quality "
+        # A box may start a little outside the photo: "at 128,0", not "at 128,-0".
+        x, y = max(0, round(x)), max(0, round(y))
+        out.print(f"face {face.id}: {face.path}: {w:.0f}x{h:.0f} px at {x},{y}, quality "
                   f"{face.quality:.2f}{f' ({face.person})' if face.person else ''}",
                   markup=False, highlight=False)
     for orphan in orphaned:

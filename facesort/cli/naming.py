@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Optional
 
 import typer
@@ -74,7 +75,34 @@ def name(
         if group is not None:
             _said_named(group, decisions.name_group(store, group, person))
             return
-        _NamingSession(store, pack_or_empty(store, model), open_viewer, preview_or(preview)).run()
+        session = _NamingSession(store, pack_or_empty(store, model), open_viewer, preview_or(preview))
+        session.run()
+        if session.tally.asked:
+            console.stdout.print(session.tally.summary(), highlight=False)
+
+
+@dataclass
+class _Tally:
+    """What a naming session decided, for the line it ends with."""
+
+    groups: int = 0
+    faces: int = 0
+    people: set[str] = field(default_factory=set)
+    ignored: int = 0
+    refused: int = 0
+    asked: bool = False  # something was shown to decide on
+
+    def named(self, naming) -> None:
+        self.groups += 1
+        self.faces += len(naming.named)
+        self.people.add(naming.person.name)
+
+    def summary(self) -> str:
+        if not (self.groups or self.ignored or self.refused):
+            return "nothing decided"
+        return (f"named {plural(self.groups, 'group')} ({plural(self.faces, 'face')}, "
+                f"{plural(len(self.people), 'person', 'people')}), ignored {plural(self.ignored, 'group')}, "
+                f"refused {plural(self.refused, 'offer')}")
 
 
 class _NamingSession:
@@ -84,7 +112,8 @@ class _NamingSession:
 
     def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview):
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
-        self.offers = _Offers(store, pack, open_viewer, preview)
+        self.tally = _Tally()
+        self.offers = _Offers(store, pack, open_viewer, preview, self.tally)
 
     def run(self) -> None:
         from facesort.people import cluster_run, suggestions
@@ -118,6 +147,7 @@ class _NamingSession:
         """Say what a name did and offer the groups that look like that
         person; False when the user quits."""
         _said_named(group, naming_result)
+        self.tally.named(naming_result)
         self.offers.named.add(group)
         if not self.offers.run(naming_result.person):
             return False
@@ -128,6 +158,7 @@ class _NamingSession:
         from facesort.people import decisions
 
         store = self.store
+        self.tally.asked = True
         faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
         title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos{_years(store, summary.id)}"
         path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
@@ -150,6 +181,7 @@ class _NamingSession:
                     console.error_line(str(exc))
                     continue
                 console.stdout.print(f"group {summary.id} ignored", highlight=False)
+                self.tally.ignored += 1
                 return True
             if answer == "x" or answer.startswith("x "):
                 picked = face_numbers(answer[1:], len(faces))
@@ -172,6 +204,7 @@ class _NamingSession:
         from facesort.people import decisions
 
         store = self.store
+        self.tally.asked = True
         letters = "abcdef"
         groups = {letter: summary for letter, summary in zip(letters, page)}
         faces = {letter: best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
@@ -206,6 +239,7 @@ class _NamingSession:
                         console.error_line(str(exc))
                 if ignored:
                     console.stdout.print(f"ignored: {', '.join(ignored)}", highlight=False)
+                    self.tally.ignored += len(ignored)
                 return True
             if answer == "x" or answer.startswith("x "):
                 words = answer[1:].replace(",", " ").split()
@@ -268,8 +302,9 @@ class _Offers:
     """"Also Alice? [y/n/q]": the unnamed groups near a person, one at a time,
     nearest first, until none is left or the user quits."""
 
-    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview):
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview, tally: _Tally):
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
+        self.tally = tally
         self.named: set[int] = set()  # groups named in this session
         self.skipped: set[tuple[int, int]] = set()  # Enter: not now, but not refused
         self.later: set[int] = set()  # as the last offers were found: named by the next cluster run
@@ -284,6 +319,7 @@ class _Offers:
             if not look.offers:
                 return True
             offer = look.offers[0]
+            self.tally.asked = True
             faces = best_first(self.store.faces_in_cluster(offer.group))[:SHEET_FACES]
             title = (f"Group {offer.group}: {plural(offer.faces, 'face')}, "
                      f"distance {offer.distance:.2f} to {offer.person.name}")
@@ -296,10 +332,13 @@ class _Offers:
                 if answer is None or answer == "q":
                     return False
                 if answer.lower() in ("y", "yes"):
-                    _said_named(offer.group, suggestions.accept_suggestion(self.store, offer))
+                    accepted = suggestions.accept_suggestion(self.store, offer)
+                    _said_named(offer.group, accepted)
+                    self.tally.named(accepted)
                     self.named.add(offer.group)
                 elif answer.lower() in ("n", "no"):
                     suggestions.refuse_suggestion(self.store, offer)
+                    self.tally.refused += 1
                     console.stdout.print(f"group {offer.group} is not {offer.person.name}; "
                                          "it will not be offered as them again", highlight=False)
                 elif answer == "":
@@ -413,9 +452,13 @@ def review(
         for number, page in enumerate(pages, 1):
             labels = [f"{i} {face.person}" for i, face in enumerate(page, 1)]
             title = f"Automatic names, least certain first: page {number} of {len(pages)}"
+            # A tile is 14 columns: its caption is the number, and whole names follow.
             path = show_faces(page, labels, title, sheet_path(store.path, "review"), open_viewer,
-                              preview_or(preview))
+                              preview_or(preview),
+                              preview_picks=list(range(len(page))),
+                              preview_labels=[str(i) for i in range(1, len(page) + 1)])
             console.stdout.print(f"[bold]{title}[/bold]; contact sheet: {path}", highlight=False)
+            console.stdout.print(_faces_by_person(page), markup=False, highlight=False)
             while True:
                 answer = ask(REVIEW_PROMPT)
                 if answer is None or answer == "q":
@@ -436,6 +479,14 @@ def review(
                 console.stdout.print(f"accepted {plural(accepted, 'face')}, rejected {rejected}",
                                      highlight=False)
                 break
+
+
+def _faces_by_person(page) -> str:
+    """"Alice: 1, 2, 5; Bob: 3": each whole name once, with its face numbers."""
+    numbers: dict[str, list[str]] = {}
+    for i, face in enumerate(page, 1):
+        numbers.setdefault(face.person, []).append(str(i))
+    return "; ".join(f"{person}: {', '.join(faces)}" for person, faces in numbers.items())
 
 
 @command()
@@ -467,34 +518,57 @@ def split(
             console.stdout.print(f"{person.name}'s faces stay together at this distance; "
                                  "try --parts 2", highlight=False)
             return
+        kept, moved_to, rejected = 0, [], 0
         for number, part in enumerate(found, 1):
-            faces = part.faces[:SHEET_FACES]
-            years = (part.years[0] if len(part.years) == 1 else
-                     f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
-            title = f"{person.name}, part {number} of {len(found)}: {plural(len(part.faces), 'face')}, {years}"
-            path = show_faces(faces, [str(f.id) for f in faces], title,
-                               sheet_path(store.path, f"split-{number}"), open_viewer, preview_or(preview))
-            console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
-                                 highlight=False)
-            while True:
-                answer = ask(SPLIT_PROMPT)
-                if answer is None or answer == "q":
-                    return
-                if answer == "":
-                    break
-                if answer == "r":
-                    count = suggestions.reject_part(store, part, person)
-                    console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
-                                         highlight=False)
-                    break
-                if slip := _slip(store, answer):
-                    console.error_line(slip)
-                    continue
-                try:
-                    moved = suggestions.move_part(store, part, answer)
-                except FacesortError as exc:
-                    console.error_line(str(exc))
-                    continue
-                console.stdout.print(f"{plural(len(part.faces), 'face is', 'faces are')} {moved.name}",
-                                     highlight=False)
+            answered = _split_part(store, person, part, number, len(found), open_viewer,
+                                   preview_or(preview))
+            if answered is None:
                 break
+            if answered == "":
+                kept += 1
+            elif answered == "r":
+                rejected += len(part.faces)
+            else:
+                moved_to.append(f"{plural(len(part.faces), 'face')} to {answered}")
+        console.stdout.print(
+            f"{person.name}: kept {plural(kept, 'part')}, "
+            f"gave {', '.join(moved_to) if moved_to else 'none away'}, "
+            f"rejected {plural(rejected, 'face')}", highlight=False)
+
+
+def _split_part(store: Store, person, part, number: int, parts: int, open_viewer: bool,
+                preview: int) -> str | None:
+    """Show one part and ask: "" kept, "r" rejected, the name of the person
+    it went to, or None when the user quits."""
+    from facesort.people import suggestions
+
+    faces = part.faces[:SHEET_FACES]
+    years = (part.years[0] if len(part.years) == 1 else
+             f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
+    title = f"{person.name}, part {number} of {parts}: {plural(len(part.faces), 'face')}, {years}"
+    path = show_faces(faces, [str(f.id) for f in faces], title,
+                      sheet_path(store.path, f"split-{number}"), open_viewer, preview)
+    console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
+                         highlight=False)
+    while True:
+        answer = ask(SPLIT_PROMPT)
+        if answer is None or answer == "q":
+            return None
+        if answer == "":
+            return ""
+        if answer == "r":
+            count = suggestions.reject_part(store, part, person)
+            console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
+                                 highlight=False)
+            return "r"
+        if slip := _slip(store, answer):
+            console.error_line(slip)
+            continue
+        try:
+            moved = suggestions.move_part(store, part, answer)
+        except FacesortError as exc:
+            console.error_line(str(exc))
+            continue
+        console.stdout.print(f"{plural(len(part.faces), 'face is', 'faces are')} {moved.name}",
+                             highlight=False)
+        return moved.name

@@ -98,7 +98,8 @@ def people(
     model: LibraryModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List the named people with their faces (yours and automatic) and photos.
+    """List the named people: faces you named (imported names count as
+    yours), faces facesort named automatically, and photos.
 
     Example: facesort people --json
     """
@@ -110,7 +111,7 @@ def people(
     if not rows:
         console.stdout.print("No people named yet: 'facesort name' starts.")
         return
-    console.table(["name", "faces", "automatic", "photos", "born"],
+    console.table(["name", "named by you", "automatic", "photos", "born"],
                   [[row.name, str(row.faces), str(row.auto_faces), str(row.photos), row.born or ""]
                    for row in rows])
 

@@ -45,10 +45,11 @@ def find(
     """Find photos and video clips by the people in them: one path per line.
 
     --year, --since and --until go by the capture date in the photo's EXIF;
-    a photo without one goes by its file's modification date instead.
-    --age 3-5 keeps the photos where each NAME (with --any: one of them in
-    the photo) is 3 to 5 years old, from their birth date ('facesort person
-    NAME --born') and the capture date; photos without one are left out.
+    a photo without one goes by its file's modification date instead (said
+    on stderr). --age 3-5 keeps the photos where each NAME (with --any: one of
+    them in the photo) is 3 to 5 years old, from their birth date ('facesort
+    person NAME --born') and the capture date; photos without one are left
+    out. No photo found: says so on stderr and exits 1, as grep does.
 
     Example: facesort find Alice Bob --not Carol --year 2024 -0 | xargs -0 open
     """
@@ -62,6 +63,7 @@ def find(
         hits = find_photos(store, pack_id_of(store, model), query,
                            with_people=json_output)
         born = store.birth_dates_by_name() if json_output else {}
+    dated = year is not None or since is not None or until is not None
     if json_output:
         console.stdout.print_json(data=[
             {"path": h.photo.path, "taken_at": h.photo.taken_at, "media": h.photo.media,
@@ -69,9 +71,18 @@ def find(
              "ages": {name: age_fields(age_in_months(born[name], h.photo.taken_at))
                       for name in h.people if name in born}}
             for h in hits])
-        return
-    end = "\0" if null else "\n"
-    sys.stdout.write("".join(h.photo.path + end for h in hits))
+    else:
+        end = "\0" if null else "\n"
+        sys.stdout.write("".join(h.photo.path + end for h in hits))
+    undated = sum(1 for h in hits if h.photo.taken_at is None)
+    if dated and undated:
+        console.warning_line(f"{plural(undated, 'photo')} found {'has' if undated == 1 else 'have'} "
+                             "no capture date: the file's modification time was used instead")
+    if not hits:
+        # As grep: nothing found is said, and exits 1, so a script can tell.
+        console.error_line("no photos match" + (
+            " (a photo without a capture date goes by its file's modification time)" if dated else ""))
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 def _engine_and_thresholds(model: str, purpose: str):

@@ -156,6 +156,25 @@ class _Timings:
             self.seconds[stage] += elapsed
 
 
+# The library's photos of one content are read this many at a time: a copy
+# needs only those this scan has not looked at yet.
+TWINS_PER_QUERY = 256
+
+
+@dataclass
+class _Twins:
+    """What this scan knows of the library's photos of one content: all up to
+    id ``checked`` are where the library says (or were moved), ``source`` is
+    the first scanned with the pack, whose faces a copy gets. Each twin is
+    looked at once a scan, so 10,000 copies of a photo cost 10,000 looks,
+    not 50 million."""
+
+    checked: int = 0
+    source: int | None = None
+    faces: list[FaceRecord] | None = None
+    meta: PhotoMeta | None = None
+
+
 @dataclass
 class _Item:
     entry: FileEntry
@@ -216,6 +235,8 @@ class Scanner:
         self._timings = _Timings()
         self._engine: FaceEngine | None = None
         self._unreadable_folders: list[str] = []
+        # By content hash, only for contents the library already holds.
+        self._twins: dict[str, _Twins] = {}
         self.pack_id = -1
 
     @property
@@ -347,27 +368,36 @@ class Scanner:
                 counts.unchanged += 1
                 return True
             return False
-        twins = self.store.photos_with_hash(item.content_hash, self.pack_id)
-        for twin in twins:
-            if not os.path.exists(twin.path):
-                self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns)
-                counts.moved += 1
-                if twin.scanned_with_pack:
-                    return True
-                item.state = self.store.photo_state(entry.path, self.pack_id)
-                return False
-        for twin in twins:
-            if twin.scanned_with_pack:
-                # A copy of a photo already scanned: same faces, own face ids.
-                faces = self.store.faces_of(twin.id, self.pack_id)
-                self.store.save_photo(
-                    entry.path, entry.size, entry.mtime_ns, item.content_hash,
-                    self.store.photo_meta(twin.id), self.pack_id, faces,
-                )
-                counts.new += 1
-                counts.faces += len(faces)
-                return True
-        return False
+        twins = self._twins.get(item.content_hash) or _Twins()
+        while batch := self.store.photos_with_hash(item.content_hash, self.pack_id,
+                                                   after_id=twins.checked, limit=TWINS_PER_QUERY):
+            self._twins[item.content_hash] = twins
+            for twin in batch:
+                if not os.path.exists(twin.path):
+                    self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns)
+                    counts.moved += 1
+                    if twin.scanned_with_pack:
+                        twins.checked = twin.id
+                        twins.source = twins.source or twin.id
+                        return True
+                    # Looked at again by the next copy, when it may have been
+                    # scanned and be the source of its faces.
+                    item.state = self.store.photo_state(entry.path, self.pack_id)
+                    return False
+                twins.checked = twin.id
+                if twin.scanned_with_pack and twins.source is None:
+                    twins.source = twin.id
+        if twins.source is None:
+            return False
+        # A copy of a photo already scanned: same faces, own face ids.
+        if twins.faces is None:
+            twins.faces = self.store.faces_of(twins.source, self.pack_id)
+            twins.meta = self.store.photo_meta(twins.source)
+        self.store.save_photo(entry.path, entry.size, entry.mtime_ns, item.content_hash,
+                              twins.meta, self.pack_id, twins.faces)
+        counts.new += 1
+        counts.faces += len(twins.faces)
+        return True
 
     def _decode(self, item: _Item) -> _Item:
         since = time.perf_counter()

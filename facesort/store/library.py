@@ -25,11 +25,12 @@ from facesort.store.sql import (
     require_current_schema,
     is_write_failure,
 )
+from facesort.store.keeping import KeepingQueries
 from facesort.store.people import PeopleQueries
 from facesort.store.photos import PhotoQueries
 
 
-class Store(PhotoQueries, PeopleQueries):
+class Store(PhotoQueries, PeopleQueries, KeepingQueries):
     """An open library. Use as a context manager, or call ``close``.
 
     ``write=False`` is for commands that only read: where the file or its

@@ -350,6 +350,80 @@ def _video(db: sqlite3.Connection) -> None:
     )
 
 
+def _decision_copy(db: sqlite3.Connection) -> None:
+    """What keeping a copy of the decisions beside the library needs."""
+    _run_script(
+        db,
+        """
+        -- Which library this is, so that the copy beside it is never overwritten
+        -- by another library made at the same path (after a loss, before
+        -- 'facesort restore'); restored_from names the copy it was restored from.
+        CREATE TABLE library (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            uuid TEXT NOT NULL,
+            restored_from TEXT
+        );
+        INSERT INTO library (id, uuid) VALUES (1, lower(hex(randomblob(16))));
+        -- Every change to what the copy holds moves 'changes' on; 'written' is
+        -- its value when the copy was last written. A library that holds
+        -- decisions already gets its first copy from the next command.
+        CREATE TABLE decision_copy (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            changes INTEGER NOT NULL,
+            written INTEGER NOT NULL
+        );
+        INSERT INTO decision_copy (id, changes, written)
+            VALUES (1, EXISTS (SELECT 1 FROM people) OR EXISTS (SELECT 1 FROM orphans)
+                       OR EXISTS (SELECT 1 FROM faces WHERE ignored), 0);
+        -- A person's fields that this facesort does not know, from a copy
+        -- written by a newer one (a JSON object), written back to the next copy.
+        ALTER TABLE people ADD COLUMN extra TEXT;
+        -- Restored decisions whose photo is not in the library (yet): the
+        -- copy keeps them, and a later restore places them.
+        CREATE TABLE waiting_decisions (
+            id INTEGER PRIMARY KEY,
+            content_hash TEXT NOT NULL,
+            record TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX waiting_by_hash ON waiting_decisions (content_hash);
+        -- The copy reads the ignored faces through this, not a pass over every face.
+        CREATE INDEX faces_ignored ON faces (photo_id) WHERE ignored;
+        CREATE TRIGGER copy_face_decision AFTER UPDATE OF person_id, person_source, ignored ON faces
+            WHEN OLD.person_id IS NOT NEW.person_id OR OLD.person_source IS NOT NEW.person_source
+              OR OLD.ignored IS NOT NEW.ignored
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_face_added AFTER INSERT ON faces
+            WHEN NEW.person_id IS NOT NULL OR NEW.ignored
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_face_removed AFTER DELETE ON faces
+            WHEN OLD.person_id IS NOT NULL OR OLD.ignored
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_rejection_added AFTER INSERT ON rejections
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_rejection_removed AFTER DELETE ON rejections
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_added AFTER INSERT ON orphans
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_changed AFTER UPDATE ON orphans
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_removed AFTER DELETE ON orphans
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_rejection_added AFTER INSERT ON orphan_rejections
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_person_added AFTER INSERT ON people
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_person_changed AFTER UPDATE OF name, born, extra ON people
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_person_removed AFTER DELETE ON people
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_waiting_added AFTER INSERT ON waiting_decisions
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_waiting_removed AFTER DELETE ON waiting_decisions
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -363,6 +437,7 @@ MIGRATIONS: list[Migration] = [
     ("0010_failed_photos_index", _failed_photos_index),
     ("0012_birth_dates", _birth_dates),
     ("0013_video", _video),
+    ("0014_decision_copy", _decision_copy),
 ]
 
 

@@ -48,12 +48,15 @@ class PhotoQueries:
         ).fetchone()
         return PhotoState(*row[:6], bool(row[6])) if row else None
 
-    def photos_with_hash(self, content_hash: str, pack_id: int) -> list[PhotoState]:
+    def photos_with_hash(self, content_hash: str, pack_id: int, after_id: int = 0,
+                         limit: int = -1) -> list[PhotoState]:
+        """The photos holding this content, in id order: those after
+        ``after_id``, at most ``limit`` of them (-1: all)."""
         rows = self.db.execute(
             "SELECT id, path, size, mtime_ns, content_hash, status,"
             " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
-            " FROM photos WHERE content_hash = ? AND status = 'ok' ORDER BY id",
-            (pack_id, content_hash),
+            " FROM photos WHERE content_hash = ? AND status = 'ok' AND id > ? ORDER BY id LIMIT ?",
+            (pack_id, content_hash, after_id, limit),
         ).fetchall()
         return [PhotoState(*row[:6], bool(row[6])) for row in rows]
 
