@@ -36,6 +36,7 @@ from facesort.errors import (
     DiskFullError,
     FacesortError,
     LibraryBusyError,
+    LibraryDamagedError,
     LibraryReadOnlyError,
     shown,
 )
@@ -118,6 +119,8 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or ""
         library = db_path_of(db)
+        if name.startswith("SQLITE_CORRUPT"):
+            return LibraryDamagedError(library, str(exc))
         if name == "SQLITE_FULL":
             return DiskFullError(library, str(exc))
         if name.startswith("SQLITE_READONLY"):
@@ -131,6 +134,10 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
                 "again once the disk is fixed")
     elif isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
         return DiskFullError(exc.filename or db_path_of(db), (exc.strerror or str(exc)).lower())
+    elif isinstance(exc, OSError) and exc.filename:
+        # A file the user named that cannot be written or read (a folder in
+        # the way, no permission): the user can fix it.
+        return FacesortError(f"{shown(exc.filename)}: {(exc.strerror or str(exc)).lower()}")
     return None
 
 

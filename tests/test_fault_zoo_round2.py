@@ -1,0 +1,192 @@
+"""Faults from issue 17 (fault zoo, round two): each test says in its
+docstring what facesort survives, and failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DLIB_PACK, lfw_photo
+from test_sidecars import exiftool, export
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    return folder
+
+
+def one_line(result) -> str:
+    assert "Traceback" not in result.output, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def run_facesort(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """facesort in its own process, for what CliRunner cannot show: the real
+    streams' encoding, a command that could hang."""
+    return subprocess.run([sys.executable, "-m", "facesort", *args], capture_output=True,
+                          timeout=timeout, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def name_only_face(cli, photo_name: str, person: str) -> None:
+    face = export(cli)[photo_name]["faces"][0]
+    assert cli("assign", str(face["id"]), person).exit_code == 0
+
+
+# -- 5: a damaged library -------------------------------------------------------------------
+
+def damage(db_path: Path, table: str = "faces") -> None:
+    """Garbage over the pages of ``table``, as a failing disk leaves it; the
+    file's header and schema are intact."""
+    with sqlite3.connect(db_path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        pages = [row[0] for row in db.execute(
+            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype != 'internal'", (table,))]
+    with open(db_path, "r+b") as raw:
+        for page in pages:
+            raw.seek((page - 1) * page_size)
+            raw.write(os.urandom(page_size))
+
+
+@pytest.mark.parametrize("command", [["status"], ["export"], ["write"], ["suggest"],
+                                     ["who", str(lfw_photo("Colin_Powell", 1))]])
+def test_a_damaged_library_says_so_in_one_line(cli, library, db_path, command):
+    """facesort survives garbage written inside the library: each command says in one
+    line which library is damaged and how to check and restore it, and exits 2."""
+    damage(db_path)
+    result = cli(*command)
+    assert result.exit_code == 2, result.output
+    line = one_line(result)
+    assert str(db_path) in line and "damaged" in line, line
+    assert "facesort check" in line and "facesort restore" in line, line
+
+
+# -- 6: export into a folder that does not exist --------------------------------------------
+
+def test_export_creates_the_folders_of_its_output_as_show_does(cli, library, tmp_path):
+    """facesort survives 'export -o' into folders that are not there yet: it makes them."""
+    out = tmp_path / "no" / "such" / "dir" / "out.jsonl"
+    result = cli("export", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 22
+
+
+def test_export_into_a_place_it_cannot_write_is_one_line(cli, library, tmp_path):
+    """facesort survives 'export -o' where a file stands in the way of a folder: one line, exit 2."""
+    (tmp_path / "a_file").write_text("")
+    result = cli("export", "-o", str(tmp_path / "a_file" / "out.jsonl"))
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / "a_file") in one_line(result)
+
+
+# -- 7: a stdout that is not UTF-8 ------------------------------------------------------------
+
+def test_a_stdout_that_is_not_utf8_gets_escapes_not_a_traceback(cli, library, db_path):
+    """facesort survives printing a name with non-ASCII letters to an ASCII stdout."""
+    name_only_face(cli, "Colin_Powell_1.jpg", "Zoë Ñuñez")
+    env = {"PYTHONIOENCODING": "ascii", "FACESORT_DB": str(db_path), "FACESORT_MODEL": str(DLIB_PACK)}
+    people = run_facesort("people", env=env)
+    assert people.returncode == 0, people.stderr.decode()
+    assert b"Zo\\xeb \\xd1u\\xf1ez" in people.stdout
+    renamed = run_facesort("rename", "Zoë Ñuñez", "Zoë", env=env)
+    assert renamed.returncode == 0 and b"Traceback" not in renamed.stderr, renamed.stderr.decode()
+
+
+def test_find_prints_a_non_ascii_path_as_its_bytes_to_an_ascii_stdout(cli, folder, db_path):
+    """facesort survives 'find' on a photo named café.jpg with an ASCII stdout: the path's own bytes."""
+    shutil.copy(lfw_photo("Colin_Powell", 1), folder / "café.jpg")
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, "café.jpg", "Colin")
+    found = run_facesort("find", "Colin", env={"PYTHONIOENCODING": "ascii", "FACESORT_DB": str(db_path)})
+    assert found.returncode == 0, found.stderr.decode()
+    assert found.stdout == os.fsencode(folder / "café.jpg") + b"\n"
+
+
+# -- 8: who and verify on a FIFO --------------------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["who", "verify"])
+def test_who_and_verify_on_a_fifo_say_so_and_do_not_hang(tmp_path, verb):
+    """facesort survives 'who' and 'verify' given a named pipe: one line, no hang."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    args = [verb, str(fifo)] + ([str(lfw_photo("Colin_Powell", 1))] if verb == "verify" else [])
+    result = run_facesort(*args, "--db", str(tmp_path / "library.db"),
+                          env={"HOME": str(tmp_path), "FACESORT_MODEL": str(DLIB_PACK)}, timeout=60)
+    assert result.returncode in (1, 2), result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+    assert f"{fifo}: not a regular file".encode() in result.stderr
+
+
+# -- 9: long file names ----------------------------------------------------------------------
+
+def test_a_photo_with_a_long_name_gets_its_sidecar(cli, folder):
+    """facesort survives a 240-byte file name: the sidecar is written anyway."""
+    photo = folder / ("a" * 236 + ".jpg")
+    shutil.copy(lfw_photo("Colin_Powell", 1), photo)
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, photo.name, "Colin")
+    result = cli("write")
+    assert result.exit_code == 0, result.output
+    assert exiftool(Path(f"{photo}.xmp"))["PersonInImage"] == ["Colin"]
+    assert sorted(p.name for p in folder.iterdir()) == [photo.name, photo.name + ".xmp"]
+
+
+# -- smaller things: read-only sidecars, stale temporary files -------------------------------
+
+def test_a_read_only_sidecar_is_left_as_it_is_and_counted_as_failed(cli, folder):
+    """facesort survives a sidecar the user made read-only (0444): it is not replaced."""
+    shutil.copy(lfw_photo("Colin_Powell", 1), folder / "colin.jpg")
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, "colin.jpg", "Colin")
+    assert cli("write").exit_code == 0
+    sidecar = folder / "colin.jpg.xmp"
+    sidecar.chmod(0o444)
+    before = sidecar.read_bytes()
+    assert cli("rename", "Colin", "Colin Powell").exit_code == 0
+    result = cli("write")
+    assert result.exit_code == 1, result.output
+    assert f"{sidecar}: the sidecar is read-only" in one_line(result)
+    assert "1 failed" in result.stdout
+    assert sidecar.read_bytes() == before and (sidecar.stat().st_mode & 0o777) == 0o444
+
+
+def test_temporary_files_left_by_a_killed_write_are_removed_by_the_next(cli, folder):
+    """facesort survives a kill during 'write': the next write removes the temporary files left."""
+    shutil.copy(lfw_photo("Colin_Powell", 1), folder / "colin.jpg")
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, "colin.jpg", "Colin")
+    stale = folder / ".colin.jpg.xmp.0badf00d.tmp"
+    stale.write_text("<half a sidecar")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    fresh = folder / ".colin.jpg.xmp.0badcafe.tmp"  # another write, going on now
+    fresh.write_text("<being written")
+    other = folder / ".notes.txt.0badf00d.tmp"  # not facesort's
+    other.write_text("")
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    assert cli("write").exit_code == 0
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_status_notices_damage_where_its_counts_do_not_read(cli, library, db_path):
+    """facesort survives damage in the photos table, which status's counts never read:
+    status says the library is damaged instead of all is well."""
+    damage(db_path, "photos")
+    result = cli("status")
+    assert result.exit_code == 2, result.output
+    assert "the library is damaged (page " in one_line(result).lower()
