@@ -10,6 +10,7 @@ unusable library, full disk), 130 interrupted.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import functools
 from collections.abc import Iterator
@@ -101,11 +102,25 @@ LibraryModelOption = Annotated[
 ]
 
 
+def _bytes_or_escapes(error: UnicodeError) -> tuple[str | bytes, int]:
+    """The error handler for stdout: a file name's bytes that are not UTF-8
+    (surrogate escapes) go out as they are; a letter the stream's encoding
+    lacks (an ASCII or legacy-locale stdout) becomes a \\xNN escape."""
+    bad = error.object[error.start:error.end]
+    if all("\udc80" <= c <= "\udcff" for c in bad):
+        return bytes(ord(c) - 0xDC00 for c in bad), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+codecs.register_error("facesort-stdout", _bytes_or_escapes)
+
+
 def _paths_print_as_they_are() -> None:
     """A file name that is not valid UTF-8 goes to stdout as its bytes, as ls
     and find print it, so that a script can open it; in messages on stderr it
-    gets escapes rather than stopping the command."""
-    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+    gets escapes rather than stopping the command. A stream whose encoding
+    cannot hold a name (PYTHONIOENCODING=ascii, an old console) gets escapes."""
+    for stream, errors in ((sys.stdout, "facesort-stdout"), (sys.stderr, "backslashreplace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -59,8 +60,11 @@ def find(
         console.stdout.print_json(data=[
             {"path": h.photo.path, "taken_at": h.photo.taken_at, "people": h.people} for h in hits])
         return
-    end = "\0" if null else "\n"
-    sys.stdout.write("".join(h.photo.path + end for h in hits))
+    # Each path as its own bytes, as find and ls print them, whatever stdout's encoding.
+    end = b"\0" if null else b"\n"
+    sys.stdout.flush()
+    sys.stdout.buffer.write(b"".join(os.fsencode(h.photo.path) + end for h in hits))
+    sys.stdout.buffer.flush()
 
 
 def _engine_and_thresholds(model: str, purpose: str):
