@@ -120,13 +120,13 @@ def test_find_prints_a_non_ascii_path_as_its_bytes_to_an_ascii_stdout(cli, folde
 # -- 8: who and verify on a FIFO --------------------------------------------------------------
 
 @pytest.mark.parametrize("verb", ["who", "verify"])
-def test_who_and_verify_on_a_fifo_say_so_and_do_not_hang(tmp_path, verb):
+def test_who_and_verify_on_a_fifo_say_so_and_do_not_hang(library, db_path, tmp_path, verb):
     """facesort survives 'who' and 'verify' given a named pipe: one line, no hang."""
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
     args = [verb, str(fifo)] + ([str(lfw_photo("Colin_Powell", 1))] if verb == "verify" else [])
-    result = run_facesort(*args, "--db", str(tmp_path / "library.db"),
-                          env={"HOME": str(tmp_path), "FACESORT_MODEL": str(DLIB_PACK)}, timeout=60)
+    result = run_facesort(*args, env={"FACESORT_DB": str(db_path), "FACESORT_MODEL": str(DLIB_PACK)},
+                          timeout=60)
     assert result.returncode in (1, 2), result.stderr.decode()
     assert b"Traceback" not in result.stderr
     assert f"{fifo}: not a regular file".encode() in result.stderr

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import io
 import math
+import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,6 +239,10 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
 def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
     """Decode a photo straight from disk, for photos outside the scan loop."""
     try:
+        # A named pipe or a device would block the read forever (the scan's
+        # walk skips them; 'who' and 'verify' take any path).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise PhotoError(path, "not a regular file (a pipe or a device?): give a photo")
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc
