@@ -12,7 +12,7 @@ from PIL import Image
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
 from facesort.errors import FacesortError, PhotoError
-from facesort.files import atomic_write
+from facesort.files import atomic_write, remove_stale_temporaries
 from facesort.people.decisions import person_for_naming
 from facesort.store import PhotoRecord, Store
 from facesort.store import FaceInfo
@@ -61,6 +61,7 @@ def write_sidecars(
     told of each change, also in a dry run.
     """
     report = WriteReport()
+    cleaned: set[Path] = set()
     named = store.named_faces(pack_id, include_auto)
     wanted = store.photos_of_person(person_id, pack_id) if person_id is not None else None
     for photo in photos:
@@ -77,12 +78,20 @@ def write_sidecars(
                                                               photo.orientation))
             for box, name in faces
         ]
+        if not dry_run and target.parent not in cleaned:
+            cleaned.add(target.parent)
+            remove_stale_temporaries(target.parent, ".xmp")
         try:
             old = current.read_bytes() if current else None
             new = xmp.merge(old, target, regions, *_stored_size(photo))
             if new == old:
                 report.unchanged += 1
                 continue
+            if current and not current.stat().st_mode & 0o222:
+                # Made read-only on purpose (by the user or another app):
+                # replacing it would undo that.
+                raise PhotoError(current, "the sidecar is read-only; left as it is (make it "
+                                          "writable to let facesort update it)")
             if not dry_run:
                 if not path.exists():
                     raise PhotoError(path, "the photo is gone; run 'facesort scan' to update the library")
