@@ -190,3 +190,36 @@ def test_status_notices_damage_where_its_counts_do_not_read(cli, library, db_pat
     result = cli("status")
     assert result.exit_code == 2, result.output
     assert "the library is damaged (page " in one_line(result).lower()
+
+
+# -- 3: who answers what the library says ------------------------------------------------------
+
+def test_who_answers_the_users_decision_for_a_photo_in_the_library(cli, library):
+    """facesort survives a face the user named against the model's opinion: 'who'
+    answers the user's decision, and the model's guess beside it."""
+    faces = export(cli)
+    for person, first in (("Colin", "Colin_Powell"), ("Tony", "Tony_Blair")):
+        ids = [str(faces[f"{first}_{n}.jpg"]["faces"][0]["id"]) for n in range(2, 7)]
+        assert cli("assign", *ids, person).exit_code == 0
+    assert cli("assign", str(faces["Colin_Powell_1.jpg"]["faces"][0]["id"]), "Tony").exit_code == 0
+    photo = str(library / "Colin_Powell_1.jpg")
+    said = cli("who", photo)
+    assert said.exit_code == 0, said.output
+    assert "Tony (your decision; the model alone says Colin at distance" in said.stdout
+    answer = json.loads(cli("who", photo, "--json").stdout)[0]["faces"][0]
+    assert (answer["person"], answer["source"], answer["model_person"]) == ("Tony", "user", "Colin")
+    # A face the model agrees on says so once; a photo outside the library gets the model's answer.
+    assert "Colin (your decision)\n" in cli("who", str(library / "Colin_Powell_2.jpg")).stdout
+    outside = cli("who", str(lfw_photo("Colin_Powell", 9))).stdout
+    assert "Colin (distance" in outside and "decision" not in outside
+
+
+def test_who_never_names_a_face_with_a_person_the_user_rejected(cli, library):
+    """facesort survives a rejection the model disagrees with: the face is unknown to 'who'."""
+    faces = export(cli)
+    ids = [str(faces[f"Colin_Powell_{n}.jpg"]["faces"][0]["id"]) for n in range(1, 7)]
+    assert cli("assign", *ids, "Colin").exit_code == 0
+    assert cli("reject", ids[0], "--from", "Colin").exit_code == 0
+    said = cli("who", str(library / "Colin_Powell_1.jpg"))
+    assert said.exit_code == 0, said.output
+    assert "unknown (nobody is named on it; the model alone says Colin at distance" in said.stdout

@@ -78,6 +78,27 @@ def _engine_and_thresholds(model: str, purpose: str):
     return pack, load_engine(pack), thresholds
 
 
+def _model_answer(f, threshold: float) -> str:
+    if f.person:
+        return f"{f.person} (distance {f.distance:.3f})"
+    if f.nearest:
+        return f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {threshold})"
+    return "unknown (nobody is named yet)"
+
+
+_NAMED_BY = {"user": "your decision", "import": "imported from another app",
+             "auto": "named automatically"}
+
+
+def _library_answer(f) -> str:
+    """The library's answer, and the model's only where it differs."""
+    said = f"{f.person or 'unknown'} ({_NAMED_BY.get(f.source, 'nobody is named on it')}"
+    if f.model_person != f.person and f.nearest is not None:
+        guess = f.model_person or f"unknown, nearest {f.nearest}"
+        said += f"; the model alone says {guess} at distance {f.distance:.3f}"
+    return said + ")"
+
+
 @command()
 def who(
     photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos, in the library or not.", exists=True, dir_okay=False)],
@@ -88,23 +109,29 @@ def who(
 ) -> None:
     """Say who is in photos: each face's box, the named person, and the distance.
 
-    A face farther than the pack's recognition threshold from everyone you
-    named is "unknown"; the nearest person is still shown.
+    For a photo in the library, the answer is the library's: your decision,
+    else the automatic name, else unknown; the model's own answer is shown
+    beside it where it differs. For any other photo it is the model's: a face
+    farther than the pack's recognition threshold from everyone you named is
+    "unknown", and the nearest person is still shown.
 
     Example: facesort who party.jpg
     """
-    from facesort.people.identify import NamedGallery, who as identify
+    from facesort.people.identify import NamedGallery, faces_in_library, who as identify
     from facesort.people.cluster_run import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with open_library(db) as store:
-        people_named = NamedGallery.of_library(store, require_pack(store, pack.name))
+        pack_id = require_pack(store, pack.name)
+        people_named = NamedGallery.of_library(store, pack_id)
+        known = {photo: faces_in_library(store, pack_id, photo) for photo in photos}
     thresholds = people_named.thresholds(thresholds)
     results = []
     failed = False
     for photo in photos:
         try:
-            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size)))
+            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size,
+                                            known[photo])))
         except FacesortError as exc:
             console.error_line(str(exc))
             failed = True
@@ -112,7 +139,9 @@ def who(
         console.stdout.print_json(data=[
             {"path": str(photo), "threshold": thresholds.recognize, "faces": [
                 {"face": f.face.number, "box": list(f.face.box), "person": f.person,
-                 "nearest": f.nearest, "distance": f.distance} for f in faces]}
+                 "nearest": f.nearest, "distance": f.distance,
+                 **({"source": f.source, "model_person": f.model_person} if f.in_library else {})}
+                for f in faces]}
             for photo, faces in results])
     else:
         for photo, faces in results:
@@ -120,12 +149,7 @@ def who(
                 console.stdout.print(f"{photo}: no face found", markup=False, highlight=False)
             for f in faces:
                 box = ",".join(f"{v:.0f}" for v in f.face.box)
-                if f.person:
-                    said = f"{f.person} (distance {f.distance:.3f})"
-                elif f.nearest:
-                    said = f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {thresholds.recognize})"
-                else:
-                    said = "unknown (nobody is named yet)"
+                said = _library_answer(f) if f.in_library else _model_answer(f, thresholds.recognize)
                 console.stdout.print(f"{photo}  face {f.face.number}  box {box}  {said}",
                                      markup=False, highlight=False)
     if failed:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +30,40 @@ class FoundFace:
 @dataclass(frozen=True)
 class Identified:
     face: FoundFace
-    person: str | None  # None: unknown
+    person: str | None  # the answer (the library's for a photo in it); None: unknown
     nearest: str | None  # the best-matching named person, even when too far
     distance: float | None
+    # For a photo in the library: who named the face ("user", "import",
+    # "auto", or None: nobody), and the model's own answer (None: unknown).
+    source: str | None = None
+    model_person: str | None = None
+    in_library: bool = False
+
+
+@dataclass(frozen=True)
+class KnownFace:
+    """A face of a photo in the library, with the library's answer."""
+
+    face: FoundFace
+    person: str | None
+    source: str | None
+
+
+def faces_in_library(store: Store, pack_id: int, path: Path) -> list[KnownFace] | None:
+    """The faces the library holds for ``path`` with their names, or None when
+    the photo is not in the library as it is now (not scanned with this pack,
+    or changed since)."""
+    stat = os.stat(path)
+    state = store.photo_state(os.path.abspath(path), pack_id)
+    if (state is None or state.status != "ok" or not state.scanned_with_pack
+            or (state.size, state.mtime_ns) != (stat.st_size, stat.st_mtime_ns)):
+        return None
+    records = store.faces_of(state.id, pack_id)
+    infos = store.faces_of_photo(state.id, pack_id)  # the same faces, in the same order (by id)
+    by_left = sorted(zip(records, infos), key=lambda pair: pair[0].box[0])
+    return [KnownFace(FoundFace(number, tuple(record.box), record.score, record.embedding),
+                      info.person, info.person_source)
+            for number, (record, info) in enumerate(by_left, 1)]
 
 
 def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
@@ -72,18 +104,25 @@ class NamedGallery:
 
 
 def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, path: Path,
-        min_face_size: int) -> list[Identified]:
-    faces = faces_in_photo(engine, path, min_face_size)
+        min_face_size: int, known: list[KnownFace] | None = None) -> list[Identified]:
+    """Who is on each face of ``path``: for a photo in the library (its
+    ``known`` faces), what the library says (the user's decision, or the
+    automatic name, or unknown), with the model's own answer beside it; for
+    any other photo, the model's answer."""
+    faces = [k.face for k in known] if known is not None else faces_in_photo(engine, path, min_face_size)
     if not faces or len(people.gallery.person_ids) == 0:
-        return [Identified(face, None, None, None) for face in faces]
-    thresholds = people.thresholds(thresholds)
-    found = recognize(people.adapt(np.stack([f.embedding for f in faces])), people.gallery,
-                      thresholds.recognize, thresholds.margin)
-    return [
-        Identified(face, people.names.get(int(person)), people.names.get(int(nearest)),
-                   round(float(distance), 4))
-        for face, person, nearest, distance in zip(faces, found.person, found.nearest, found.distance)
-    ]
+        model = [(None, None, None)] * len(faces)
+    else:
+        thresholds = people.thresholds(thresholds)
+        found = recognize(people.adapt(np.stack([f.embedding for f in faces])), people.gallery,
+                          thresholds.recognize, thresholds.margin)
+        model = [(people.names.get(int(person)), people.names.get(int(nearest)),
+                  round(float(distance), 4))
+                 for person, nearest, distance in zip(found.person, found.nearest, found.distance)]
+    if known is None:
+        return [Identified(face, *answer) for face, answer in zip(faces, model)]
+    return [Identified(k.face, k.person, nearest, distance, k.source, person, in_library=True)
+            for k, (person, nearest, distance) in zip(known, model)]
 
 
 def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str) -> FoundFace:
