@@ -223,3 +223,72 @@ def test_who_never_names_a_face_with_a_person_the_user_rejected(cli, library):
     said = cli("who", str(library / "Colin_Powell_1.jpg"))
     assert said.exit_code == 0, said.output
     assert "unknown (nobody is named on it; the model alone says Colin at distance" in said.stdout
+
+
+# -- 2: photos that share a stem ----------------------------------------------------------------
+
+def summary_line(result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_different_photos_sharing_a_stem_each_keep_their_names(cli, folder):
+    """facesort survives IMG_0001.jpg and IMG_0001.png with --sidecar-name stem: each photo's
+    names go to its own full-name sidecar, it says so, and a second write has nothing to do."""
+    from PIL import Image
+
+    shutil.copy(lfw_photo("Colin_Powell", 1), folder / "IMG_0001.jpg")
+    Image.open(lfw_photo("Tony_Blair", 1)).save(folder / "IMG_0001.png")
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, "IMG_0001.jpg", "Colin")
+    name_only_face(cli, "IMG_0001.png", "Tony")
+    first = cli("write", "--sidecar-name", "stem")
+    assert summary_line(first).startswith("2 sidecars created"), first.output
+    assert "IMG_0001.jpg, IMG_0001.png share the name IMG_0001.xmp but are different photos" in first.stderr
+    assert exiftool(folder / "IMG_0001.jpg.xmp")["PersonInImage"] == ["Colin"]
+    assert exiftool(folder / "IMG_0001.png.xmp")["PersonInImage"] == ["Tony"]
+    assert not (folder / "IMG_0001.xmp").exists()
+    again = cli("write", "--sidecar-name", "stem")
+    assert summary_line(again) == "0 sidecars created, 0 updated, 2 unchanged (nothing to change)"
+
+
+def test_an_existing_stem_sidecar_is_not_fought_over_by_two_photos(cli, folder):
+    """facesort survives IMG_0001.xmp beside IMG_0001.jpg and IMG_0001.png: it is left as it is,
+    the names go to full-name sidecars, and the next write settles."""
+    from PIL import Image
+
+    shutil.copy(lfw_photo("Colin_Powell", 1), folder / "IMG_0001.jpg")
+    Image.open(lfw_photo("Tony_Blair", 1)).save(folder / "IMG_0001.png")
+    lightroom = folder / "IMG_0001.xmp"
+    lightroom.write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+                         'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+                         'rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"/>'
+                         '</rdf:RDF></x:xmpmeta>')
+    before = lightroom.read_bytes()
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, "IMG_0001.jpg", "Colin")
+    name_only_face(cli, "IMG_0001.png", "Tony")
+    assert summary_line(cli("write")).startswith("2 sidecars created")
+    assert lightroom.read_bytes() == before
+    assert exiftool(folder / "IMG_0001.jpg.xmp")["PersonInImage"] == ["Colin"]
+    assert exiftool(folder / "IMG_0001.png.xmp")["PersonInImage"] == ["Tony"]
+    assert summary_line(cli("write")) == "0 sidecars created, 0 updated, 2 unchanged (nothing to change)"
+
+
+def test_one_shot_in_two_files_shares_one_sidecar(cli, folder):
+    """facesort survives a RAW+JPEG-like pair (same stem, same capture time and shape) with
+    --sidecar-name stem: their names merge into the one sidecar, each face once, and it settles."""
+    shot = folder / "IMG_0002.jpg"
+    shutil.copy(lfw_photo("Colin_Powell", 1), shot)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-DateTimeOriginal=2024:05:01 10:00:00",
+                    str(shot)], check=True)
+    shutil.copy(shot, folder / "IMG_0002.jpeg")
+    assert cli("scan", str(folder)).exit_code == 0
+    name_only_face(cli, "IMG_0002.jpg", "Colin")
+    name_only_face(cli, "IMG_0002.jpeg", "Colin")
+    assert summary_line(cli("write", "--sidecar-name", "stem")).startswith("1 sidecars created")
+    written = exiftool(folder / "IMG_0002.xmp")
+    assert written["PersonInImage"] == ["Colin"] and len(written["RegionInfo"]["RegionList"]) == 1
+    assert sorted(p.name for p in folder.glob("*.xmp")) == ["IMG_0002.xmp"]
+    assert summary_line(cli("write", "--sidecar-name", "stem")) == \
+        "0 sidecars created, 0 updated, 1 unchanged (nothing to change)"
