@@ -292,3 +292,53 @@ def test_one_shot_in_two_files_shares_one_sidecar(cli, folder):
     assert sorted(p.name for p in folder.glob("*.xmp")) == ["IMG_0002.xmp"]
     assert summary_line(cli("write", "--sidecar-name", "stem")) == \
         "0 sidecars created, 0 updated, 1 unchanged (nothing to change)"
+
+
+# -- 1: a root reached through a symbolic link ----------------------------------------------------
+
+def test_a_root_reached_through_a_link_is_the_same_photos(cli, photos, tmp_path):
+    """facesort survives 'scan ~/Pictures' then 'scan pics' (a link to it): every photo once,
+    under the path given first, in status, find, export and write."""
+    link = tmp_path / "pics"
+    link.symlink_to(photos)
+    assert cli("scan", str(photos)).exit_code == 0
+    again = cli("scan", str(link), "--json")
+    assert again.exit_code == 0, again.output
+    assert (json.loads(again.stdout)["new"], json.loads(again.stdout)["unchanged"]) == (0, 6)
+    assert json.loads(cli("status", "--json").stdout)["photos"] == 6
+    paths = [json.loads(line)["path"] for line in cli("export").stdout.splitlines()]
+    assert len(paths) == 6 and all(p.startswith(str(photos) + os.sep) for p in paths)
+    colin = next(p for p in paths if "Colin_Powell_1" in p)
+    name_only_face(cli, Path(colin).name, "Colin")
+    assert cli("find", "Colin").stdout == colin + "\n"
+    assert summary_line(cli("write", str(link))).startswith("1 sidecars created")
+    assert summary_line(cli("write")) == "0 sidecars created, 0 updated, 1 unchanged (nothing to change)"
+    through_link = str(link / Path(colin).relative_to(photos))
+    assert "Colin (your decision)" in cli("who", through_link).stdout
+    # A rescan through either path keeps the photos there.
+    assert json.loads(cli("scan", str(link), "--json").stdout)["removed"] == 0
+    assert json.loads(cli("status", "--json").stdout)["photos"] == 6
+
+
+def test_a_link_first_then_the_real_folder_keeps_the_links_paths(cli, photos, tmp_path):
+    """facesort survives 'scan pics' (a link) then 'scan' of the folder it points to."""
+    link = tmp_path / "pics"
+    link.symlink_to(photos)
+    assert cli("scan", str(link)).exit_code == 0
+    again = json.loads(cli("scan", str(photos), "--json").stdout)
+    assert (again["new"], again["unchanged"]) == (0, 6)
+    paths = [json.loads(line)["path"] for line in cli("export").stdout.splitlines()]
+    assert len(paths) == 6 and all(p.startswith(str(link) + os.sep) for p in paths)
+
+
+def test_a_library_from_before_resolved_paths_learns_them_on_the_next_scan(cli, photos, tmp_path, db_path):
+    """facesort survives an older library (photos stored through a link, no resolved paths):
+    a scan of the real folder finds them the same photos, not copies."""
+    link = tmp_path / "pics"
+    link.symlink_to(photos)
+    assert cli("scan", str(link)).exit_code == 0
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE photos SET real_path = NULL")
+    first = json.loads(cli("scan", str(photos), "--json").stdout)
+    assert (first["new"], first["unchanged"]) == (0, 6)
+    assert json.loads(cli("status", "--json").stdout)["photos"] == 6

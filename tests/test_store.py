@@ -92,6 +92,8 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
             old.execute("DROP INDEX IF EXISTS faces_by_quality")
             old.execute(f"ALTER TABLE faces DROP COLUMN {column}")
         old.execute("DROP INDEX photos_failed")
+        old.execute("DROP INDEX photos_by_real_path")
+        old.execute("ALTER TABLE photos DROP COLUMN real_path")
         for table in ("adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
                       "orphans", "rejections", "clusters", "people"):
             old.execute(f"DROP TABLE {table}")

@@ -54,7 +54,7 @@ def faces_in_library(store: Store, pack_id: int, path: Path) -> list[KnownFace] 
     the photo is not in the library as it is now (not scanned with this pack,
     or changed since)."""
     stat = os.stat(path)
-    state = store.photo_state(os.path.abspath(path), pack_id)
+    state = store.photo_state(os.path.abspath(path), pack_id, os.path.realpath(path))
     if (state is None or state.status != "ok" or not state.scanned_with_pack
             or (state.size, state.mtime_ns) != (stat.st_size, stat.st_mtime_ns)):
         return None

@@ -308,6 +308,19 @@ def _failed_photos_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX photos_failed ON photos (id) WHERE status = 'failed'")
 
 
+def _real_paths(db: sqlite3.Connection) -> None:
+    # A photo reached through a symbolic link (a linked root, a linked
+    # folder) is the photo stored under the path first given: its path with
+    # every link resolved, where that differs, finds it whatever path is given.
+    _run_script(
+        db,
+        """
+        ALTER TABLE photos ADD COLUMN real_path TEXT;
+        CREATE INDEX photos_by_real_path ON photos (real_path) WHERE real_path IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -319,6 +332,7 @@ MIGRATIONS: list[Migration] = [
     ("0008_quality_index", _quality_index),
     ("0009_cluster_index_by_person", _cluster_index_by_person),
     ("0010_failed_photos_index", _failed_photos_index),
+    ("0011_real_paths", _real_paths),
 ]
 
 
