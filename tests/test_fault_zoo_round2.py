@@ -342,3 +342,49 @@ def test_a_library_from_before_resolved_paths_learns_them_on_the_next_scan(cli, 
     first = json.loads(cli("scan", str(photos), "--json").stdout)
     assert (first["new"], first["unchanged"]) == (0, 6)
     assert json.loads(cli("status", "--json").stdout)["photos"] == 6
+
+
+# -- smaller things: library warnings reaching the user raw ------------------------------------
+
+def test_a_corrupt_exif_block_is_one_line_naming_the_photo(folder, tmp_path):
+    """facesort survives a photo whose EXIF block is cut short: Pillow's warning becomes one
+    line naming the photo, and the photo is scanned."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010E] = "a description longer than what is left of the block " * 2
+    Image.open(lfw_photo("Colin_Powell", 1)).save(folder / "cut.jpg", exif=exif.tobytes()[:-60])
+    result = run_facesort("scan", str(folder), "--db", str(tmp_path / "library.db"),
+                          env={"FACESORT_MODEL": str(DLIB_PACK)})
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"Warning" not in result.stderr, result.stderr.decode()
+    assert f"{folder / 'cut.jpg'}: Tag data larger than file".encode() in result.stderr
+    assert b"1 new" in result.stdout
+
+
+def test_a_home_that_cannot_be_written_gives_no_onnxruntime_notice(tmp_path):
+    """facesort survives a HOME it cannot write: onnxruntime's telemetry notice is not shown."""
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("")
+    result = run_facesort("verify", str(lfw_photo("Colin_Powell", 1)), str(lfw_photo("Colin_Powell", 2)),
+                          env={"HOME": str(not_a_folder), "FACESORT_MODEL": str(DLIB_PACK)})
+    assert result.returncode in (0, 1), result.stderr.decode()
+    assert result.stderr == b""
+
+
+def test_cluster_on_copies_gives_no_sklearn_warning():
+    """facesort survives a library of many copies of few photos: fewer distinct faces than
+    blocks gives no ConvergenceWarning."""
+    import warnings
+
+    import numpy as np
+
+    from facesort.people.grouping import BLOCK_SIZE, Blocking
+
+    rng = np.random.default_rng(0)
+    two = rng.normal(size=(2, 128)).astype(np.float32)
+    copies = np.repeat(two, 3 * BLOCK_SIZE // 2, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        blocking = Blocking.fit(copies)
+    assert len(blocking.centres) == 3

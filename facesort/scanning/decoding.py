@@ -11,9 +11,12 @@ import io
 import math
 import os
 import stat
+import threading
+import warnings
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -65,6 +68,38 @@ class DecodedPhoto:
     pixels: np.ndarray  # RGB, uint8, upright; maybe smaller than the photo
     scale: float  # displayed pixels per decoded pixel
     info: PhotoInfo
+    # What Pillow warned of while reading it (a corrupt EXIF block): the
+    # photo is read, but its orientation or date may be missing.
+    notes: tuple[str, ...] = ()
+
+
+# Pillow warns of damaged metadata with warnings.warn, which would reach the
+# user raw, with no file name. While a photo is decoded, its thread collects
+# them instead; catch_warnings would not do, as it is not thread-safe.
+_collecting = threading.local()
+_show_warning = warnings.showwarning
+
+
+def _collect_or_show(message, category, filename, lineno, file=None, line=None) -> None:
+    notes = getattr(_collecting, "notes", None)
+    if notes is not None and issubclass(category, UserWarning):
+        notes.append(str(message).strip().rstrip("."))
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _collect_or_show
+# Every time, not once a place: each photo gets its own note.
+warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
+
+
+@contextmanager
+def _notes() -> Iterator[list[str]]:
+    _collecting.notes = notes = []
+    try:
+        yield notes
+    finally:
+        _collecting.notes = None
 
 
 def swaps_axes(orientation: int) -> bool:
@@ -201,6 +236,14 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     """
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
+    with _notes() as notes:
+        photo = _decode(path, data, long_side)
+    if notes:
+        photo = replace(photo, notes=tuple(dict.fromkeys(notes)))
+    return photo
+
+
+def _decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     image = _open(path, io.BytesIO(data))
     stored_w, stored_h = image.size
     if stored_w * stored_h > MAX_PIXELS:

@@ -385,6 +385,9 @@ class Scanner:
                 for d, shown in ((d, d.scaled(photo.scale)) for d in detections)
             ]
             info = photo.info
+            for note in photo.notes:
+                self.events.on_warning(f"{shown(item.entry.path)}: {note} (the photo is read; "
+                                       "its orientation or date may be missing)")
             since = time.perf_counter()
             self.report.decisions.add(self.store.save_photo(
                 item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
