@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DLIB_PACK, lfw_photo
+from conftest import DLIB_PACK, GROUP, lfw_photo
 from test_sidecars import exiftool, export
 
 REPO = Path(__file__).resolve().parents[1]
@@ -388,3 +388,25 @@ def test_cluster_on_copies_gives_no_sklearn_warning():
         warnings.simplefilter("error")
         blocking = Blocking.fit(copies)
     assert len(blocking.centres) == 3
+
+
+# -- smaller things: verify with a bystander ---------------------------------------------------
+
+def test_verify_takes_the_face_that_dominates_a_photo_with_a_small_bystander(cli, tmp_path):
+    """facesort survives a portrait with a small face cut off at its edge: verify compares the
+    portrait's face, and says which face it took."""
+    from PIL import Image
+
+    photo = tmp_path / "with_bystander.jpg"
+    canvas = Image.new("RGB", (800, 500), (120, 120, 120))
+    canvas.paste(Image.open(lfw_photo("Colin_Powell", 1)).resize((500, 500)), (20, 0))
+    # Cut off by the right edge.
+    canvas.paste(Image.open(lfw_photo("Tony_Blair", 1)).resize((150, 150)), (680, 350))
+    canvas.save(photo)
+    same = cli("verify", str(photo), str(lfw_photo("Colin_Powell", 2)))
+    assert same.exit_code == 0, same.output
+    assert "same person" in same.stdout
+    assert f"{photo}: 2 faces found; using face 1" in same.stderr
+    # Two faces of a size still need a number.
+    two = cli("verify", str(GROUP / "two_people.jpg"), str(lfw_photo("Colin_Powell", 2)))
+    assert two.exit_code == 2 and "choose one with --face-a N" in two.stderr

@@ -171,7 +171,9 @@ def verify(
 
     In a photo with several faces, pick one by its number from the left
     ('facesort who' lists them): --face-a for PHOTO_A, --face-b for PHOTO_B,
-    --face for whichever photo has several. Face 4 of a group photo against a
+    --face for whichever photo has several. Without one, a face at least four
+    times the size of the others (a portrait with a bystander cut off at the
+    edge) is taken, and said so. Face 4 of a group photo against a
     portrait:
 
     Example: facesort verify group.jpg portrait.jpg --face-a 4
@@ -181,6 +183,8 @@ def verify(
     pack, engine, thresholds = _engine_and_thresholds(model, "verification")
     verdict = compare(engine, thresholds, photo_a, photo_b, min_face_size, face=face,
                       face_a=face_a, face_b=face_b)
+    for note in verdict.notes:
+        console.warning_line(f"note: {note}")
     if json_output:
         console.stdout.print_json(data={"same": verdict.same, "distance": verdict.distance,
                                         "threshold": verdict.threshold, "pack": pack.name,

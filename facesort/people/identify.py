@@ -125,9 +125,23 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
             for k, (person, nearest, distance) in zip(known, model)]
 
 
-def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str) -> FoundFace:
-    """Face ``number`` (1 = leftmost), or the only face; ``option`` is how the
-    user chooses one, for the message."""
+# A face whose area is this many times every other face's is the one a
+# photo is of: the others are bystanders (a head cut off at the edge, a
+# face far behind).
+DOMINANT_AREA = 4.0
+
+
+def _dominant(faces: list[FoundFace]) -> FoundFace | None:
+    by_area = sorted(faces, key=lambda f: f.box[2] * f.box[3], reverse=True)
+    first, second = (f.box[2] * f.box[3] for f in by_area[:2])
+    return by_area[0] if first >= DOMINANT_AREA * second else None
+
+
+def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str,
+              notes: list[str] | None = None) -> FoundFace:
+    """Face ``number`` (1 = leftmost), or the only face, or the one face that
+    clearly dominates the photo (said in ``notes``); ``option`` is how the
+    user chooses one, for the messages."""
     if not faces:
         raise PhotoError(path, "no face found")
     if number is not None:
@@ -135,9 +149,16 @@ def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: st
             raise PhotoError(path, f"{option} {number}: the photo has {len(faces)} faces")
         return faces[number - 1]
     if len(faces) > 1:
-        raise FacesortError(
-            f"{path}: {len(faces)} faces found; choose one with {option} N (1 = leftmost)"
-        )
+        dominant = _dominant(faces)
+        if dominant is None:
+            raise FacesortError(
+                f"{path}: {len(faces)} faces found; choose one with {option} N (1 = leftmost)"
+            )
+        if notes is not None:
+            notes.append(f"{path}: {len(faces)} faces found; using face {dominant.number} "
+                         f"(1 = leftmost), at least {DOMINANT_AREA:.0f} times the size of the "
+                         f"others; choose another with {option} N")
+        return dominant
     return faces[0]
 
 
@@ -148,6 +169,7 @@ class Verdict:
     threshold: float
     box_a: tuple
     box_b: tuple
+    notes: tuple[str, ...] = ()  # which face was taken where the user named none
 
 
 def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path, min_face_size: int,
@@ -155,16 +177,18 @@ def verify(engine: FaceEngine, thresholds: PackThresholds, a: Path, b: Path, min
            face_b: int | None = None) -> Verdict:
     """Whether face ``face_a`` of ``a`` and face ``face_b`` of ``b`` are the
     same person. A photo given no number of its own uses face ``face`` when it
-    has several faces, and its only face otherwise, so that one number picks a
-    face in a group photo compared with a portrait."""
+    has several faces, and its only face otherwise (or the face that clearly
+    dominates it), so that one number picks a face in a group photo compared
+    with a portrait."""
+    notes: list[str] = []
 
     def chosen(path: Path, number: int | None, option: str) -> FoundFace:
         faces = faces_in_photo(engine, path, min_face_size)
         if number is None and face is not None and len(faces) > 1:
             number, option = face, "--face"
-        return pick_face(faces, path, number, option)
+        return pick_face(faces, path, number, option, notes)
 
     face_a, face_b = chosen(a, face_a, "--face-a"), chosen(b, face_b, "--face-b")
     distance = float(np.linalg.norm(face_a.embedding - face_b.embedding))
     return Verdict(distance <= thresholds.verify, round(distance, 4), thresholds.verify,
-                   face_a.box, face_b.box)
+                   face_a.box, face_b.box, tuple(notes))
