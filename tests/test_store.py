@@ -95,6 +95,8 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
             old.execute("DROP INDEX IF EXISTS faces_by_quality")
             old.execute(f"ALTER TABLE faces DROP COLUMN {column}")
         old.execute("DROP INDEX photos_failed")
+        old.execute("DROP INDEX photos_by_real_path")
+        old.execute("ALTER TABLE photos DROP COLUMN real_path")
         old.execute("ALTER TABLE faces DROP COLUMN clip_time")
         for column in ("media", "duration"):
             old.execute(f"ALTER TABLE photos DROP COLUMN {column}")

@@ -10,6 +10,7 @@ unusable library, full disk), 130 interrupted.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import functools
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from facesort.errors import (
     DiskFullError,
     FacesortError,
     LibraryBusyError,
+    LibraryDamagedError,
     LibraryReadOnlyError,
     shown,
 )
@@ -109,11 +111,25 @@ LibraryModelOption = Annotated[
 ]
 
 
+def _bytes_or_escapes(error: UnicodeError) -> tuple[str | bytes, int]:
+    """The error handler for stdout: a file name's bytes that are not UTF-8
+    (surrogate escapes) go out as they are; a letter the stream's encoding
+    lacks (an ASCII or legacy-locale stdout) becomes a \\xNN escape."""
+    bad = error.object[error.start:error.end]
+    if all("\udc80" <= c <= "\udcff" for c in bad):
+        return bytes(ord(c) - 0xDC00 for c in bad), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+codecs.register_error("facesort-stdout", _bytes_or_escapes)
+
+
 def _paths_print_as_they_are() -> None:
     """A file name that is not valid UTF-8 goes to stdout as its bytes, as ls
     and find print it, so that a script can open it; in messages on stderr it
-    gets escapes rather than stopping the command."""
-    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+    gets escapes rather than stopping the command. A stream whose encoding
+    cannot hold a name (PYTHONIOENCODING=ascii, an old console) gets escapes."""
+    for stream, errors in ((sys.stdout, "facesort-stdout"), (sys.stderr, "backslashreplace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
 
@@ -127,6 +143,8 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or ""
         library = db_path_of(db)
+        if name.startswith("SQLITE_CORRUPT"):
+            return LibraryDamagedError(library, str(exc))
         if name == "SQLITE_FULL":
             return DiskFullError(library, str(exc))
         if name.startswith("SQLITE_READONLY"):
@@ -140,6 +158,10 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
                 "again once the disk is fixed")
     elif isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
         return DiskFullError(exc.filename or db_path_of(db), (exc.strerror or str(exc)).lower())
+    elif isinstance(exc, OSError) and exc.filename:
+        # A file the user named that cannot be written or read (a folder in
+        # the way, no permission): the user can fix it.
+        return FacesortError(f"{shown(exc.filename)}: {(exc.strerror or str(exc)).lower()}")
     return None
 
 

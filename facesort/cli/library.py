@@ -161,6 +161,11 @@ def scan(
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
+# How long 'status' spends on SQLite's quick check: all of a library of
+# 30,000 photos; the start of a bigger one.
+STATUS_CHECK_SECONDS = 0.5
+
+
 @command()
 def status(
     db: DbOption = None,
@@ -181,6 +186,7 @@ def status(
     Example: facesort status --errors
     """
     with open_library(db) as store:
+        store.check_quickly(STATUS_CHECK_SECONDS)
         summary = store.summary()
         failed = store.failed_photos() if errors else []
         orphaned = store.orphans() if orphans else []
@@ -327,5 +333,6 @@ def export(
         if output is None:
             write(photos, sys.stdout, born)
         else:
+            output.parent.mkdir(parents=True, exist_ok=True)  # as 'show -o' does
             with atomic_write(output, "w") as out:
                 write(photos, out, born)

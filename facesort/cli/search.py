@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -72,8 +73,11 @@ def find(
                       for name in h.people if name in born}}
             for h in hits])
     else:
-        end = "\0" if null else "\n"
-        sys.stdout.write("".join(h.photo.path + end for h in hits))
+        # Each path as its own bytes, as find and ls print them, whatever stdout's encoding.
+        end = b"\0" if null else b"\n"
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(os.fsencode(h.photo.path) + end for h in hits))
+        sys.stdout.buffer.flush()
     undated = sum(1 for h in hits if h.photo.taken_at is None)
     if dated and undated:
         console.warning_line(f"{plural(undated, 'photo')} found {'has' if undated == 1 else 'have'} "
@@ -96,6 +100,27 @@ def _engine_and_thresholds(model: str, purpose: str):
     return pack, load_engine(pack), thresholds
 
 
+def _model_answer(f, threshold: float) -> str:
+    if f.person:
+        return f"{f.person} (distance {f.distance:.3f})"
+    if f.nearest:
+        return f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {threshold})"
+    return "unknown (nobody is named yet)"
+
+
+_NAMED_BY = {"user": "your decision", "import": "imported from another app",
+             "auto": "named automatically"}
+
+
+def _library_answer(f) -> str:
+    """The library's answer, and the model's only where it differs."""
+    said = f"{f.person or 'unknown'} ({_NAMED_BY.get(f.source, 'nobody is named on it')}"
+    if f.model_person != f.person and f.nearest is not None:
+        guess = f.model_person or f"unknown, nearest {f.nearest}"
+        said += f"; the model alone says {guess} at distance {f.distance:.3f}"
+    return said + ")"
+
+
 @command()
 def who(
     photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos or video clips, in the library or not.", exists=True, dir_okay=False)],
@@ -106,27 +131,33 @@ def who(
 ) -> None:
     """Say who is in photos: each face's box, the named person, and the distance.
 
-    A face farther than the pack's recognition threshold from everyone you
-    named is "unknown"; the nearest person is still shown. In a video clip
+    For a photo in the library, the answer is the library's: your decision,
+    else the automatic name, else unknown; the model's own answer is shown
+    beside it where it differs. For any other photo or clip it is the model's:
+    a face farther than the pack's recognition threshold from everyone you
+    named is "unknown", and the nearest person is still shown. In a video clip
     each face is one person's stretch of it, at the time of its best frame.
 
     Example: facesort who party.jpg
 
     Example: facesort who birthday.mp4
     """
-    from facesort.people.identify import NamedGallery, who as identify
+    from facesort.people.identify import NamedGallery, faces_in_library, who as identify
     from facesort.scanning.video import clock
     from facesort.people.cluster_run import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with open_library(db) as store:
-        people_named = NamedGallery.of_library(store, require_pack(store, pack.name))
+        pack_id = require_pack(store, pack.name)
+        people_named = NamedGallery.of_library(store, pack_id)
+        known = {photo: faces_in_library(store, pack_id, photo) for photo in photos}
     thresholds = people_named.thresholds(thresholds)
     results = []
     failed = False
     for photo in photos:
         try:
-            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size)))
+            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size,
+                                            known[photo])))
         except FacesortError as exc:
             console.error_line(str(exc))
             failed = True
@@ -134,7 +165,9 @@ def who(
         console.stdout.print_json(data=[
             {"path": str(photo), "threshold": thresholds.recognize, "faces": [
                 {"face": f.face.number, "box": list(f.face.box), "time": f.face.time,
-                 "person": f.person, "nearest": f.nearest, "distance": f.distance} for f in faces]}
+                 "person": f.person, "nearest": f.nearest, "distance": f.distance,
+                 **({"source": f.source, "model_person": f.model_person} if f.in_library else {})}
+                for f in faces]}
             for photo, faces in results])
     else:
         for photo, faces in results:
@@ -144,12 +177,7 @@ def who(
                 box = ",".join(f"{v:.0f}" for v in f.face.box)
                 if f.face.time is not None:
                     box += f" at {clock(f.face.time)}"
-                if f.person:
-                    said = f"{f.person} (distance {f.distance:.3f})"
-                elif f.nearest:
-                    said = f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {thresholds.recognize})"
-                else:
-                    said = "unknown (nobody is named yet)"
+                said = _library_answer(f) if f.in_library else _model_answer(f, thresholds.recognize)
                 console.stdout.print(f"{photo}  face {f.face.number}  box {box}  {said}",
                                      markup=False, highlight=False)
     if failed:
@@ -172,7 +200,9 @@ def verify(
     In a photo with several faces, pick one by its number from the left
     ('facesort who' lists them): --face-a for PHOTO_A, --face-b for PHOTO_B,
     --face for whichever photo has several. A video clip's faces are its
-    people in order of appearance. Face 4 of a group photo against a
+    people in order of appearance. Without one, a face at least four times
+    the size of the others (a portrait with a bystander cut off at the edge)
+    is taken, and said so. Face 4 of a group photo against a
     portrait:
 
     Example: facesort verify group.jpg portrait.jpg --face-a 4
@@ -184,6 +214,8 @@ def verify(
     pack, engine, thresholds = _engine_and_thresholds(model, "verification")
     verdict = compare(engine, thresholds, photo_a, photo_b, min_face_size, face=face,
                       face_a=face_a, face_b=face_b)
+    for note in verdict.notes:
+        console.warning_line(f"note: {note}")
     if json_output:
         console.stdout.print_json(data={"same": verdict.same, "distance": verdict.distance,
                                         "threshold": verdict.threshold, "pack": pack.name,

@@ -13,6 +13,9 @@ import contextlib
 import functools
 import io
 import math
+import os
+import sys
+import tempfile
 import threading
 import warnings
 import zipfile
@@ -94,10 +97,33 @@ def choose_providers(available: Sequence[str], wish: str = "auto") -> tuple[list
     return providers, device
 
 
-def available_providers() -> list[str]:
-    import onnxruntime
+@functools.cache
+def _onnxruntime():
+    """onnxruntime, imported with what its C++ side writes to stderr held
+    back: where HOME cannot be written it warns at import, before any of its
+    settings can quiet it, that it keeps its telemetry id in memory (noise to
+    a user of a local tool). Any other line it writes is passed on."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import onnxruntime
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        for line in held.read().decode("utf-8", "replace").splitlines():
+            if "telemetry" not in line:
+                print(line, file=sys.stderr)
+    # As FaceAnalysis does: onnxruntime's warnings about unused weights in
+    # the published models are noise to a user.
+    onnxruntime.set_default_logger_severity(3)
+    return onnxruntime
 
-    return list(onnxruntime.get_available_providers())
+
+def available_providers() -> list[str]:
+    return list(_onnxruntime().get_available_providers())
 
 
 class FaceEngine:
@@ -261,6 +287,7 @@ def _pack_folder(pack: PackRef) -> Path:
     # results; a failure is summed up in one line below instead.
     with contextlib.redirect_stdout(io.StringIO()):
         try:
+            _onnxruntime()  # before insightface imports it
             from insightface.utils.storage import ensure_available
 
             return Path(ensure_available("models", pack.name, root=str(insightface_root())))
@@ -290,13 +317,10 @@ def _load_models(folder: Path, providers: list[str]):
     if not files:
         raise ModelLoadError(folder, "the folder has no .onnx model files")
     # insightface's loader may print, and stdout belongs to results.
+    _onnxruntime()
     with contextlib.redirect_stdout(io.StringIO()):
-        import onnxruntime
         from insightface.model_zoo import model_zoo
 
-        # As FaceAnalysis does: onnxruntime's warnings about unused weights
-        # in the published models are noise to a user.
-        onnxruntime.set_default_logger_severity(3)
         detector = recognizer = None
         found = []
         for path in files:
@@ -333,10 +357,10 @@ def _cpu_session(recognizer, providers: list[str], threads: int = 0) -> None:
     ``threads``: onnxruntime's intra-op threads, 0 for its default (one per
     core); bench/scan.py weighs them against photo-level threads."""
     import onnx
-    import onnxruntime
 
     from facesort.engine.cpugraph import split_prelu
 
+    onnxruntime = _onnxruntime()
     model = onnx.load(recognizer.model_file)
     split_prelu(model)
     options = onnxruntime.SessionOptions()

@@ -9,9 +9,14 @@ from __future__ import annotations
 import functools
 import io
 import math
+import os
+import stat
+import threading
+import warnings
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -63,6 +68,38 @@ class DecodedPhoto:
     pixels: np.ndarray  # RGB, uint8, upright; maybe smaller than the photo
     scale: float  # displayed pixels per decoded pixel
     info: PhotoInfo
+    # What Pillow warned of while reading it (a corrupt EXIF block): the
+    # photo is read, but its orientation or date may be missing.
+    notes: tuple[str, ...] = ()
+
+
+# Pillow warns of damaged metadata with warnings.warn, which would reach the
+# user raw, with no file name. While a photo is decoded, its thread collects
+# them instead; catch_warnings would not do, as it is not thread-safe.
+_collecting = threading.local()
+_show_warning = warnings.showwarning
+
+
+def _collect_or_show(message, category, filename, lineno, file=None, line=None) -> None:
+    notes = getattr(_collecting, "notes", None)
+    if notes is not None and issubclass(category, UserWarning):
+        notes.append(str(message).strip().rstrip("."))
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _collect_or_show
+# Every time, not once a place: each photo gets its own note.
+warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
+
+
+@contextmanager
+def _notes() -> Iterator[list[str]]:
+    _collecting.notes = notes = []
+    try:
+        yield notes
+    finally:
+        _collecting.notes = None
 
 
 def swaps_axes(orientation: int) -> bool:
@@ -246,9 +283,18 @@ def load_upright(image: Image.Image, data: bytes, orientation: int, long_side: i
 def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     """Decode ``data`` (the bytes of ``path``) upright, with at least
     ``long_side`` pixels on its long side where the photo has them (see
-    ``load_upright``; a camera RAW: ``raw.decode_raw``)."""
+    ``load_upright``; a camera RAW: ``raw.decode_raw``). What the decoder
+    warned about (corrupt EXIF data) comes back as the photo's notes."""
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
+    with _notes() as notes:
+        photo = _decode(path, data, long_side)
+    if notes:
+        photo = replace(photo, notes=tuple(dict.fromkeys(notes)))
+    return photo
+
+
+def _decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     if path.suffix.lower() in RAW_EXTENSIONS:
         # Imported here: rawpy is loaded only once a RAW is met.
         from facesort.scanning import raw
@@ -281,6 +327,10 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
 def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
     """Decode a photo straight from disk, for photos outside the scan loop."""
     try:
+        # A named pipe or a device would block the read forever (the scan's
+        # walk skips them; 'who' and 'verify' take any path).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise PhotoError(path, "not a regular file (a pipe or a device?): give a photo")
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc

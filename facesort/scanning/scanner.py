@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -215,6 +215,13 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _os_reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
@@ -237,6 +244,9 @@ class Scanner:
         self._unreadable_folders: list[str] = []
         # By content hash, only for contents the library already holds.
         self._twins: dict[str, _Twins] = {}
+        # Paths the library stores photos under that were reached by another
+        # path (through a symbolic link) in this scan.
+        self._reached_otherwise: set[str] = set()
         self.pack_id = -1
 
     @property
@@ -270,7 +280,7 @@ class Scanner:
         finally:
             # On Ctrl-C, reads and decodes queued ahead are dropped, not waited for.
             pool.shutdown(wait=True, cancel_futures=True)
-        seen = {entry.path for entry in entries}
+        seen = {entry.path for entry in entries} | self._reached_otherwise
         for root in walked_roots:
             self._remove_missing(root, seen)
         self.report.timings = dict(self._timings.seconds)
@@ -293,7 +303,8 @@ class Scanner:
             found = list(walk_photos(Path(root_path), self._walk_error, self.options.follow_symlinks,
                                      self.options.videos))
             for entry in found:
-                entries.setdefault(entry.path, entry)
+                # Two roots reaching one file (one through a link): one photo.
+                entries.setdefault(entry.real_path or entry.path, entry)
             if os.path.isdir(root_path):
                 if found or not self.store.photos_under(root_path):
                     walked_roots.append(root_path)
@@ -308,11 +319,21 @@ class Scanner:
         self._unreadable_folders.append(path.rstrip(os.sep) + os.sep)
         self._error(f"{shown(path)}: {reason.lower()}")
 
+    def _stored_as(self, entry: FileEntry, path: str) -> FileEntry:
+        """``entry`` under the path the library stores its photo under, when
+        this scan reached it by another one: the path first given stays."""
+        if path == entry.path:
+            return entry
+        self._reached_otherwise.add(path)
+        return replace(entry, path=path)
+
     def _needing_read(self, entries: list[FileEntry]) -> Iterator[_Item]:
         for entry in entries:
             since = time.perf_counter()
-            state = self.store.photo_state(entry.path, self.pack_id)
+            state = self.store.photo_state(entry.path, self.pack_id, entry.real_path)
             self._timings.add("database", since)
+            if state is not None:
+                entry = self._stored_as(entry, state.path)
             if (
                 state is not None
                 and state.status == "ok"
@@ -373,8 +394,15 @@ class Scanner:
                                                    after_id=twins.checked, limit=TWINS_PER_QUERY):
             self._twins[item.content_hash] = twins
             for twin in batch:
+                if _same_file(twin.path, entry.path):
+                    # Reached through a link the library did not know of (stored
+                    # before it kept resolved paths): the same photo.
+                    self.store.set_real_path(twin.id, entry.real_path)
+                    item.entry, item.state = self._stored_as(entry, twin.path), twin
+                    return self._settle_known_content(item)
                 if not os.path.exists(twin.path):
-                    self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns)
+                    self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns,
+                                          entry.real_path)
                     counts.moved += 1
                     if twin.scanned_with_pack:
                         twins.checked = twin.id
@@ -394,7 +422,7 @@ class Scanner:
             twins.faces = self.store.faces_of(twins.source, self.pack_id)
             twins.meta = self.store.photo_meta(twins.source)
         self.store.save_photo(entry.path, entry.size, entry.mtime_ns, item.content_hash,
-                              twins.meta, self.pack_id, twins.faces)
+                              twins.meta, self.pack_id, twins.faces, entry.real_path)
         counts.new += 1
         counts.faces += len(twins.faces)
         return True
@@ -444,11 +472,14 @@ class Scanner:
                 for d, shown in ((d, d.scaled(photo.scale)) for d in detections)
             ]
             info = photo.info
+            for note in photo.notes:
+                self.events.on_warning(f"{shown(item.entry.path)}: {note} (the photo is read; "
+                                       "its orientation or date may be missing)")
             since = time.perf_counter()
             self.report.decisions.add(self.store.save_photo(
                 item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
                 PhotoMeta(info.width, info.height, info.orientation, info.taken_at),
-                self.pack_id, faces,
+                self.pack_id, faces, item.entry.real_path or None,
             ))
             self._timings.add("database", since)
             self._stored(item, len(faces))
@@ -467,7 +498,7 @@ class Scanner:
         self.report.decisions.add(self.store.save_photo(
             item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
             PhotoMeta(info.width, info.height, 1, None, "video", info.duration),
-            self.pack_id, faces,
+            self.pack_id, faces, item.entry.real_path or None,
         ))
         self._timings.add("database", since)
         item.decoded_clip = None
@@ -495,7 +526,8 @@ class Scanner:
         self.events.on_error(message)
 
     def _fail(self, item: _Item, reason: str) -> None:
-        self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason)
+        self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason,
+                                  item.entry.real_path or None)
         self._counts(item).failed += 1
         self._error(f"{shown(item.entry.path)}: {reason}")
         self._done(item, 0)

@@ -19,6 +19,9 @@ class FileEntry:
     path: str
     size: int
     mtime_ns: int
+    # The path with every symbolic link resolved: one photo, whatever path
+    # reaches it ("" where not known: the path itself).
+    real_path: str = ""
 
 
 def is_photo_name(name: str) -> bool:
@@ -43,7 +46,7 @@ def walk_photos(
         if not videos and is_video_name(root_str):
             return
         st = os.stat(root_str)
-        yield FileEntry(root_str, st.st_size, st.st_mtime_ns)
+        yield FileEntry(root_str, st.st_size, st.st_mtime_ns, os.path.realpath(root_str))
         return
     # (device, inode) of each folder entered, so a symlink loop ends.
     seen_dirs: set[tuple[int, int]] = set()
@@ -55,6 +58,8 @@ def walk_photos(
             if (st.st_dev, st.st_ino) in seen_dirs:
                 continue
             seen_dirs.add((st.st_dev, st.st_ino))
+            # Resolved once a folder: a file in it that is no link is its name there.
+            real_folder = os.path.realpath(folder)
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
@@ -72,7 +77,9 @@ def walk_photos(
                 elif ((is_photo_name(entry.name) or (videos and is_video_name(entry.name)))
                       and entry.is_file(follow_symlinks=follow_symlinks)):
                     st = entry.stat(follow_symlinks=follow_symlinks)
-                    yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
+                    real = (os.path.realpath(entry.path) if entry.is_symlink()
+                            else os.path.join(real_folder, entry.name))
+                    yield FileEntry(entry.path, st.st_size, st.st_mtime_ns, real)
             except OSError as exc:
                 on_error(entry.path, exc.strerror or str(exc))
         # Reversed so that popping visits subfolders in name order.

@@ -308,6 +308,19 @@ def _failed_photos_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX photos_failed ON photos (id) WHERE status = 'failed'")
 
 
+def _real_paths(db: sqlite3.Connection) -> None:
+    # A photo reached through a symbolic link (a linked root, a linked
+    # folder) is the photo stored under the path first given: its path with
+    # every link resolved, where that differs, finds it whatever path is given.
+    _run_script(
+        db,
+        """
+        ALTER TABLE photos ADD COLUMN real_path TEXT;
+        CREATE INDEX photos_by_real_path ON photos (real_path) WHERE real_path IS NOT NULL;
+        """,
+    )
+
+
 def _birth_dates(db: sqlite3.Connection) -> None:
     """A person's birth date, at the precision the user gave it (2015,
     2015-03 or 2015-03-02; facesort.people.ages): no sidecar standard holds one.
@@ -435,6 +448,7 @@ MIGRATIONS: list[Migration] = [
     ("0008_quality_index", _quality_index),
     ("0009_cluster_index_by_person", _cluster_index_by_person),
     ("0010_failed_photos_index", _failed_photos_index),
+    ("0011_real_paths", _real_paths),
     ("0012_birth_dates", _birth_dates),
     ("0013_video", _video),
     ("0014_decision_copy", _decision_copy),

@@ -39,14 +39,22 @@ class PhotoQueries:
 
     # -- photos, as the scanner sees them ------------------------------------
 
-    def photo_state(self, path: str, pack_id: int) -> PhotoState | None:
-        row = self.db.execute(
-            "SELECT id, path, size, mtime_ns, content_hash, status,"
-            " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
-            " FROM photos WHERE path = ?",
-            (pack_id, path),
-        ).fetchone()
+    def photo_state(self, path: str, pack_id: int, real_path: str = "") -> PhotoState | None:
+        """The photo at ``path``, or else the one its ``real_path`` (links
+        resolved) reaches, stored under another path."""
+        query = ("SELECT id, path, size, mtime_ns, content_hash, status,"
+                 " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
+                 " FROM photos WHERE ")
+        row = self.db.execute(query + "path = ?", (pack_id, path)).fetchone()
+        if row is None and real_path and real_path != path:
+            row = self.db.execute(query + "path = ?2 OR real_path = ?2 LIMIT 1",
+                                  (pack_id, real_path)).fetchone()
         return PhotoState(*row[:6], bool(row[6])) if row else None
+
+    def set_real_path(self, photo_id: int, real_path: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE photos SET real_path = nullif(?, path) WHERE id = ?",
+                       (real_path, photo_id))
 
     def photos_with_hash(self, content_hash: str, pack_id: int, after_id: int = 0,
                          limit: int = -1) -> list[PhotoState]:
@@ -100,6 +108,7 @@ class PhotoQueries:
         meta: PhotoMeta,
         pack_id: int,
         faces: Iterable[FaceRecord],
+        real_path: str | None = None,
     ) -> CarryReport:
         """Store a scanned photo and the faces ``pack_id`` found in it, in one
         transaction. If the file's content changed, every pack's old faces go.
@@ -113,14 +122,15 @@ class PhotoQueries:
                 " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
                 " FROM photos WHERE path = ?", (pack_id, path),
             ).fetchone()
+            real_path = real_path if real_path != path else None
             values = (size, mtime_ns, content_hash, meta.width, meta.height,
-                      meta.orientation, meta.taken_at, meta.media, meta.duration, now())
+                      meta.orientation, meta.taken_at, meta.media, meta.duration, now(), real_path)
             pending: list[decisions.Decision] = []
             if row is None:
                 photo_id = db.execute(
                     "INSERT INTO photos (size, mtime_ns, content_hash, width, height,"
-                    " orientation, taken_at, media, duration, scanned_at, path, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+                    " orientation, taken_at, media, duration, scanned_at, real_path, path, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
                     (*values, path),
                 ).lastrowid
             else:
@@ -137,8 +147,8 @@ class PhotoQueries:
                 db.execute(
                     "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = ?, width = ?,"
                     " height = ?, orientation = ?, taken_at = ?, media = ?, duration = ?,"
-                    " scanned_at = ?,"
-                    " status = 'ok', error = NULL WHERE id = ?",
+                    " scanned_at = ?, real_path = coalesce(?, real_path), status = 'ok', error = NULL"
+                    " WHERE id = ?",
                     (*values, photo_id),
                 )
             db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id))
@@ -166,7 +176,8 @@ class PhotoQueries:
             )
         return carried
 
-    def record_failure(self, path: str, size: int, mtime_ns: int, error: str) -> None:
+    def record_failure(self, path: str, size: int, mtime_ns: int, error: str,
+                       real_path: str | None = None) -> None:
         """Mark ``path`` as failed. A photo that was fine before keeps its faces
         and its old size and time, so the next scan tries it again."""
         with self.transaction() as db:
@@ -176,16 +187,17 @@ class PhotoQueries:
             ).rowcount
             if not updated:
                 db.execute(
-                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at)"
-                    " VALUES (?, ?, ?, 'failed', ?, ?)",
-                    (path, size, mtime_ns, error, now()),
+                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at, real_path)"
+                    " VALUES (?, ?, ?, 'failed', ?, ?, ?)",
+                    (path, size, mtime_ns, error, now(), real_path if real_path != path else None),
                 )
 
-    def move_photo(self, photo_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+    def move_photo(self, photo_id: int, new_path: str, size: int, mtime_ns: int,
+                   real_path: str | None = None) -> None:
         with self.transaction() as db:
             db.execute(
-                "UPDATE photos SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
-                (new_path, size, mtime_ns, photo_id),
+                "UPDATE photos SET path = ?, size = ?, mtime_ns = ?, real_path = ? WHERE id = ?",
+                (new_path, size, mtime_ns, real_path if real_path != new_path else None, photo_id),
             )
 
     def update_file_stat(self, photo_id: int, size: int, mtime_ns: int) -> None:
@@ -336,9 +348,13 @@ class PhotoQueries:
         else:
             rows = []
             for folder in folders:
+                # Also the photos stored under another path to the same place.
+                real = os.path.realpath(folder)
                 rows += self.db.execute(
-                    query + " AND (path = ? OR " + UNDER + ") ORDER BY path",
-                    (folder, *under(folder)),
+                    query + " AND (path = ? OR " + UNDER + " OR path = ? OR " + UNDER
+                    + " OR real_path = ? OR " + UNDER.replace("path", "real_path") + ")"
+                    " ORDER BY path",
+                    (folder, *under(folder), real, *under(real), real, *under(real)),
                 ).fetchall()
         return [PhotoRecord(*row) for row in dict.fromkeys(rows)]
 
