@@ -44,8 +44,8 @@ def check(db: DbOption = None, json_output: JsonOption = False) -> None:
 @command()
 def restore(
     copy: Annotated[Optional[Path], typer.Argument(
-        help="The copy of the decisions [default: the one beside the library, "
-             "<library>.decisions.jsonl.gz].", show_default=False, dir_okay=False)] = None,
+        help="The copy of the decisions (default: the one beside the library, "
+             "LIBRARY.decisions.jsonl.gz).", show_default=False, dir_okay=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Say what would be restored; change nothing.")] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -57,9 +57,10 @@ def restore(
     of the same content, wherever the photo now is. A decision with no face at
     its place is kept as an orphan of its photo ('facesort status --orphans');
     one whose photo is not in the library is kept until it is: scan that
-    folder and restore again. Restoring twice changes nothing.
+    folder and restore again. Restoring twice changes nothing. After
+    'facesort scan ~/Pictures', see what would come back:
 
-    Example: facesort scan ~/Pictures && facesort restore --dry-run
+    Example: facesort restore --dry-run
     """
     from facesort.safety.decision_copy import restore as restore_copy
 
