@@ -24,7 +24,9 @@ from PIL import Image
 
 from conftest import DATA, lfw_photo
 from facesort.config import resolve_pack
-from facesort.scanning import video
+from facesort.engine.face_engine import load_engine
+from facesort.engine.thresholds import thresholds_for
+from facesort.scanning import tracks, video
 from facesort.scanning.scanner import scan
 from facesort.store import Store
 from facesort.store.migrations import MIGRATIONS, migrate
@@ -96,6 +98,38 @@ def test_sampling_is_a_frame_a_second_and_capped_per_clip():
     hour = video.sample_times(3600)
     assert len(hour) == video.MAX_SAMPLES and hour[0] == 30 and hour[-1] == 3570
     assert video.sample_times(0.2) == [0.1]
+
+
+def _scene(person: str, x: int, background: int = 90) -> np.ndarray:
+    """A 640x480 frame with an LFW photo of ``person`` at ``x``."""
+    frame = np.full((480, 640, 3), background, np.uint8)
+    frame[120:370, x:x + 250] = np.asarray(Image.open(lfw_photo(person)).convert("RGB"))
+    return frame
+
+
+def test_a_steady_face_is_embedded_a_few_times_and_someone_in_its_place_starts_a_track(pack, tmp_path,
+                                                                                     monkeypatch):
+    frames = [_scene("Colin_Powell", 150 + 10 * i) for i in range(8)]
+    frames += [_scene("Tony_Blair", 230 + 10 * i) for i in range(4)]  # in his place, a second on
+    clip = video.decode_clip(write_clip(tmp_path / "swap.mp4", frames, fps=1), 640)
+    engine = load_engine(pack, 640)
+    embedded = []
+    real = engine.embed
+    monkeypatch.setattr(engine, "embed", lambda crops: embedded.append(len(crops)) or real(crops))
+    found = tracks.clip_tracks(engine, clip.frames, 40, thresholds_for(pack.name).verify)
+    # Sampled at 1.0 ... 11.0; Tony Blair's photo holds a second, cut face.
+    assert [(len(t.sightings), t.sightings[0].time) for t in found] == [(7, 1.0), (4, 8.0), (4, 8.0)]
+    assert sum(embedded) <= 11  # of 15 faces: place and look carry most of them
+    assert all(s.embedding is not None for t in found for s in t.best())
+
+
+def test_still_frames_are_not_looked_at_and_small_clips_are_searched_small():
+    still = [video.Frame(t, _scene("Colin_Powell", 200), 1.0) for t in (0.5, 1.5, 2.5)]
+    moved = video.Frame(3.5, _scene("Colin_Powell", 240), 1.0)
+    assert [f.time for f in tracks.changed_frames([*still, moved])] == [0.5, 3.5]
+    assert tracks.detection_side(moved, 40, 640) == 320  # a 40 px face is 20 px there
+    full_hd = video.Frame(0.5, np.zeros((360, 640, 3), np.uint8), 3.0)  # 1920x1080 shrunk
+    assert tracks.detection_side(full_hd, 40, 640) == 640
 
 
 def test_each_clip_is_one_face_with_its_time_and_best_faces(cli, media):
