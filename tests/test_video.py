@@ -272,6 +272,17 @@ def test_a_damaged_clip_is_one_line_and_the_scan_goes_on(cli, tmp_path):
     assert "broken.mp4" in cli("status", "--errors").stdout
 
 
+def test_status_counts_clips_and_their_faces_apart_from_photos(cli, media):
+    (media / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))
+    assert cli("scan", str(media)).exit_code == 1  # the broken clip
+    data = json.loads(cli("status", "--json").stdout)
+    assert (data["photos"], data["failed"], data["faces"]) == (1, 0, 6)
+    assert (data["clips"], data["failed_clips"], data["clip_faces"]) == (6, 1, 5)
+    text = cli("status").stdout
+    assert "Photos    1 (0 failed)" in text
+    assert "Clips     6 (1 failed), 5 faces (one for each person's stretch of a clip)" in text
+
+
 def test_a_library_from_before_clips_is_upgraded_and_scans_them(db_path, pack, tmp_path):
     db = sqlite3.connect(db_path, isolation_level=None)
     migrate(db, [m for m in MIGRATIONS if m[0] < "0013"])

@@ -465,7 +465,8 @@ class Scanner:
         self.events.on_error(message)
 
     def _fail(self, item: _Item, reason: str) -> None:
-        self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason)
+        self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason,
+                                  "video" if item.is_clip else "photo")
         self._counts(item).failed += 1
         self._error(f"{shown(item.entry.path)}: {reason}")
         self._done(item, 0)
