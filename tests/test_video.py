@@ -200,6 +200,20 @@ def test_who_and_verify_accept_a_clip(cli, media):
     assert json.loads(result.stdout)["time_b"] > 0
 
 
+def test_choosing_a_face_of_a_clip_says_they_are_numbered_by_appearance(cli, tmp_path):
+    frames = []
+    for _ in range(3):
+        frame = _scene("Colin_Powell", 20)
+        frame[120:370, 370:620] = np.asarray(Image.open(lfw_photo("Tony_Blair", 2)).convert("RGB"))
+        frames.append(frame)
+    clip = write_clip(tmp_path / "two.mp4", frames, fps=1)
+    result = cli("verify", str(clip), str(lfw_photo("Colin_Powell")))
+    assert result.exit_code != 0
+    assert "2 faces found; choose one with --face-a N (1 = the first to appear)" in result.output
+    result = cli("verify", str(clip), str(lfw_photo("Colin_Powell")), "--face-a", "3")
+    assert "--face-a 3: the clip has 2 faces" in result.output
+
+
 def test_a_contact_sheet_cuts_a_clips_face_from_its_frame_and_labels_it(cli, media, tmp_path):
     from facesort.search import sheets
 

@@ -22,7 +22,7 @@ from facesort.people.tune import Adapter, adapter_for
 
 @dataclass(frozen=True)
 class FoundFace:
-    number: int  # 1 = leftmost
+    number: int  # 1 = leftmost; in a clip, the first to appear
     box: tuple[float, float, float, float]  # displayed pixels
     score: float
     embedding: np.ndarray
@@ -102,18 +102,19 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
 
 
 def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str) -> FoundFace:
-    """Face ``number`` (1 = leftmost), or the only face; ``option`` is how the
-    user chooses one, for the message."""
+    """Face ``number`` (1 = leftmost, or in a clip the first to appear), or
+    the only face; ``option`` is how the user chooses one, for the message."""
+    clip = is_video_name(str(path))
     if not faces:
         raise PhotoError(path, "no face found")
     if number is not None:
         if not 1 <= number <= len(faces):
-            raise PhotoError(path, f"{option} {number}: the photo has {len(faces)} faces")
+            raise PhotoError(path, f"{option} {number}: the {'clip' if clip else 'photo'} "
+                                   f"has {len(faces)} faces")
         return faces[number - 1]
     if len(faces) > 1:
-        raise FacesortError(
-            f"{path}: {len(faces)} faces found; choose one with {option} N (1 = leftmost)"
-        )
+        first = "1 = the first to appear" if clip else "1 = leftmost"
+        raise FacesortError(f"{path}: {len(faces)} faces found; choose one with {option} N ({first})")
     return faces[0]
 
 
