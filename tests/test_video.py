@@ -188,6 +188,17 @@ def test_write_puts_the_people_of_a_clip_in_a_sidecar_exiftool_reads(cli, media)
     assert "0 sidecars created, 0 updated, 1 unchanged" in cli("write").stdout
 
 
+def test_import_takes_the_names_another_app_wrote_in_a_clips_sidecar(cli, media):
+    # digiKam and Lightroom write people as keywords and PersonInImage, no region.
+    subprocess.run(["exiftool", "-q", "-PersonInImage=Bea", "-Subject=Bea", "-Subject=garden",
+                    str(media / "milk.mkv.xmp")], check=True)
+    result = cli("import")
+    assert result.exit_code == 0, result.output
+    assert found(cli, "Bea") == {"milk.mkv"}
+    assert cli("cluster").exit_code == 0
+    assert found(cli, "Bea") == {"milk.mkv", "bird.mkv"}  # her other clip joins
+
+
 def test_who_and_verify_accept_a_clip(cli, media):
     face = exported(cli)["alex"]["faces"][0]["id"]
     assert cli("assign", str(face), "Alex").exit_code == 0
