@@ -25,7 +25,9 @@ as its CLI calls it, from the venv's Python, outside the timing).
 Video clips: the shared real clips (../shared/data/video/asl, --clips of
 them) are scanned with each pack in the same rounds, and clips/s is printed
 beside photos/s, with the sampled frames per clip and a clip's cost in photos
-(seconds per clip / seconds per photo).
+(seconds per clip / seconds per photo). A one-minute 640x480 clip made of
+LFW photos (four people, cached in bench/.cache/minute.mp4) is scanned in the
+same rounds: its seconds, its cost in photos and the people it found.
 
 --intra-threads sets onnxruntime's intra-op threads of the recognizer (and
 OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
@@ -42,6 +44,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,7 +60,7 @@ from facesort.config import resolve_pack
 from facesort.engine.face_engine import _cpu_session, load_engine
 from facesort.scanning.scanner import ScanOptions, scan
 from facesort.store import Store
-from lfw import GROUP_EXPECTED, SHARED
+from lfw import CACHE, GROUP_EXPECTED, SHARED
 
 
 
@@ -265,8 +268,6 @@ CLIPS = SHARED / "data" / "video" / "asl"
 
 def build_clips(folder: Path, count: int) -> int:
     """Copy ``count`` of the shared clips into ``folder``; their sampled frames."""
-    import shutil
-
     from facesort.scanning import video
 
     folder.mkdir()
@@ -402,6 +403,10 @@ def main() -> None:
         clips = Path(clip_tmp) / "clips"
         sampled = build_clips(clips, args.clips) if args.clips else 0
         clip_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
+        minute = Path(clip_tmp) / "minute"
+        minute.mkdir()
+        shutil.copy(build_minute_clip(CACHE / "minute.mp4"), minute)
+        minute_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
         for warm in (folder, raw_folder):  # warm the file cache
             run_scan(warm, packs[0], full_decode=False)
         for _ in range(args.repeats):
@@ -409,6 +414,7 @@ def main() -> None:
                 runs[label].append(run_scan(photos, pack, full, args.workers, boxes))
             for pack in packs if args.clips else ():
                 clip_runs[pack.name].append(run_clip_scan(clips, pack, args.workers))
+                minute_runs[pack.name].append(run_clip_scan(minute, pack, args.workers))
         load_during = os.getloadavg()
         fr = run_face_recognition(args.fr_bin, folder) if args.fr_bin else None
         if fr:
@@ -430,6 +436,12 @@ def main() -> None:
             photos_per_s = medians[pack.name]["photos/s"]
             print(f"{pack.name:<14}{photos_per_s:>10.2f}{clip['clips/s']:>10.2f}"
                   f"{photos_per_s / clip['clips/s']:>12.2f}{clip['faces']:>8.0f}")
+        print(f"\nthe one-minute clip ({MINUTE_PEOPLE} people, 60 samples), medians:")
+        print(f"{'':<14}{'seconds':>10}{'in photos':>10}{'tracks':>8}")
+        for pack in packs:
+            one = median_rows(minute_runs[pack.name])
+            print(f"{pack.name:<14}{one['wall']:>10.2f}{one['wall'] * medians[pack.name]['photos/s']:>10.2f}"
+                  f"{one['faces']:>8.0f}")
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
     print(f"RAW photos/s / JPEG photos/s ({first}): "
