@@ -25,7 +25,9 @@ as its CLI calls it, from the venv's Python, outside the timing).
 Video clips: the shared real clips (../shared/data/video/asl, --clips of
 them) are scanned with each pack in the same rounds, and clips/s is printed
 beside photos/s, with the sampled frames per clip and a clip's cost in photos
-(seconds per clip / seconds per photo).
+(seconds per clip / seconds per photo). A one-minute 640x480 clip made of
+LFW photos (four people, cached in bench/.cache/minute.mp4) is scanned in the
+same rounds: its seconds, its cost in photos and the people it found.
 
 --intra-threads sets onnxruntime's intra-op threads of the recognizer (and
 OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
@@ -42,6 +44,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,7 +60,7 @@ from facesort.config import resolve_pack
 from facesort.engine.face_engine import _cpu_session, load_engine
 from facesort.scanning.scanner import ScanOptions, scan
 from facesort.store import Store
-from lfw import GROUP_EXPECTED, SHARED
+from lfw import CACHE, GROUP_EXPECTED, SHARED
 
 
 
@@ -265,8 +268,6 @@ CLIPS = SHARED / "data" / "video" / "asl"
 
 def build_clips(folder: Path, count: int) -> int:
     """Copy ``count`` of the shared clips into ``folder``; their sampled frames."""
-    import shutil
-
     from facesort.scanning import video
 
     folder.mkdir()
@@ -275,6 +276,51 @@ def build_clips(folder: Path, count: int) -> int:
         shutil.copy(clip, folder)
         frames += len(video.sample_times(video.decode_clip(clip, None).info.duration))
     return frames
+
+
+# The one-minute clip: four people of LFW in three scenes, each face a few
+# shared photos in turn (a turn of the head every 3 s), drifting as a hand-held
+# phone does; the last person is seen for 3 s only, which must not be lost.
+MINUTE_SCENES = (  # (start, end, people)
+    (0, 20, ("Colin_Powell",)),
+    (20, 40, ("Colin_Powell", "Tony_Blair")),
+    (40, 57, ("Junichiro_Koizumi",)),
+    (57, 60, ("Jean_Chretien",)),
+)
+MINUTE_PEOPLE = len({person for *_, people in MINUTE_SCENES for person in people})
+
+
+def build_minute_clip(path: Path, fps: int = 30) -> Path:
+    """A 640x480 one-minute MP4 made of shared LFW photos (cached)."""
+    import math
+
+    import cv2
+    import numpy as np
+
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(19)
+    noise = Image.frombytes("RGB", (16, 12), bytes(rng.randrange(256) for _ in range(16 * 12 * 3)))
+    background = noise.resize((640, 480), Image.Resampling.BICUBIC)
+    lfw = SHARED / "data" / "lfw"
+    faces = {person: [Image.open(lfw / person / f"{person}_{n:04d}.jpg").convert("RGB").resize((200, 200))
+                      for n in range(1, 8)]
+             for *_, people in MINUTE_SCENES for person in people}
+    writer = cv2.VideoWriter(str(path) + ".tmp.mp4", cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
+    for index in range(60 * fps):
+        t = index / fps
+        _, _, people = next(scene for scene in MINUTE_SCENES if scene[0] <= t < scene[1])
+        canvas = background.copy()
+        for slot, person in enumerate(people):
+            photo = faces[person][int(t // 3) % len(faces[person])]
+            x = (220 if len(people) == 1 else 60 + 300 * slot) + 40 * math.sin(2 * math.pi * t / 7 + slot)
+            y = 140 + 20 * math.sin(2 * math.pi * t / 5 + slot)
+            canvas.paste(photo, (round(x), round(y)))
+        writer.write(cv2.cvtColor(np.asarray(canvas), cv2.COLOR_RGB2BGR))
+    writer.release()
+    os.replace(str(path) + ".tmp.mp4", path)
+    return path
 
 
 def run_clip_scan(folder: Path, pack, workers: int) -> dict:
@@ -357,6 +403,10 @@ def main() -> None:
         clips = Path(clip_tmp) / "clips"
         sampled = build_clips(clips, args.clips) if args.clips else 0
         clip_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
+        minute = Path(clip_tmp) / "minute"
+        minute.mkdir()
+        shutil.copy(build_minute_clip(CACHE / "minute.mp4"), minute)
+        minute_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
         for warm in (folder, raw_folder):  # warm the file cache
             run_scan(warm, packs[0], full_decode=False)
         for _ in range(args.repeats):
@@ -364,6 +414,7 @@ def main() -> None:
                 runs[label].append(run_scan(photos, pack, full, args.workers, boxes))
             for pack in packs if args.clips else ():
                 clip_runs[pack.name].append(run_clip_scan(clips, pack, args.workers))
+                minute_runs[pack.name].append(run_clip_scan(minute, pack, args.workers))
         load_during = os.getloadavg()
         fr = run_face_recognition(args.fr_bin, folder) if args.fr_bin else None
         if fr:
@@ -385,6 +436,12 @@ def main() -> None:
             photos_per_s = medians[pack.name]["photos/s"]
             print(f"{pack.name:<14}{photos_per_s:>10.2f}{clip['clips/s']:>10.2f}"
                   f"{photos_per_s / clip['clips/s']:>12.2f}{clip['faces']:>8.0f}")
+        print(f"\nthe one-minute clip ({MINUTE_PEOPLE} people, 60 samples), medians:")
+        print(f"{'':<14}{'seconds':>10}{'in photos':>10}{'tracks':>8}")
+        for pack in packs:
+            one = median_rows(minute_runs[pack.name])
+            print(f"{pack.name:<14}{one['wall']:>10.2f}{one['wall'] * medians[pack.name]['photos/s']:>10.2f}"
+                  f"{one['faces']:>8.0f}")
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
     print(f"RAW photos/s / JPEG photos/s ({first}): "

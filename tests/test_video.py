@@ -24,7 +24,9 @@ from PIL import Image
 
 from conftest import DATA, lfw_photo
 from facesort.config import resolve_pack
-from facesort.scanning import video
+from facesort.engine.face_engine import load_engine
+from facesort.engine.thresholds import thresholds_for
+from facesort.scanning import tracks, video
 from facesort.scanning.scanner import scan
 from facesort.store import Store
 from facesort.store.migrations import MIGRATIONS, migrate
@@ -98,6 +100,38 @@ def test_sampling_is_a_frame_a_second_and_capped_per_clip():
     assert video.sample_times(0.2) == [0.1]
 
 
+def _scene(person: str, x: int, background: int = 90) -> np.ndarray:
+    """A 640x480 frame with an LFW photo of ``person`` at ``x``."""
+    frame = np.full((480, 640, 3), background, np.uint8)
+    frame[120:370, x:x + 250] = np.asarray(Image.open(lfw_photo(person)).convert("RGB"))
+    return frame
+
+
+def test_a_steady_face_is_embedded_a_few_times_and_someone_in_its_place_starts_a_track(pack, tmp_path,
+                                                                                     monkeypatch):
+    frames = [_scene("Colin_Powell", 150 + 10 * i) for i in range(8)]
+    frames += [_scene("Tony_Blair", 230 + 10 * i) for i in range(4)]  # in his place, a second on
+    clip = video.decode_clip(write_clip(tmp_path / "swap.mp4", frames, fps=1), 640)
+    engine = load_engine(pack, 640)
+    embedded = []
+    real = engine.embed
+    monkeypatch.setattr(engine, "embed", lambda crops: embedded.append(len(crops)) or real(crops))
+    found = tracks.clip_tracks(engine, clip.frames, 40, thresholds_for(pack.name).verify)
+    # Sampled at 1.0 ... 11.0; Tony Blair's photo holds a second, cut face.
+    assert [(len(t.sightings), t.sightings[0].time) for t in found] == [(7, 1.0), (4, 8.0), (4, 8.0)]
+    assert sum(embedded) <= 11  # of 15 faces: place and look carry most of them
+    assert all(s.embedding is not None for t in found for s in t.best())
+
+
+def test_still_frames_are_not_looked_at_and_small_clips_are_searched_small():
+    still = [video.Frame(t, _scene("Colin_Powell", 200), 1.0) for t in (0.5, 1.5, 2.5)]
+    moved = video.Frame(3.5, _scene("Colin_Powell", 240), 1.0)
+    assert [f.time for f in tracks.changed_frames([*still, moved])] == [0.5, 3.5]
+    assert tracks.detection_side(moved, 40, 640) == 320  # a 40 px face is 20 px there
+    full_hd = video.Frame(0.5, np.zeros((360, 640, 3), np.uint8), 3.0)  # 1920x1080 shrunk
+    assert tracks.detection_side(full_hd, 40, 640) == 640
+
+
 def test_each_clip_is_one_face_with_its_time_and_best_faces(cli, media):
     records = exported(cli)
     for name in ALEX + BEA:
@@ -154,6 +188,17 @@ def test_write_puts_the_people_of_a_clip_in_a_sidecar_exiftool_reads(cli, media)
     assert "0 sidecars created, 0 updated, 1 unchanged" in cli("write").stdout
 
 
+def test_import_takes_the_names_another_app_wrote_in_a_clips_sidecar(cli, media):
+    # digiKam and Lightroom write people as keywords and PersonInImage, no region.
+    subprocess.run(["exiftool", "-q", "-PersonInImage=Bea", "-Subject=Bea", "-Subject=garden",
+                    str(media / "milk.mkv.xmp")], check=True)
+    result = cli("import")
+    assert result.exit_code == 0, result.output
+    assert found(cli, "Bea") == {"milk.mkv"}
+    assert cli("cluster").exit_code == 0
+    assert found(cli, "Bea") == {"milk.mkv", "bird.mkv"}  # her other clip joins
+
+
 def test_who_and_verify_accept_a_clip(cli, media):
     face = exported(cli)["alex"]["faces"][0]["id"]
     assert cli("assign", str(face), "Alex").exit_code == 0
@@ -164,6 +209,20 @@ def test_who_and_verify_accept_a_clip(cli, media):
     result = cli("verify", str(media / "alex.jpg"), str(ASL / "no.mkv"), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["time_b"] > 0
+
+
+def test_choosing_a_face_of_a_clip_says_they_are_numbered_by_appearance(cli, tmp_path):
+    frames = []
+    for _ in range(3):
+        frame = _scene("Colin_Powell", 20)
+        frame[120:370, 370:620] = np.asarray(Image.open(lfw_photo("Tony_Blair", 2)).convert("RGB"))
+        frames.append(frame)
+    clip = write_clip(tmp_path / "two.mp4", frames, fps=1)
+    result = cli("verify", str(clip), str(lfw_photo("Colin_Powell")))
+    assert result.exit_code != 0
+    assert "2 faces found; choose one with --face-a N (1 = the first to appear)" in result.output
+    result = cli("verify", str(clip), str(lfw_photo("Colin_Powell")), "--face-a", "3")
+    assert "--face-a 3: the clip has 2 faces" in result.output
 
 
 def test_a_contact_sheet_cuts_a_clips_face_from_its_frame_and_labels_it(cli, media, tmp_path):
@@ -236,6 +295,17 @@ def test_a_damaged_clip_is_one_line_and_the_scan_goes_on(cli, tmp_path):
     assert report["clips"]["failed"] == 1 and report["new"] == 1
     assert "broken.mp4" in result.stderr
     assert "broken.mp4" in cli("status", "--errors").stdout
+
+
+def test_status_counts_clips_and_their_faces_apart_from_photos(cli, media):
+    (media / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(2000))
+    assert cli("scan", str(media)).exit_code == 1  # the broken clip
+    data = json.loads(cli("status", "--json").stdout)
+    assert (data["photos"], data["failed"], data["faces"]) == (1, 0, 6)
+    assert (data["clips"], data["failed_clips"], data["clip_faces"]) == (6, 1, 5)
+    text = cli("status").stdout
+    assert "Photos    1 (0 failed)" in text
+    assert "Clips     6 (1 failed), 5 faces (one for each person's stretch of a clip)" in text
 
 
 def test_a_library_from_before_clips_is_upgraded_and_scans_them(db_path, pack, tmp_path):

@@ -198,7 +198,10 @@ def status(
             "database_bytes": summary.db_bytes,
             "photos": summary.photos,
             "failed": summary.failed,
+            "clips": summary.clips,
+            "failed_clips": summary.failed_clips,
             "faces": summary.faces,
+            "clip_faces": summary.clip_faces,
             "people": summary.people,
             "groups": summary.groups,
             "grouped_faces": summary.grouped_faces,
@@ -222,6 +225,10 @@ def status(
     out = console.stdout
     out.print(f"Library   {summary.db_path} ({human_bytes(summary.db_bytes)})", highlight=False)
     out.print(f"Photos    {summary.photos} ({summary.failed} failed)", highlight=False)
+    if summary.clips:
+        out.print(f"Clips     {summary.clips} ({summary.failed_clips} failed), "
+                  f"{plural(summary.clip_faces, 'face')} (one for each person's stretch of a clip)",
+                  highlight=False)
     out.print(f"Faces     {summary.faces} ({summary.grouped_faces} in {plural(summary.groups, 'group')}, "
               f"{summary.named_faces} named by you, {summary.auto_faces} automatically)",
               highlight=False)

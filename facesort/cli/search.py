@@ -188,9 +188,9 @@ def who(
 def verify(
     photo_a: Annotated[Path, typer.Argument(metavar="PHOTO_A", help="A photo or clip of one person (or pick a face with --face-a).", exists=True, dir_okay=False)],
     photo_b: Annotated[Path, typer.Argument(metavar="PHOTO_B", help="Another photo or clip (or pick a face with --face-b).", exists=True, dir_okay=False)],
-    face: Annotated[Optional[int], typer.Option("--face", min=1, metavar="N", help="Use face N (1 = leftmost) in each photo with several faces.")] = None,
-    face_a: Annotated[Optional[int], typer.Option("--face-a", min=1, metavar="N", help="Use face N of PHOTO_A (1 = leftmost).")] = None,
-    face_b: Annotated[Optional[int], typer.Option("--face-b", min=1, metavar="N", help="Use face N of PHOTO_B (1 = leftmost).")] = None,
+    face: Annotated[Optional[int], typer.Option("--face", min=1, metavar="N", help="Use face N (1 = leftmost; in a clip, the first to appear) in each photo with several faces.")] = None,
+    face_a: Annotated[Optional[int], typer.Option("--face-a", min=1, metavar="N", help="Use face N of PHOTO_A (1 = leftmost; in a clip, the first to appear).")] = None,
+    face_b: Annotated[Optional[int], typer.Option("--face-b", min=1, metavar="N", help="Use face N of PHOTO_B (1 = leftmost; in a clip, the first to appear).")] = None,
     model: ModelOption = DEFAULT_MODEL,
     min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
     json_output: JsonOption = False,

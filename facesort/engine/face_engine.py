@@ -158,20 +158,21 @@ class FaceEngine:
     def detector_threshold(self, value: float) -> None:
         self._detector.det_thresh = value
 
-    def _input_size(self, height: int, width: int) -> tuple[int, int]:
+    def _input_size(self, height: int, width: int, det_size: int | None = None) -> tuple[int, int]:
         # Never upscale: a face too small to find at the photo's own size is
         # below any useful minimum face size anyway.
-        long_side = min(self.det_size, math.ceil(max(height, width) / _STRIDE) * _STRIDE)
+        long_side = min(det_size or self.det_size, math.ceil(max(height, width) / _STRIDE) * _STRIDE)
         factor = long_side / max(height, width)
         return (
             max(_STRIDE, round(width * factor / _STRIDE) * _STRIDE),
             max(_STRIDE, round(height * factor / _STRIDE) * _STRIDE),
         )
 
-    def detect(self, rgb: np.ndarray, min_side: float = 0.0) -> list[Detection]:
-        """The faces in ``rgb`` whose box's shorter side is at least ``min_side`` pixels."""
+    def detect(self, rgb: np.ndarray, min_side: float = 0.0, det_size: int | None = None) -> list[Detection]:
+        """The faces in ``rgb`` whose box's shorter side is at least ``min_side``
+        pixels, searched at ``det_size`` (the engine's own by default)."""
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        boxes, landmarks = self._detector.detect(bgr, input_size=self._input_size(*rgb.shape[:2]))
+        boxes, landmarks = self._detector.detect(bgr, input_size=self._input_size(*rgb.shape[:2], det_size))
         return [
             Detection(
                 box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),

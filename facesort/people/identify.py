@@ -156,24 +156,27 @@ def _dominant(faces: list[FoundFace]) -> FoundFace | None:
 
 def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: str,
               notes: list[str] | None = None) -> FoundFace:
-    """Face ``number`` (1 = leftmost), or the only face, or the one face that
-    clearly dominates the photo (said in ``notes``); ``option`` is how the
-    user chooses one, for the messages."""
+    """Face ``number`` (1 = leftmost, or in a clip the first to appear), or
+    the only face, or the one face that clearly dominates the photo (said in
+    ``notes``); ``option`` is how the user chooses one, for the messages."""
+    clip = is_video_name(str(path))
+    first = "1 = the first to appear" if clip else "1 = leftmost"
     if not faces:
         raise PhotoError(path, "no face found")
     if number is not None:
         if not 1 <= number <= len(faces):
-            raise PhotoError(path, f"{option} {number}: the photo has {len(faces)} faces")
+            raise PhotoError(path, f"{option} {number}: the {'clip' if clip else 'photo'} "
+                                   f"has {len(faces)} faces")
         return faces[number - 1]
     if len(faces) > 1:
         dominant = _dominant(faces)
         if dominant is None:
             raise FacesortError(
-                f"{path}: {len(faces)} faces found; choose one with {option} N (1 = leftmost)"
+                f"{path}: {len(faces)} faces found; choose one with {option} N ({first})"
             )
         if notes is not None:
             notes.append(f"{path}: {len(faces)} faces found; using face {dominant.number} "
-                         f"(1 = leftmost), at least {DOMINANT_AREA:.0f} times the size of the "
+                         f"({first}), at least {DOMINANT_AREA:.0f} times the size of the "
                          f"others; choose another with {option} N")
         return dominant
     return faces[0]

@@ -527,7 +527,7 @@ class Scanner:
 
     def _fail(self, item: _Item, reason: str) -> None:
         self.store.record_failure(item.entry.path, item.entry.size, item.entry.mtime_ns, reason,
-                                  item.entry.real_path or None)
+                                  "video" if item.is_clip else "photo", item.entry.real_path or None)
         self._counts(item).failed += 1
         self._error(f"{shown(item.entry.path)}: {reason}")
         self._done(item, 0)

@@ -177,9 +177,10 @@ class PhotoQueries:
         return carried
 
     def record_failure(self, path: str, size: int, mtime_ns: int, error: str,
-                       real_path: str | None = None) -> None:
+                       media: str = "photo", real_path: str | None = None) -> None:
         """Mark ``path`` as failed. A photo that was fine before keeps its faces
-        and its old size and time, so the next scan tries it again."""
+        and its old size and time, so the next scan tries it again; ``media``
+        ('photo' or 'video') is what a new one is counted as."""
         with self.transaction() as db:
             updated = db.execute(
                 "UPDATE photos SET status = 'failed', error = ?, scanned_at = ? WHERE path = ?",
@@ -187,9 +188,10 @@ class PhotoQueries:
             ).rowcount
             if not updated:
                 db.execute(
-                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at, real_path)"
-                    " VALUES (?, ?, ?, 'failed', ?, ?, ?)",
-                    (path, size, mtime_ns, error, now(), real_path if real_path != path else None),
+                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at, media,"
+                    " real_path) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?)",
+                    (path, size, mtime_ns, error, now(), media,
+                     real_path if real_path != path else None),
                 )
 
     def move_photo(self, photo_id: int, new_path: str, size: int, mtime_ns: int,
@@ -262,6 +264,12 @@ class PhotoQueries:
         photos, failed = self.db.execute(
             "SELECT (SELECT count(*) FROM photos),"
             " (SELECT count(*) FROM photos WHERE status = 'failed')").fetchone()
+        # Clips are few beside photos; a clip's faces are its tracks, each
+        # with its best faces in track_faces (and only a clip's face has any).
+        clips, failed_clips, clip_faces = self.db.execute(
+            "SELECT (SELECT count(*) FROM photos WHERE media = 'video'),"
+            " (SELECT count(*) FROM photos WHERE status = 'failed' AND media = 'video'),"
+            " (SELECT count(DISTINCT face_id) FROM track_faces)").fetchone()
         packs = [
             PackSummary(name, n_photos, n_faces, dim)
             for name, n_photos, n_faces, dim in self.db.execute(
@@ -289,8 +297,11 @@ class PhotoQueries:
         return LibrarySummary(
             db_path=str(self.path),
             db_bytes=db_bytes,
-            photos=photos,
-            failed=failed,
+            photos=photos - clips,
+            failed=failed - failed_clips,
+            clips=clips,
+            failed_clips=failed_clips,
+            clip_faces=clip_faces,
             faces=sum(p.faces for p in packs),
             packs=packs,
             people=people,

@@ -68,9 +68,9 @@ class PackSummary:
 class LibrarySummary:
     db_path: str
     db_bytes: int
-    photos: int
-    failed: int
-    faces: int
+    photos: int  # clips apart
+    failed: int  # photos that failed
+    faces: int  # clip_faces among them
     packs: list[PackSummary]
     people: int
     groups: int
@@ -79,6 +79,9 @@ class LibrarySummary:
     auto_faces: int
     orphans: int  # decisions whose face was not found again
     poor_faces: int  # too small or too blurred to judge
+    clips: int = 0  # video clips
+    failed_clips: int = 0
+    clip_faces: int = 0  # a clip's face is a track: a person's stretch of it
 
 
 @dataclass(frozen=True)
