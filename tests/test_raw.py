@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bayer_dng import bayer_dng
 from conftest import DATA, GROUP
 from facesort.config import RAW_EXTENSIONS
 from facesort.scanning import decoding
@@ -195,3 +196,33 @@ def test_the_cameras_own_preview_is_used_when_big_enough():
     assert photo.pixels.shape == (683, 1024, 3)
     assert photo.scale == pytest.approx(DNG_SIZE[0] / 1024)
     assert (photo.info.width, photo.info.height, photo.info.orientation) == (*DNG_SIZE, 1)
+
+
+def inside(point: tuple[float, float], box: list[float]) -> bool:
+    x, y, w, h = box
+    return x <= point[0] <= x + w and y <= point[1] <= y + h
+
+
+def test_a_bayer_raw_without_a_preview_is_developed_and_its_faces_found(cli, tmp_path):
+    """Real sensor data: the photo mosaicked into RGGB, stored sideways by a
+    camera held upright (orientation 6), no preview; LibRaw demosaics it."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    upright = Image.open(GROUP / "two_people.jpg").convert("RGB").crop((0, 0, 1126, 660))
+    upright.save(folder / "reference.jpg", quality=95)
+    path = bayer_dng(upright, folder / "IMG_0003.DNG", orientation=6)
+    photo = decoding.read_and_decode(path, 640)
+    # Developed at half size, upright; the size recorded is the RAW's own.
+    assert photo.pixels.shape == (330, 563, 3) and photo.scale == 2.0
+    assert (photo.info.width, photo.info.height, photo.info.orientation) == (1126, 660, 6)
+    assert photo.info.taken_at == "2021-07-14T10:30:00"
+
+    assert json.loads(cli("scan", str(folder), "--json").stdout)["failed"] == 0
+    records = export(cli)
+    raw, ref = records["IMG_0003.DNG"], records["reference.jpg"]
+    assert (raw["width"], raw["height"]) == (1126, 660)
+    assert len(raw["faces"]) == len(ref["faces"]) == 2
+    for face, known in zip(sorted(raw["faces"], key=lambda f: f["box"]),
+                           sorted(ref["faces"], key=lambda f: f["box"])):
+        assert inside(centre(face["box"]), known["box"])
+        assert face["box"][2] == pytest.approx(known["box"][2], rel=0.1)
