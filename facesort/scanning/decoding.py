@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facesort.config import HEIF_EXTENSIONS, RAW_EXTENSIONS
+from facesort.config import HEIF_EXTENSIONS
 from facesort.errors import PhotoError
+from facesort.scanning.walk import is_raw_name
 
 # Pillow's own guard stops at 179 megapixels, below what 200 MP phones and
 # medium-format cameras produce; facesort checks the size itself instead, with
@@ -244,16 +245,12 @@ def load_upright(image: Image.Image, data: bytes, orientation: int, long_side: i
 
 
 def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
-    """Decode ``data`` (the bytes of ``path``) upright, with at least
-    ``long_side`` pixels on its long side where the photo has them (see
-    ``load_upright``; a camera RAW: ``raw.decode_raw``)."""
+    """Decode ``data`` (the bytes of ``path``, a photo other than a camera
+    RAW: those LibRaw reads itself, see ``read_and_decode``) upright, with at
+    least ``long_side`` pixels on its long side where the photo has them (see
+    ``load_upright``)."""
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
-    if path.suffix.lower() in RAW_EXTENSIONS:
-        # Imported here: rawpy is loaded only once a RAW is met.
-        from facesort.scanning import raw
-
-        return raw.decode_raw(path, data, long_side)
     image = _open(path, io.BytesIO(data))
     stored_w, stored_h = image.size
     if stored_w * stored_h > MAX_PIXELS:
@@ -279,7 +276,12 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
 
 
 def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
-    """Decode a photo straight from disk, for photos outside the scan loop."""
+    """Decode a photo straight from disk (a camera RAW: ``raw.decode_raw``)."""
+    if is_raw_name(path):
+        # Imported here: rawpy is loaded only once a RAW is met.
+        from facesort.scanning import raw
+
+        return raw.decode_raw(Path(path), long_side)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
