@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -226,3 +227,14 @@ def test_a_bayer_raw_without_a_preview_is_developed_and_its_faces_found(cli, tmp
                            sorted(ref["faces"], key=lambda f: f["box"])):
         assert inside(centre(face["box"]), known["box"])
         assert face["box"][2] == pytest.approx(known["box"][2], rel=0.1)
+
+
+def test_a_raw_whose_name_is_not_utf8_is_read(cli, tmp_path, made):
+    """LibRaw is handed the name as UTF-8: a name from an old Latin-1 disk is
+    read through the file's bytes instead."""
+    folder = tmp_path / "old disk"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.dng")
+    shutil.copy(made["two.dng"], folder / name)
+    summary = json.loads(cli("scan", str(folder), "--json").stdout)
+    assert (summary["new"], summary["failed"], summary["faces"]) == (1, 0, 2)
