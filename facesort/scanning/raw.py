@@ -28,6 +28,7 @@ from PIL import Image
 
 from facesort.config import DEFAULT_DET_SIZE
 from facesort.errors import PhotoError
+from facesort.scanning.libjpeg_quiet import quiet_libjpeg
 from facesort.scanning.decoding import (
     DecodedPhoto, PhotoInfo, capture_time, load_upright, swaps_axes,
 )
@@ -50,7 +51,8 @@ def _preview(raw: rawpy.RawPy) -> tuple[Image.Image, bytes] | None:
     """The embedded preview, opened but not decoded, with its bytes; None
     where the RAW has none that Pillow can open."""
     try:
-        thumb = raw.extract_thumb()
+        with quiet_libjpeg():
+            thumb = raw.extract_thumb()
     except rawpy.LibRawError:
         return None
     if thumb.format == rawpy.ThumbFormat.BITMAP:
@@ -108,7 +110,9 @@ def decode_raw(path: Path, long_side: int | None) -> DecodedPhoto:
     except OSError as exc:
         raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc
     try:
-        with _open(path) as raw:
+        with quiet_libjpeg():
+            raw = _open(path)
+        with raw:
             sizes = raw.sizes
             orientation = _FLIP_TO_ORIENTATION.get(sizes.flip, 1)
             stored = (sizes.width, sizes.height)
@@ -125,7 +129,8 @@ def decode_raw(path: Path, long_side: int | None) -> DecodedPhoto:
                     image = None
             if image is None:
                 # LibRaw turns the developed image upright itself.
-                developed = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+                with quiet_libjpeg():
+                    developed = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
                 image = Image.fromarray(developed)
                 # Brought to the detector's size as a preview is: a 24 MP
                 # RAW's 6 MP, held for each photo waiting for the model,

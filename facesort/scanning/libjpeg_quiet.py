@@ -1,0 +1,136 @@
+"""Keeping libjpeg's warnings about damaged data off the user's terminal.
+
+LibRaw decodes the JPEG-compressed sensor data of many DNGs with libjpeg,
+whose warnings ("Premature end of JPEG file", "Corrupt JPEG data: bad
+Huffman code") are written by C code straight to file descriptor 2; the
+user should see facesort's one line per bad file only. No thread can have a
+descriptor 2 of its own, so while any thread is inside LibRaw, descriptor 2
+is a pipe, and a forwarding thread copies everything written to it to the
+real stderr, in order, except those warning lines: what other threads write
+meanwhile (facesort's own messages, a traceback, FFmpeg's warnings about a
+clip) still reaches the user, a moment later.
+
+What this cannot hide it leaves: where the forwarding fails to start (no
+descriptor 2, as under pythonw), LibRaw runs with the real stderr. The
+stderr console decides once whether it is a terminal
+(facesort/cli/console.py), as descriptor 2 is not one while redirected.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# libjpeg's warnings (its jerror.h, JWRN_*); its errors LibRaw turns into
+# exceptions, which become facesort's line for the file.
+WARNINGS = (
+    b"Premature end of JPEG file",
+    b"Corrupt JPEG data",
+    b"Invalid SOS parameters for sequential JPEG",
+    b"Inconsistent progression sequence",
+    b"Warning: unknown JFIF revision number",
+    b"Unknown Adobe color transform code",
+    b"Application transferred too many scanlines",
+)
+# How long the last thread out waits for the forwarder to copy what is left:
+# only a child process started meanwhile, holding the pipe, makes it wait.
+_DRAIN_SECONDS = 2.0
+
+_lock = threading.Lock()
+_users = 0
+_saved: int | None = None  # the real stderr, while redirected
+_forwarder: threading.Thread | None = None
+
+
+def _could_be_warning(partial: bytes) -> bool:
+    return any(w.startswith(partial) or partial.startswith(w) for w in WARNINGS)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except OSError:  # stderr closed or gone: nothing to tell
+            return
+
+
+def _forward(source: int, target: int) -> None:
+    """Copy ``source`` to ``target`` line by line without libjpeg's warnings;
+    a line that cannot be one (a progress bar's) goes at once, unfinished."""
+    pending = b""
+    try:
+        while chunk := os.read(source, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if not line.startswith(WARNINGS))
+            if pending and not _could_be_warning(pending):
+                kept, pending = kept + pending, b""
+            if kept:
+                _write_all(target, kept)
+        if pending and not pending.startswith(WARNINGS):
+            _write_all(target, pending)
+    finally:
+        os.close(source)
+        os.close(target)
+
+
+def _redirect() -> None:
+    global _saved, _forwarder
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    try:
+        forwarder = threading.Thread(target=_forward, args=(read_end, os.dup(saved)),
+                                     name="libjpeg-quiet", daemon=True)
+        forwarder.start()
+        os.dup2(write_end, 2)
+    except BaseException:
+        os.close(saved)
+        os.close(write_end)
+        raise
+    os.close(write_end)  # descriptor 2 is now the pipe's only writer
+    _saved, _forwarder = saved, forwarder
+
+
+def _restore() -> None:
+    global _saved, _forwarder
+    sys.stderr.flush()
+    os.dup2(_saved, 2)  # closes the pipe: the forwarder copies the rest and ends
+    os.close(_saved)
+    _forwarder.join(_DRAIN_SECONDS)
+    _saved = _forwarder = None
+
+
+def _enter() -> bool:
+    global _users
+    with _lock:
+        if _users == 0:
+            try:
+                _redirect()
+            except OSError:
+                return False
+        _users += 1
+        return True
+
+
+def _leave() -> None:
+    global _users
+    with _lock:
+        _users -= 1
+        if _users == 0:
+            _restore()
+
+
+@contextmanager
+def quiet_libjpeg() -> Iterator[None]:
+    """Around a call into LibRaw, from any thread."""
+    if not _enter():
+        yield
+        return
+    try:
+        yield
+    finally:
+        _leave()
