@@ -3,8 +3,8 @@
 A RAW is scanned through the JPEG preview the camera embeds in it, which is
 fast to decode and full or nearly full size. Where there is no usable preview
 (none, too small for the detector, or framed other than the RAW), the raw
-data is developed at half size instead, which takes about a second for a
-24-megapixel file.
+data is developed at half size instead, which takes about 0.4 s for a
+24-megapixel file against 0.06 s for its preview (bench/raw.py).
 
 The photo's recorded size is the RAW's own (as LibRaw develops it, upright),
 not the preview's, so that sidecar regions are relative to the RAW as
