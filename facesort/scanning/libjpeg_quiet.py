@@ -77,9 +77,15 @@ def _forward(source: int, target: int) -> None:
         os.close(target)
 
 
+def _flush() -> None:
+    """What Python holds for stderr goes out before descriptor 2 changes."""
+    if sys.stderr is not None:
+        sys.stderr.flush()
+
+
 def _redirect() -> None:
     global _saved, _forwarder
-    sys.stderr.flush()
+    _flush()
     saved = os.dup(2)
     read_end, write_end = os.pipe()
     try:
@@ -97,7 +103,7 @@ def _redirect() -> None:
 
 def _restore() -> None:
     global _saved, _forwarder
-    sys.stderr.flush()
+    _flush()
     os.dup2(_saved, 2)  # closes the pipe: the forwarder copies the rest and ends
     os.close(_saved)
     _forwarder.join(_DRAIN_SECONDS)
