@@ -10,10 +10,12 @@ real stderr, in order, except those warning lines: what other threads write
 meanwhile (facesort's own messages, a traceback, FFmpeg's warnings about a
 clip) still reaches the user, a moment later.
 
-What this cannot hide it leaves: where the forwarding fails to start (no
-descriptor 2, as under pythonw), LibRaw runs with the real stderr. The
-stderr console decides once whether it is a terminal
-(facesort/cli/console.py), as descriptor 2 is not one while redirected.
+Limits: where the forwarding cannot start (no descriptor 2, as under
+pythonw), LibRaw runs with the real stderr, warnings and all; on Windows a
+LibRaw built against another C runtime keeps its own descriptor 2 (untested
+there). A process that dies inside LibRaw may lose what was written in that
+moment with the forwarder. Descriptor 2 is not a terminal while redirected,
+so the stderr console decides once whether it is one (facesort/cli/console.py).
 """
 
 from __future__ import annotations
