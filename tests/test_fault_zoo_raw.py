@@ -46,8 +46,9 @@ def test_what_other_threads_write_meanwhile_still_reaches_stderr(capfd):
     for thread in threads:
         thread.start()
     with quiet_libjpeg():
-        inside_other = b"Corrupt JPEG data: bad Huffman code\nscanning 3/10\r"
-        os.write(2, inside_other)
+        # A progress bar's unfinished line with a warning right behind it,
+        # as the pipe gives them when one follows the other.
+        os.write(2, b"scanning 3/10\rCorrupt JPEG data: bad Huffman code\n")
     for thread in threads:
         thread.join()
     os.write(2, b"after\n")

@@ -21,6 +21,7 @@ so the stderr console decides once whether it is one (facesort/cli/console.py).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -47,8 +48,23 @@ _saved: int | None = None  # the real stderr, while redirected
 _forwarder: threading.Thread | None = None
 
 
-def _could_be_warning(partial: bytes) -> bool:
-    return any(w.startswith(partial) or partial.startswith(w) for w in WARNINGS)
+# A warning is written whole, in one write, but may follow another thread's
+# unfinished line (a progress bar's) in what the pipe gives.
+_WARNING = re.compile(b"(?:" + b"|".join(map(re.escape, WARNINGS)) + b")[^\n]*\n")
+_WARNING_AT_END = re.compile(b"(?:" + b"|".join(map(re.escape, WARNINGS)) + b")[^\n]*$")
+
+
+def _unfinished_warning(data: bytes) -> int:
+    """Where a warning that may still be being written starts at the end of
+    ``data`` (all of it ahead of any newline), else ``len(data)``."""
+    found = _WARNING_AT_END.search(data)
+    if found:
+        return found.start()
+    for warning in WARNINGS:
+        for size in range(min(len(warning), len(data)), 0, -1):
+            if data.endswith(warning[:size]):
+                return len(data) - size
+    return len(data)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -61,18 +77,17 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _forward(source: int, target: int) -> None:
-    """Copy ``source`` to ``target`` line by line without libjpeg's warnings;
-    a line that cannot be one (a progress bar's) goes at once, unfinished."""
+    """Copy ``source`` to ``target`` without libjpeg's warnings, at once:
+    only what may be the start of a warning waits for more."""
     pending = b""
     try:
         while chunk := os.read(source, 65536):
-            *lines, pending = (pending + chunk).split(b"\n")
-            kept = b"".join(line + b"\n" for line in lines if not line.startswith(WARNINGS))
-            if pending and not _could_be_warning(pending):
-                kept, pending = kept + pending, b""
-            if kept:
-                _write_all(target, kept)
-        if pending and not pending.startswith(WARNINGS):
+            pending = _WARNING.sub(b"", pending + chunk)
+            ready = _unfinished_warning(pending)
+            if ready:
+                _write_all(target, pending[:ready])
+                pending = pending[ready:]
+        if pending := _WARNING_AT_END.sub(b"", pending):
             _write_all(target, pending)
     finally:
         os.close(source)
