@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bayer_dng import bayer_dng
 from conftest import DATA, GROUP
 from facesort.config import RAW_EXTENSIONS
 from facesort.scanning import decoding
@@ -195,3 +197,82 @@ def test_the_cameras_own_preview_is_used_when_big_enough():
     assert photo.pixels.shape == (683, 1024, 3)
     assert photo.scale == pytest.approx(DNG_SIZE[0] / 1024)
     assert (photo.info.width, photo.info.height, photo.info.orientation) == (*DNG_SIZE, 1)
+
+
+def inside(point: tuple[float, float], box: list[float]) -> bool:
+    x, y, w, h = box
+    return x <= point[0] <= x + w and y <= point[1] <= y + h
+
+
+def test_a_bayer_raw_without_a_preview_is_developed_and_its_faces_found(cli, tmp_path):
+    """Real sensor data: the photo mosaicked into RGGB, stored sideways by a
+    camera held upright (orientation 6), no preview; LibRaw demosaics it."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    upright = Image.open(GROUP / "two_people.jpg").convert("RGB").crop((0, 0, 1126, 660))
+    upright.save(folder / "reference.jpg", quality=95)
+    path = bayer_dng(upright, folder / "IMG_0003.DNG", orientation=6)
+    photo = decoding.read_and_decode(path, 640)
+    # Developed at half size, upright; the size recorded is the RAW's own.
+    assert photo.pixels.shape == (330, 563, 3) and photo.scale == 2.0
+    assert (photo.info.width, photo.info.height, photo.info.orientation) == (1126, 660, 6)
+    assert photo.info.taken_at == "2021-07-14T10:30:00"
+
+    assert json.loads(cli("scan", str(folder), "--json").stdout)["failed"] == 0
+    records = export(cli)
+    raw, ref = records["IMG_0003.DNG"], records["reference.jpg"]
+    assert (raw["width"], raw["height"]) == (1126, 660)
+    assert len(raw["faces"]) == len(ref["faces"]) == 2
+    for face, known in zip(sorted(raw["faces"], key=lambda f: f["box"]),
+                           sorted(ref["faces"], key=lambda f: f["box"])):
+        assert inside(centre(face["box"]), known["box"])
+        assert face["box"][2] == pytest.approx(known["box"][2], rel=0.1)
+
+
+def test_a_raw_whose_name_is_not_utf8_is_read(cli, tmp_path, made):
+    """LibRaw is handed the name as UTF-8: a name from an old Latin-1 disk is
+    read through the file's bytes instead."""
+    folder = tmp_path / "old disk"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.dng")
+    shutil.copy(made["two.dng"], folder / name)
+    summary = json.loads(cli("scan", str(folder), "--json").stdout)
+    assert (summary["new"], summary["failed"], summary["faces"]) == (1, 0, 2)
+
+
+@pytest.fixture
+def raw_and_jpeg(cli, tmp_path, made) -> Path:
+    """IMG_0001.CR2 + IMG_0001.JPG, as a camera set to RAW+JPEG writes them
+    (same stem, same capture time), scanned."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    shutil.copy(made["two.dng"], folder / "IMG_0001.CR2")  # LibRaw reads by content
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = DNG_TAKEN.replace("-", ":").replace("T", " ")
+    Image.open(made["two.jpg"]).save(folder / "IMG_0001.JPG", quality=92, exif=exif)
+    summary = json.loads(cli("scan", str(folder), "--json").stdout)
+    assert (summary["new"], summary["failed"]) == (2, 0)
+    return folder
+
+
+def test_a_raw_and_a_jpeg_of_one_shot_are_two_photos(cli, raw_and_jpeg):
+    records = export(cli)
+    raw, shot = records["IMG_0001.CR2"], records["IMG_0001.JPG"]
+    assert raw["taken_at"] == shot["taken_at"] == DNG_TAKEN
+    assert len(raw["faces"]) == len(shot["faces"]) == 2
+    assert raw["faces"][0]["id"] not in {face["id"] for face in shot["faces"]}
+
+
+def test_one_stem_sidecar_keeps_the_names_of_a_raw_and_its_jpeg(cli, raw_and_jpeg):
+    """Lightroom's sidecar name (IMG_0001.xmp) is the same for both photos:
+    it must hold the names of both, and stay as it is when written again."""
+    # Different names on each, so that losing either's shows.
+    name_faces(cli, "IMG_0001.CR2", "Ada", "Ben")
+    name_faces(cli, "IMG_0001.JPG", "Cy", "Dee")
+    assert cli("write", "--sidecar-name", "stem").exit_code == 0
+    assert sorted(p.name for p in raw_and_jpeg.glob("*.xmp")) == ["IMG_0001.xmp"]
+    sidecar = raw_and_jpeg / "IMG_0001.xmp"
+    written = sidecar.read_bytes()
+    assert sorted(exiftool(sidecar)["PersonInImage"]) == ["Ada", "Ben", "Cy", "Dee"]
+    assert cli("write", "--sidecar-name", "stem").exit_code == 0
+    assert sidecar.read_bytes() == written

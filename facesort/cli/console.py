@@ -18,7 +18,12 @@ from rich.progress import (
 from rich.text import Text
 
 stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+# Whether stderr is a terminal is decided once, here: rich asks again at every
+# write, and while LibRaw decodes, descriptor 2 is briefly a pipe
+# (facesort/scanning/libjpeg_quiet.py), which would cost the progress bar its
+# cursor moves.
+stderr = Console(stderr=True, soft_wrap=True, highlight=False,
+                 force_terminal=Console(stderr=True).is_terminal)
 
 
 class _RateColumn(ProgressColumn):

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facesort.config import HEIF_EXTENSIONS, RAW_EXTENSIONS
+from facesort.config import HEIF_EXTENSIONS
 from facesort.errors import PhotoError
+from facesort.scanning.walk import is_raw_name
 
 # Pillow's own guard stops at 179 megapixels, below what 200 MP phones and
 # medium-format cameras produce; facesort checks the size itself instead, with
@@ -281,10 +282,11 @@ def load_upright(image: Image.Image, data: bytes, orientation: int, long_side: i
 
 
 def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
-    """Decode ``data`` (the bytes of ``path``) upright, with at least
-    ``long_side`` pixels on its long side where the photo has them (see
-    ``load_upright``; a camera RAW: ``raw.decode_raw``). What the decoder
-    warned about (corrupt EXIF data) comes back as the photo's notes."""
+    """Decode ``data`` (the bytes of ``path``, a photo other than a camera
+    RAW: those LibRaw reads itself, see ``read_and_decode``) upright, with at
+    least ``long_side`` pixels on its long side where the photo has them (see
+    ``load_upright``). What the decoder warned about (corrupt EXIF data) comes
+    back as the photo's notes."""
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
     with _notes() as notes:
@@ -295,11 +297,6 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
 
 
 def _decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
-    if path.suffix.lower() in RAW_EXTENSIONS:
-        # Imported here: rawpy is loaded only once a RAW is met.
-        from facesort.scanning import raw
-
-        return raw.decode_raw(path, data, long_side)
     image = _open(path, io.BytesIO(data))
     stored_w, stored_h = image.size
     if stored_w * stored_h > MAX_PIXELS:
@@ -325,12 +322,17 @@ def _decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
 
 
 def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
-    """Decode a photo straight from disk, for photos outside the scan loop."""
+    """Decode a photo straight from disk (a camera RAW: ``raw.decode_raw``)."""
     try:
         # A named pipe or a device would block the read forever (the scan's
         # walk skips them; 'who' and 'verify' take any path).
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise PhotoError(path, "not a regular file (a pipe or a device?): give a photo")
+        if is_raw_name(path):
+            # Imported here: rawpy is loaded only once a RAW is met.
+            from facesort.scanning import raw
+
+            return raw.decode_raw(Path(path), long_side)
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc

@@ -8,11 +8,15 @@ frame a second, and its faces are linked across frames into tracks
 (facesort/scanning/tracks.py), each stored as one face.
 
 Reading (and hashing) and decoding run in worker threads ahead of the model;
-Pillow and onnxruntime release the GIL, so the two overlap.
+Pillow and onnxruntime release the GIL, so the two overlap. A camera RAW is
+hashed as it is streamed, not held: LibRaw reads what it needs of the file
+when decoding, so the RAWs in flight (up to READ_AHEAD + DECODE_AHEAD, at
+25-60 MB each) do not add up (bench/raw.py).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -31,7 +35,7 @@ from facesort.engine.thresholds import thresholds_for
 from facesort.errors import PhotoError, shown
 from facesort.scanning.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
-from facesort.scanning.walk import FileEntry, is_video_name, walk_photos
+from facesort.scanning.walk import FileEntry, is_raw_name, is_video_name, walk_photos
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,6 +55,10 @@ class ScanOptions:
     workers: int = 2
     device: str = "auto"  # a key of engine.DEVICES, or auto
     videos: bool = True  # scan video clips too
+
+
+# Of a file's bytes, whole or streamed (the same digest either way).
+_content_hash = functools.partial(hashlib.blake2b, digest_size=20)
 
 
 def _ignore(*_args) -> None:
@@ -188,6 +196,10 @@ class _Item:
     @property
     def is_clip(self) -> bool:
         return is_video_name(self.entry.path)
+
+    @property
+    def is_raw(self) -> bool:
+        return is_raw_name(self.entry.path)
 
 
 def _ordered_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
@@ -356,11 +368,14 @@ class Scanner:
                 self._timings.add("read", since)
                 return item
             with open(item.entry.path, "rb") as handle:
-                item.data = handle.read()
+                if item.is_raw:
+                    item.content_hash = hashlib.file_digest(handle, _content_hash).hexdigest()
+                else:
+                    item.data = handle.read()
+                    item.content_hash = _content_hash(item.data).hexdigest()
         except OSError as exc:
             item.error = _os_reason(exc)
             return item
-        item.content_hash = hashlib.blake2b(item.data, digest_size=20).hexdigest()
         self._timings.add("read", since)
         return item
 
@@ -432,6 +447,8 @@ class Scanner:
         try:
             if item.is_clip:
                 item.decoded_clip = video.decode_clip(Path(item.entry.path), self.options.det_size)
+            elif item.is_raw:
+                item.photo = decoding.read_and_decode(Path(item.entry.path), self.options.det_size)
             else:
                 item.photo = decoding.decode(Path(item.entry.path), item.data, self.options.det_size)
         except PhotoError as exc:

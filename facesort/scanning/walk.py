@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from facesort.config import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS
+from facesort.config import PHOTO_EXTENSIONS, RAW_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ def is_photo_name(name: str) -> bool:
 
 def is_video_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+
+
+def is_raw_name(name: str | os.PathLike) -> bool:
+    return os.path.splitext(name)[1].lower() in RAW_EXTENSIONS
 
 
 def walk_photos(
