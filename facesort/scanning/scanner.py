@@ -78,9 +78,8 @@ class ScanEvents:
 
 
 @dataclass
-class ClipCounts:
-    """The clips' part of a scan; ``faces`` counts tracks (a person's stretch
-    of a clip, stored as one face)."""
+class Counts:
+    """What a scan did with one kind of file: photos or clips."""
 
     new: int = 0
     changed: int = 0
@@ -91,26 +90,33 @@ class ClipCounts:
     faces: int = 0
 
     @property
-    def clips(self) -> int:
+    def seen(self) -> int:
+        """The files of this kind the scan found (removed ones are gone)."""
         return self.new + self.changed + self.unchanged + self.moved + self.failed
 
-    def as_dict(self) -> dict:
-        return {"clips": self.clips, "new": self.new, "changed": self.changed,
+    def counts_dict(self, kind: str) -> dict:
+        return {kind: self.seen, "new": self.new, "changed": self.changed,
                 "unchanged": self.unchanged, "moved": self.moved, "removed": self.removed,
                 "failed": self.failed, "faces": self.faces}
 
 
 @dataclass
-class ScanReport:
+class ClipCounts(Counts):
+    """The clips' part of a scan; ``faces`` counts tracks (a person's stretch
+    of a clip, stored as one face)."""
+
+    @property
+    def clips(self) -> int:
+        return self.seen
+
+    def as_dict(self) -> dict:
+        return self.counts_dict("clips")
+
+
+@dataclass
+class ScanReport(Counts):
     """What a scan did; the counts are of photos, and ``clips`` of clips."""
 
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    moved: int = 0
-    removed: int = 0
-    failed: int = 0
-    faces: int = 0
     # The user's decisions on photos detected again: moved to the new faces,
     # or kept as orphans of their photo when no face was found at their place.
     decisions: CarryReport = field(default_factory=CarryReport)
@@ -127,18 +133,11 @@ class ScanReport:
 
     @property
     def photos(self) -> int:
-        return self.new + self.changed + self.unchanged + self.moved + self.failed
+        return self.seen
 
     def as_dict(self) -> dict:
         return {
-            "photos": self.photos,
-            "new": self.new,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "moved": self.moved,
-            "removed": self.removed,
-            "failed": self.failed,
-            "faces": self.faces,
+            **self.counts_dict("photos"),
             "decisions_carried": self.decisions.carried,
             "decisions_orphaned": self.decisions.orphaned,
             "decisions_from_packs": dict(self.decisions.from_packs),
@@ -532,7 +531,7 @@ class Scanner:
 
     # -- bookkeeping ---------------------------------------------------------------
 
-    def _counts(self, item: _Item) -> ScanReport | ClipCounts:
+    def _counts(self, item: _Item) -> Counts:
         return self.report.clips if item.is_clip else self.report
 
     def _done(self, item: _Item, faces: int) -> None:
