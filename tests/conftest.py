@@ -201,3 +201,11 @@ def group_of(cli, person: str) -> int:
     """The group holding most of ``person``'s faces."""
     counts = Counter(f["cluster"] for f in faces(cli) if person_of(f["path"]) == person and f["cluster"])
     return counts.most_common(1)[0][0]
+
+
+def one_line(result) -> str:
+    """The one line a command printed on stderr, with no traceback anywhere."""
+    assert "Traceback" not in result.output, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DLIB_PACK, GROUP, lfw_photo
+from conftest import DLIB_PACK, GROUP, lfw_photo, one_line
 from test_sidecars import exiftool, export
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,13 +25,6 @@ def folder(tmp_path) -> Path:
     folder = tmp_path / "photos"
     folder.mkdir()
     return folder
-
-
-def one_line(result) -> str:
-    assert "Traceback" not in result.output, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def run_facesort(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -65,7 +58,7 @@ def damage(db_path: Path, table: str = "faces") -> None:
 
 @pytest.mark.parametrize("command", [["status"], ["export"], ["write"], ["suggest"],
                                      ["who", str(lfw_photo("Colin_Powell", 1))]])
-def test_a_damaged_library_says_so_in_one_line(cli, library, db_path, command):
+def test_a_damaged_library_says_so_inone_line(cli, library, db_path, command):
     """facesort survives garbage written inside the library: each command says in one
     line which library is damaged and how to check and restore it, and exits 2."""
     damage(db_path)
@@ -86,7 +79,7 @@ def test_export_creates_the_folders_of_its_output_as_show_does(cli, library, tmp
     assert len(out.read_text().splitlines()) == 22
 
 
-def test_export_into_a_place_it_cannot_write_is_one_line(cli, library, tmp_path):
+def test_export_into_a_place_it_cannot_write_isone_line(cli, library, tmp_path):
     """facesort survives 'export -o' where a file stands in the way of a folder: one line, exit 2."""
     (tmp_path / "a_file").write_text("")
     result = cli("export", "-o", str(tmp_path / "a_file" / "out.jsonl"))
