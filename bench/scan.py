@@ -8,7 +8,10 @@ side: photos/s, faces/s, seconds per stage, the ratio of total time to pure
 model time (detect + embed; 1.0 would mean the model is all that costs) and the
 scan's CPU use (process CPU time over wall time, as a % of the cores this
 process may use; with the machine's load average, since its cores may be
-shared). Then
+shared). The first pack also scans
+camera RAW copies of the same photos (the real DNG in ../shared/data/raw with
+each JPEG embedded as its preview by exiftool, as a camera embeds its own), so
+RAW photos/s stands beside JPEG photos/s. Then
 runs each pack's detector on the group photos at several detector sizes and
 prints the faces found at each.
 
@@ -19,11 +22,18 @@ checked against the pasted ones: how many pasted faces each found, and how
 many of its faces lie on none (for face_recognition its detector is run again,
 as its CLI calls it, from the venv's Python, outside the timing).
 
+Video clips: the shared real clips (../shared/data/video/asl, --clips of
+them) are scanned with each pack in the same rounds, and clips/s is printed
+beside photos/s, with the sampled frames per clip and a clip's cost in photos
+(seconds per clip / seconds per photo). A one-minute 640x480 clip made of
+LFW photos (four people, cached in bench/.cache/minute.mp4) is scanned in the
+same rounds: its seconds, its cost in photos and the people it found.
+
 --intra-threads sets onnxruntime's intra-op threads of the recognizer (and
 OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
 read and decode threads, to measure one against the other.
 
-    python bench/scan.py [--photos 60] [--repeats 3]
+    python bench/scan.py [--photos 60] [--clips 20] [--repeats 3]
                          [--packs yunet_sface,../shared/models/sc_dlib,../shared/models/sc_sface]
                          [--fr-bin /tmp/frvenv/bin/face_recognition] [--intra-threads N] [--workers N]
 """
@@ -34,6 +44,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +60,7 @@ from facesort.config import resolve_pack
 from facesort.engine.face_engine import _cpu_session, load_engine
 from facesort.scanning.scanner import ScanOptions, scan
 from facesort.store import Store
-from lfw import GROUP_EXPECTED, SHARED
+from lfw import CACHE, GROUP_EXPECTED, SHARED
 
 
 
@@ -78,6 +89,24 @@ def build_photos(folder: Path, count: int, faces_per_photo: int, seed: int = 7) 
             pasted[str(path)].append((x, y, face.width, face.height))
         canvas.save(path, quality=90)
     return pasted
+
+
+RAW = SHARED / "data" / "raw" / "canon_eos_6d.dng"
+RAW_WIDTH = 1224  # the DNG's own width, which boxes in it are relative to
+
+
+def build_raws(photos: Path, folder: Path, pasted: dict[str, list]) -> dict[str, list]:
+    """A DNG in ``folder`` for each JPEG in ``photos``, with the JPEG as its
+    preview; return the pasted boxes by DNG path, in the DNG's pixels."""
+    jpegs = sorted(photos.glob("*.jpg"))
+    raw = RAW.read_bytes()
+    for jpeg in jpegs:
+        (folder / f"{jpeg.stem}.dng").write_bytes(raw)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-PreviewImage<={photos}/%f.jpg",
+                    str(folder)], check=True)
+    scale = RAW_WIDTH / Image.open(jpegs[0]).width
+    return {str(folder / f"{jpeg.stem}.dng"): [tuple(v * scale for v in box) for box in pasted[str(jpeg)]]
+            for jpeg in jpegs}
 
 
 def _share_inside(box: tuple, outer: tuple) -> float:
@@ -234,6 +263,75 @@ def face_recognition_boxes(binary: str, paths: list[str]) -> dict[str, list]:
     return found
 
 
+CLIPS = SHARED / "data" / "video" / "asl"
+
+
+def build_clips(folder: Path, count: int) -> int:
+    """Copy ``count`` of the shared clips into ``folder``; their sampled frames."""
+    from facesort.scanning import video
+
+    folder.mkdir()
+    frames = 0
+    for clip in sorted(CLIPS.glob("*.mkv"))[:count]:
+        shutil.copy(clip, folder)
+        frames += len(video.sample_times(video.decode_clip(clip, None).info.duration))
+    return frames
+
+
+# The one-minute clip: four people of LFW in three scenes, each face a few
+# shared photos in turn (a turn of the head every 3 s), drifting as a hand-held
+# phone does; the last person is seen for 3 s only, which must not be lost.
+MINUTE_SCENES = (  # (start, end, people)
+    (0, 20, ("Colin_Powell",)),
+    (20, 40, ("Colin_Powell", "Tony_Blair")),
+    (40, 57, ("Junichiro_Koizumi",)),
+    (57, 60, ("Jean_Chretien",)),
+)
+MINUTE_PEOPLE = len({person for *_, people in MINUTE_SCENES for person in people})
+
+
+def build_minute_clip(path: Path, fps: int = 30) -> Path:
+    """A 640x480 one-minute MP4 made of shared LFW photos (cached)."""
+    import math
+
+    import cv2
+    import numpy as np
+
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(19)
+    noise = Image.frombytes("RGB", (16, 12), bytes(rng.randrange(256) for _ in range(16 * 12 * 3)))
+    background = noise.resize((640, 480), Image.Resampling.BICUBIC)
+    lfw = SHARED / "data" / "lfw"
+    faces = {person: [Image.open(lfw / person / f"{person}_{n:04d}.jpg").convert("RGB").resize((200, 200))
+                      for n in range(1, 8)]
+             for *_, people in MINUTE_SCENES for person in people}
+    writer = cv2.VideoWriter(str(path) + ".tmp.mp4", cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
+    for index in range(60 * fps):
+        t = index / fps
+        _, _, people = next(scene for scene in MINUTE_SCENES if scene[0] <= t < scene[1])
+        canvas = background.copy()
+        for slot, person in enumerate(people):
+            photo = faces[person][int(t // 3) % len(faces[person])]
+            x = (220 if len(people) == 1 else 60 + 300 * slot) + 40 * math.sin(2 * math.pi * t / 7 + slot)
+            y = 140 + 20 * math.sin(2 * math.pi * t / 5 + slot)
+            canvas.paste(photo, (round(x), round(y)))
+        writer.write(cv2.cvtColor(np.asarray(canvas), cv2.COLOR_RGB2BGR))
+    writer.release()
+    os.replace(str(path) + ".tmp.mp4", path)
+    return path
+
+
+def run_clip_scan(folder: Path, pack, workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+        started = time.perf_counter()
+        report = scan(store, [folder], pack, ScanOptions(workers=workers))
+        wall = time.perf_counter() - started
+    return {"wall": wall, "clips": report.clips.new, "faces": report.clips.faces,
+            "clips/s": report.clips.new / wall}
+
+
 def median_rows(runs: list[dict]) -> dict:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -266,6 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=60)
     parser.add_argument("--faces", type=int, default=5, help="faces pasted into each photo")
+    parser.add_argument("--clips", type=int, default=20, help="shared clips to scan (0: none)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--packs", default=",".join(
         ["yunet_sface", str(SHARED / "models" / "sc_dlib"), str(SHARED / "models" / "sc_sface")]),
@@ -286,21 +385,36 @@ def main() -> None:
         if args.intra_threads:
             set_threads(pack, args.intra_threads)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    # Three folders: a scan of the photos must not also read the RAWs or the clips.
+    with (tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as raw_tmp,
+          tempfile.TemporaryDirectory() as clip_tmp):
+        folder, raw_folder = Path(tmp), Path(raw_tmp)
         started = time.perf_counter()
         pasted = build_photos(folder, args.photos, args.faces)
+        boxes = {**pasted, **build_raws(folder, raw_folder, pasted)}
         print(f"built {args.photos} photos of 3000x2000 with {args.faces} faces pasted in each "
               f"in {time.perf_counter() - started:.1f} s; {args.repeats} alternating rounds, medians; "
               f"{CORES} cores, workers {args.workers}, intra-op threads {args.intra_threads or 'default'}")
         load_before = os.getloadavg()
-        columns = [(pack.name, pack, False) for pack in packs] + [
-            (f"{packs[0].name} full", packs[0], True)]
-        runs: dict[str, list[dict]] = {label: [] for label, _, _ in columns}
-        run_scan(folder, packs[0], full_decode=False)  # warm the file cache
+        columns = [(pack.name, pack, False, folder) for pack in packs] + [
+            (f"{packs[0].name} full", packs[0], True, folder),
+            (f"{packs[0].name} RAW", packs[0], False, raw_folder)]
+        runs: dict[str, list[dict]] = {label: [] for label, *_ in columns}
+        clips = Path(clip_tmp) / "clips"
+        sampled = build_clips(clips, args.clips) if args.clips else 0
+        clip_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
+        minute = Path(clip_tmp) / "minute"
+        minute.mkdir()
+        shutil.copy(build_minute_clip(CACHE / "minute.mp4"), minute)
+        minute_runs: dict[str, list[dict]] = {pack.name: [] for pack in packs}
+        for warm in (folder, raw_folder):  # warm the file cache
+            run_scan(warm, packs[0], full_decode=False)
         for _ in range(args.repeats):
-            for label, pack, full in columns:
-                runs[label].append(run_scan(folder, pack, full, args.workers, pasted))
+            for label, pack, full, photos in columns:
+                runs[label].append(run_scan(photos, pack, full, args.workers, boxes))
+            for pack in packs if args.clips else ():
+                clip_runs[pack.name].append(run_clip_scan(clips, pack, args.workers))
+                minute_runs[pack.name].append(run_clip_scan(minute, pack, args.workers))
         load_during = os.getloadavg()
         fr = run_face_recognition(args.fr_bin, folder) if args.fr_bin else None
         if fr:
@@ -313,8 +427,25 @@ def main() -> None:
     for key in medians[packs[0].name]:
         print(f"{key:<14}" + "".join(f"{m[key]:>20.2f}" for m in medians.values()))
     first = packs[0].name
+    if args.clips:
+        print(f"\nphotos (3000x2000, {args.faces} faces) and clips (640x480, one person, "
+              f"{sampled / args.clips:.1f} sampled frames a clip), medians:")
+        print(f"{'':<14}{'photos/s':>10}{'clips/s':>10}{'clip/photo':>12}{'tracks':>8}")
+        for pack in packs:
+            clip = median_rows(clip_runs[pack.name])
+            photos_per_s = medians[pack.name]["photos/s"]
+            print(f"{pack.name:<14}{photos_per_s:>10.2f}{clip['clips/s']:>10.2f}"
+                  f"{photos_per_s / clip['clips/s']:>12.2f}{clip['faces']:>8.0f}")
+        print(f"\nthe one-minute clip ({MINUTE_PEOPLE} people, 60 samples), medians:")
+        print(f"{'':<14}{'seconds':>10}{'in photos':>10}{'tracks':>8}")
+        for pack in packs:
+            one = median_rows(minute_runs[pack.name])
+            print(f"{pack.name:<14}{one['wall']:>10.2f}{one['wall'] * medians[pack.name]['photos/s']:>10.2f}"
+                  f"{one['faces']:>8.0f}")
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
+    print(f"RAW photos/s / JPEG photos/s ({first}): "
+          f"{medians[first + ' RAW']['photos/s'] / medians[first]['photos/s']:.2f}x")
     if fr:
         ours = medians[first]
         print(f"\n{'':<14}{first:>20}{'face_recognition':>20}")

@@ -11,13 +11,19 @@ It plays the scene of tests/test_naming_terminal.py: in a temporary folder
 groups them, names three people, and runs the interactive `facesort name
 --preview 6` in a tmux window of 120x45 cells, where a second group of
 Jennifer Capriati is offered: "Also Jennifer Capriati?". It answers y,
-captures the screen with its colours, draws it cell by cell (the faces are
+captures the screen with its colours and draws it cell by cell (the faces are
 "▀" cells: the top pixel is the foreground colour, the bottom one the
-background) and puts the contact sheet that run wrote beside it. The sheet's
-faces are LFW photos, which stay out of the repository: they are blurred
-here. Then it runs the same session again on the library as it was and
-answers n. Both answers are checked on the screen's text, and the lines that
-show them are printed.
+background). That is the half-block path, which tmux gets.
+
+Below it, the same screen as a terminal with an image protocol (kitty,
+iTerm2, sixel) shows it. That one is composed, not captured (no such
+terminal runs here): each face's cells are covered with that face's
+thumbnail, cropped from the contact sheet the run wrote, as facesort's
+image escape sequences ask the terminal to draw it. Beside both, the contact
+sheet. The faces at full resolution are LFW photos, which stay out of the
+repository: they are blurred here. Then it runs the same session again on
+the library as it was and answers n. Both answers are checked on the
+screen's text, and the lines that show them are printed.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's facesort, and the test's scene
-from facesort.search.sheets import LABEL_HEIGHT, THUMB  # noqa: E402
+from facesort.search.sheets import COLUMNS as SHEET_COLUMNS, LABEL_HEIGHT, THUMB  # noqa: E402
 from test_naming_terminal import answer_offer, prepare, terminal_env  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "naming.png"
@@ -106,6 +112,45 @@ def render(screen: str) -> Image.Image:
     return image
 
 
+def plain(line: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", line)
+
+
+def sheet_faces(sheet: Image.Image, count: int) -> list[Image.Image]:
+    """The first ``count`` faces of a contact sheet (facesort.search.sheets.contact_sheet's layout)."""
+    return [sheet.crop(((i % SHEET_COLUMNS) * THUMB, LABEL_HEIGHT + (i // SHEET_COLUMNS) * (THUMB + LABEL_HEIGHT),
+                        (i % SHEET_COLUMNS + 1) * THUMB,
+                        LABEL_HEIGHT + (i // SHEET_COLUMNS) * (THUMB + LABEL_HEIGHT) + THUMB))
+            for i in range(count)]
+
+
+def with_images(screen: str, terminal: Image.Image) -> Image.Image:
+    """``terminal`` (the half-block screen drawn) with each face's cells
+    covered by that face as an image protocol draws it: the thumbnail,
+    scaled to the cells, from the contact sheet named below its row."""
+    lines = [plain(line) for line in screen.rstrip().split("\n")[:ROWS]]
+    composed = terminal.copy()
+    row = 0
+    while row < len(lines):
+        if "▀" not in lines[row]:
+            row += 1
+            continue
+        height = next(n for n in range(len(lines) - row + 1)
+                      if row + n == len(lines) or "▀" not in lines[row + n])
+        tiles = [(m.start(), m.end() - m.start()) for m in re.finditer("▀+", lines[row])]
+        named = next(re.search(r"contact sheet: (\S+)", line) for line in lines[row:] if "contact sheet:" in line)
+        for (column, width), face in zip(tiles, sheet_faces(Image.open(named[1]).convert("RGB"), len(tiles))):
+            size = (width * CELL_W, height * CELL_H)
+            composed.paste(blurred_face(face).resize(size, Image.Resampling.LANCZOS),
+                           (column * CELL_W, row * CELL_H))
+        row += height
+    return composed
+
+
+def blurred_face(face: Image.Image) -> Image.Image:
+    return face.filter(ImageFilter.GaussianBlur(16))
+
+
 def blurred(sheet: Image.Image) -> Image.Image:
     """The contact sheet with every face blurred to a shape, labels and title kept
     (the layout of facesort.search.sheets.contact_sheet)."""
@@ -113,20 +158,29 @@ def blurred(sheet: Image.Image) -> Image.Image:
     for top in range(LABEL_HEIGHT, sheet.height, THUMB + LABEL_HEIGHT):
         for left in range(0, sheet.width, THUMB):
             box = (left, top, left + THUMB, top + THUMB)
-            sheet.paste(sheet.crop(box).filter(ImageFilter.GaussianBlur(16)), box)
+            sheet.paste(blurred_face(sheet.crop(box)), box)
     return sheet
 
 
-def picture(terminal: Image.Image, sheet: Image.Image, sheet_name: str) -> Image.Image:
+def picture(blocks: Image.Image, images: Image.Image, sheet: Image.Image, sheet_name: str) -> Image.Image:
+    """The half-block screen above the composed image-protocol one, with a
+    caption over each, and the contact sheet beside them."""
     margin, caption = 16, 24
     sheet = blurred(sheet)
-    width = terminal.width + sheet.width + 3 * margin
-    height = max(terminal.height, sheet.height + caption) + 2 * margin
+    panels = [(blocks, "Half-blocks: what tmux, screen, ssh and most terminals show (a real tmux capture)"),
+              (images, "kitty, iTerm2, sixel: composed from the same run's thumbnails where facesort "
+                       "draws them (not a capture; faces blurred: LFW photos)")]
+    width = blocks.width + sheet.width + 3 * margin
+    height = max(sum(panel.height + caption for panel, _ in panels) + margin, sheet.height + caption) + 2 * margin
     out = Image.new("RGB", (width, height), (255, 255, 255))
-    out.paste(terminal, (margin, margin))
-    left = terminal.width + 2 * margin
-    ImageDraw.Draw(out).text((left, margin), f"{sheet_name} (faces blurred here: LFW photos)",
-                             fill=(60, 60, 60), font=FONT)
+    draw = ImageDraw.Draw(out)
+    top = margin
+    for panel, text in panels:
+        draw.text((margin, top), text, fill=(60, 60, 60), font=FONT)
+        out.paste(panel, (margin, top + caption))
+        top += caption + panel.height + margin
+    left = blocks.width + 2 * margin
+    draw.text((left, margin), f"{sheet_name} (faces blurred: LFW photos)", fill=(60, 60, 60), font=FONT)
     out.paste(sheet, (left, margin + caption))
     return out
 
@@ -145,7 +199,8 @@ def main() -> None:
         if f"group {group} is Jennifer Capriati" not in text:
             raise SystemExit(f"y did not name group {group}:\n{text}")
         said(text)
-        picture(render(screen), Image.open(sheet), sheet.name).save(OUTPUT, optimize=True)
+        blocks = render(screen)
+        picture(blocks, with_images(screen, blocks), Image.open(sheet), sheet.name).save(OUTPUT, optimize=True)
 
         # The library as it was before y: the first session was stopped at a
         # prompt, so its write-ahead log is still there and must go too.

@@ -31,10 +31,18 @@ DEFAULT_DET_SIZE = 640
 # Faces smaller than this (shorter side, in displayed pixels) are background
 # strangers far more often than people a user wants to name.
 DEFAULT_MIN_FACE_SIZE = 40
+# Camera RAW files, read through LibRaw (rawpy): facesort/scanning/raw.py.
+RAW_EXTENSIONS = frozenset({
+    ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".sr2", ".dng", ".orf", ".raf",
+    ".rw2", ".pef", ".srw", ".3fr", ".iiq", ".erf", ".mef", ".mos", ".x3f",
+})
 PHOTO_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
-)
+) | RAW_EXTENSIONS
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
+# Clips phones and cameras record; read with OpenCV's FFmpeg backend
+# (facesort/scanning/video.py, docs/video.md).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".3gp"})
 
 
 def default_db_path() -> Path:

@@ -67,6 +67,22 @@ class StoreError(FacesortError):
         super().__init__(f"{shown(db_path)}: {cause}")
 
 
+class LibraryDamagedError(StoreError):
+    """SQLite found the library's file damaged (a failing disk, an interrupted copy)."""
+
+    def __init__(self, db_path: Path, cause: str):
+        super().__init__(
+            db_path,
+            f"the library is damaged ({cause}): 'facesort check' lists what is wrong, and "
+            "'facesort restore' rebuilds your decisions into a fresh library",
+        )
+
+
+def is_damage(exc: Exception) -> bool:
+    """SQLite's word for a damaged file (SQLITE_CORRUPT and its kinds)."""
+    return (getattr(exc, "sqlite_errorname", None) or "").startswith("SQLITE_CORRUPT")
+
+
 class PackMismatchError(StoreError):
     """A pack name already in the library now points at different model files."""
 

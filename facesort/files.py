@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
+
+
+# The longest file name most file systems take (ext4, APFS, NTFS, btrfs).
+NAME_MAX = 255
+# A temporary file older than this was left by a write that was killed: a
+# write in progress takes milliseconds.
+STALE_SECONDS = 600
+
+
+def _temporary_name(name: str, token: str) -> str:
+    """``.NAME.TOKEN.tmp``, with as much of NAME's start cut off as the
+    longest file name needs: its end, the extension, tells whose it is."""
+    raw = os.fsencode(name)
+    excess = len(raw) + len(f"..{token}.tmp") - NAME_MAX
+    if excess > 0:
+        raw = raw[excess:]
+        while raw and raw[0] & 0xC0 == 0x80:  # not in the middle of a UTF-8 letter
+            raw = raw[1:]
+    return f".{os.fsdecode(raw)}.{token}.tmp"
+
+
+def remove_stale_temporaries(folder: Path, suffix: str) -> int:
+    """Remove the temporary files that an ``atomic_write`` of a file ending
+    in ``suffix`` left in ``folder`` when it was killed; how many."""
+    pattern = re.compile(r"\..*" + re.escape(suffix) + r"\.[0-9a-f]{8}\.tmp")
+    removed = 0
+    try:
+        with os.scandir(folder) as entries:
+            stale = [entry.path for entry in entries if pattern.fullmatch(entry.name)
+                     and entry.is_file(follow_symlinks=False)
+                     and entry.stat(follow_symlinks=False).st_mtime < time.time() - STALE_SECONDS]
+    except OSError:
+        return 0  # the writes that follow say what is wrong with the folder
+    for path in stale:
+        with suppress(FileNotFoundError):  # another write removed it first
+            os.unlink(path)
+            removed += 1
+    return removed
 
 
 def _create_beside(path: Path) -> tuple[int, Path]:
@@ -16,7 +56,7 @@ def _create_beside(path: Path) -> tuple[int, Path]:
     the kernel applies the umask (and any default ACL) as for any new file;
     ``tempfile.mkstemp`` would make it 0600 whatever the user asked for."""
     while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(_temporary_name(path.name, secrets.token_hex(4)))
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from conftest import GROUP, lfw_photo
+from conftest import DATA, GROUP, lfw_photo
 from facesort.scanning import scanner as scan_module
 
 
@@ -38,6 +38,8 @@ def messy(tmp_path, monkeypatch):
     (folder / "text.png").write_text("this is not a picture\n")
     shutil.copy(GROUP / "two_people.jpg", folder / "really_a_jpeg.png")
     (folder / "bomb.png").write_bytes(_png_header_only(40_000, 40_000))
+    (folder / "truncated.dng").write_bytes((DATA / "raw" / "canon_eos_6d.dng").read_bytes()[:100_000])
+    (folder / "corrupt.NEF").write_bytes(os.urandom(5000))
     unreadable = folder / "locked.jpg"
     shutil.copy(lfw_photo("Hans_Blix"), unreadable)
     unreadable.chmod(0)
@@ -59,6 +61,8 @@ EXPECTED_REASONS = {
     "corrupt.jpg": "not an image",
     "text.png": "not an image",
     "bomb.png": "megapixel limit",
+    "truncated.dng": "corrupt or truncated raw file",
+    "corrupt.NEF": "not a raw file",
     "locked.jpg": "permission denied",
 }
 
@@ -86,7 +90,7 @@ def test_failed_files_are_listed_by_status_and_retried(cli, messy):
     # Fix one file: the next scan picks it up; the good photos stay untouched.
     shutil.copy(lfw_photo("Tony_Blair"), messy / "truncated.jpg")
     again = json.loads(cli("scan", str(messy), "--json").stdout)
-    assert (again["new"], again["failed"], again["unchanged"]) == (1, 5, 2)
+    assert (again["new"], again["failed"], again["unchanged"]) == (1, len(EXPECTED_REASONS) - 1, 2)
 
 
 def test_a_photo_that_breaks_keeps_what_was_stored(cli, tmp_path):

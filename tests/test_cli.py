@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shlex
 import subprocess
 import sys
 
@@ -31,6 +33,41 @@ def test_python_m_facesort_runs():
     result = subprocess.run([sys.executable, "-m", "facesort", "--version"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("facesort ")
+
+
+def test_help_reads_as_options_and_values_not_python_types(cli):
+    def usage(command: str) -> str:
+        return next(line.strip() for line in cli(command, "--help").stdout.splitlines()
+                    if "Usage:" in line)
+
+    assert usage("scan") == "Usage: facesort scan [OPTIONS] ROOTS..."
+    assert usage("assign") == "Usage: facesort assign [OPTIONS] FACE... NAME"
+    assert usage("write") == "Usage: facesort write [OPTIONS] [PATH...]"
+    # The flag is followed by its help, not by a type; the help may wrap in a narrow terminal.
+    flat = " ".join(cli("scan", "--help").stdout.replace("│", " ").split())
+    assert "--follow-symlinks Follow symbolic" in flat and "BOOL" not in flat.upper()
+
+
+def _in_bash(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """facesort run from a bash, as a user's shell runs it."""
+    command = " ".join([shlex.quote(sys.executable), "-m", "facesort", *map(shlex.quote, args)])
+    return subprocess.run(["bash", "--norc", "--noprofile", "-c", command], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **env})
+
+
+def test_shell_completion_script_completes_commands_and_options(isolated_home):
+    script = _in_bash("--show-completion")
+    assert script.returncode == 0, script.stderr
+    assert "_FACESORT_COMPLETE=complete_bash" in script.stdout
+    assert "complete -o default -F _facesort_completion facesort" in script.stdout
+    # What bash asks when the user presses Tab after "facesort sc" and "facesort name --pre".
+    assert _in_bash(_FACESORT_COMPLETE="complete_bash", COMP_WORDS="facesort sc",
+                    COMP_CWORD="1").stdout.split() == ["scan"]
+    assert "--preview" in _in_bash(_FACESORT_COMPLETE="complete_bash",
+                                   COMP_WORDS="facesort name --pre", COMP_CWORD="2").stdout.split()
+    installed = _in_bash("--install-completion")
+    assert installed.returncode == 0, installed.stderr
+    assert "facesort" in (isolated_home / ".bashrc").read_text()
 
 
 def test_a_missing_model_pack_is_one_clear_line(cli, photos, isolated_home):

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sqlite3
+from collections import Counter
 
 from PIL import Image, ImageFilter
 
@@ -268,3 +269,33 @@ def test_an_old_library_gets_quality_scores_and_refusals_on_upgrade(db_path):
         assert big > 0.5 and small == 0.0
         assert [f.id for f in store.poor_faces()] == [2]
         assert store.refusals() == set()
+
+
+def test_split_keeps_one_adult_whole_and_pulls_two_look_alikes_apart(cli, tmp_path):
+    """By default split leaves one person with 20 photos in one or two parts
+    (it once cut 22 faces into 14), and separates two people named as one:
+    Angelina Jolie and Jennifer Lopez, the nearest two in the shared LFW."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for person, count in (("Angelina_Jolie", 20), ("Jennifer_Lopez", 8)):
+        for n in range(1, count + 1):
+            shutil.copy(lfw_photo(person, n), folder / f"{person}_{n}.jpg")
+    assert cli("scan", str(folder), "--quiet").exit_code == 0
+    face_of = {f["path"].rsplit("/", 1)[1]: str(f["id"]) for f in faces(cli)}
+    angelina = [face_of[f"Angelina_Jolie_{n}.jpg"] for n in range(1, 21)]
+    cli("assign", *angelina, "Angelina")
+    alone = cli("split", "Angelina", "--preview", "0", input="q\n")
+    assert alone.exit_code == 0, alone.output
+    parts = re.search(r"part 1 of (\d+)", alone.stdout)
+    assert parts is None or int(parts[1]) <= 2, alone.stdout
+    jennifer = [face_of[f"Jennifer_Lopez_{n}.jpg"] for n in range(1, 9)]
+    cli("assign", *angelina[:8], *jennifer, "Pat")
+    # Two main parts, and at most a stray face of its own.
+    mixed = cli("split", "Pat", "--preview", "0", input="First\nSecond\nq\n")
+    assert re.search(r"Pat, part 1 of [23]: ", mixed.stdout), mixed.stdout
+    named = Counter((face["person"], person_of(face["path"])) for face in faces(cli)
+                    if face["person"] in ("Pat", "First", "Second"))
+    first = {who for name, who in named if name == "First"}
+    second = {who for name, who in named if name == "Second"}
+    assert len(first) == len(second) == 1 and first != second, named
+    assert sum(count for (name, _), count in named.items() if name == "Pat") <= 1

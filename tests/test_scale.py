@@ -279,7 +279,8 @@ def test_people_reads_the_person_indexes_not_the_pack(cli, library, db_path):
 
 
 @pytest.mark.parametrize("command", [["people"], ["clusters", "--all"], ["status"],
-                                     ["find", "Tony"], ["show", "Tony", "--json"], ["export"]])
+                                     ["find", "Tony"], ["show", "Tony", "--json"], ["export"],
+                                     ["person", "Tony"]])
 def test_read_commands_start_without_numpy(cli, library, db_path, command):
     """facesort survives being asked often: the read commands never load numpy or the models."""
     cluster_report(cli)

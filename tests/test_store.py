@@ -82,8 +82,11 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
         scan(store, [lfw_photo("Colin_Powell")], pack)
         before = [(p.path, [f.box for f in p.faces]) for p in store.export_photos(1)]
     with sqlite3.connect(db_path) as old:
-        for trigger in ("face_decision_changed", "face_with_decision_added"):
+        copy_triggers = [name for (name,) in old.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'copy_%'")]
+        for trigger in ("face_decision_changed", "face_with_decision_added", *copy_triggers):
             old.execute(f"DROP TRIGGER {trigger}")
+        old.execute("DROP INDEX faces_ignored")
         for column in ("cluster_id", "person_id", "person_source", "auto_person_id",
                        "auto_distance", "ignored", "quality"):
             old.execute("DROP INDEX IF EXISTS faces_by_cluster")
@@ -92,7 +95,12 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
             old.execute("DROP INDEX IF EXISTS faces_by_quality")
             old.execute(f"ALTER TABLE faces DROP COLUMN {column}")
         old.execute("DROP INDEX photos_failed")
-        for table in ("adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
+        old.execute("DROP INDEX photos_by_real_path")
+        old.execute("ALTER TABLE photos DROP COLUMN real_path")
+        old.execute("ALTER TABLE faces DROP COLUMN clip_time")
+        for column in ("media", "duration"):
+            old.execute(f"ALTER TABLE photos DROP COLUMN {column}")
+        for table in ("library", "decision_copy", "waiting_decisions", "track_faces", "adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
                       "orphans", "rejections", "clusters", "people"):
             old.execute(f"DROP TABLE {table}")
         old.execute("DELETE FROM _migrations WHERE name != '0001_initial'")

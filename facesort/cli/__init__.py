@@ -8,7 +8,7 @@ import) and ``search`` (find and the FaceNet verbs: who, verify, tune).
 into messages and exit codes.
 """
 
-from facesort.cli import library, people, naming, sidecars, search  # noqa: F401  (registers the commands)
+from facesort.cli import library, people, naming, sidecars, search, safety  # noqa: F401  (registers the commands)
 from facesort.cli.app import app, main
 
 __all__ = ["app", "main"]

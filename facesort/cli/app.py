@@ -10,6 +10,7 @@ unusable library, full disk), 130 interrupted.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import functools
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort import __version__
-from facesort.cli import console
+from facesort.cli import console, helptext, preview as previews
 from facesort.config import (
     APP_NAME,
     DB_ENV,
@@ -36,6 +37,7 @@ from facesort.errors import (
     DiskFullError,
     FacesortError,
     LibraryBusyError,
+    LibraryDamagedError,
     LibraryReadOnlyError,
     shown,
 )
@@ -53,8 +55,8 @@ app = typer.Typer(
     name="facesort",
     help="Sort your photos by the people in them. Everything runs locally; "
     "your photos are never modified.",
+    cls=helptext.Group,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -93,6 +95,15 @@ QuietOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
+PreviewOption = Annotated[
+    Optional[previews.Preview],
+    typer.Option("--preview", parser=previews.parse, metavar="N|WAY",
+                 help=f"Faces to draw in the terminal (0 to {previews.MAX_FACES}), or how to draw "
+                 "them: auto (as the terminal can), blocks, kitty, iterm, sixel, none. "
+                 f"{previews.PREVIEW_ENV} sets how for every command."),
+]
+
+
 LibraryModelOption = Annotated[
     Optional[str],
     typer.Option("--model", "-m", envvar=MODEL_ENV,
@@ -100,11 +111,25 @@ LibraryModelOption = Annotated[
 ]
 
 
+def _bytes_or_escapes(error: UnicodeError) -> tuple[str | bytes, int]:
+    """The error handler for stdout: a file name's bytes that are not UTF-8
+    (surrogate escapes) go out as they are; a letter the stream's encoding
+    lacks (an ASCII or legacy-locale stdout) becomes a \\xNN escape."""
+    bad = error.object[error.start:error.end]
+    if all("\udc80" <= c <= "\udcff" for c in bad):
+        return bytes(ord(c) - 0xDC00 for c in bad), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+codecs.register_error("facesort-stdout", _bytes_or_escapes)
+
+
 def _paths_print_as_they_are() -> None:
     """A file name that is not valid UTF-8 goes to stdout as its bytes, as ls
     and find print it, so that a script can open it; in messages on stderr it
-    gets escapes rather than stopping the command."""
-    for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+    gets escapes rather than stopping the command. A stream whose encoding
+    cannot hold a name (PYTHONIOENCODING=ascii, an old console) gets escapes."""
+    for stream, errors in ((sys.stdout, "facesort-stdout"), (sys.stderr, "backslashreplace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
 
@@ -118,6 +143,8 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or ""
         library = db_path_of(db)
+        if name.startswith("SQLITE_CORRUPT"):
+            return LibraryDamagedError(library, str(exc))
         if name == "SQLITE_FULL":
             return DiskFullError(library, str(exc))
         if name.startswith("SQLITE_READONLY"):
@@ -131,6 +158,10 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
                 "again once the disk is fixed")
     elif isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
         return DiskFullError(exc.filename or db_path_of(db), (exc.strerror or str(exc)).lower())
+    elif isinstance(exc, OSError) and exc.filename:
+        # A file the user named that cannot be written or read (a folder in
+        # the way, no permission): the user can fix it.
+        return FacesortError(f"{shown(exc.filename)}: {(exc.strerror or str(exc)).lower()}")
     return None
 
 
@@ -160,7 +191,7 @@ def command(*args, **kwargs):
                 )
                 raise typer.Exit(EXIT_INTERRUPTED) from None
 
-        return app.command(*args, **kwargs)(guarded)
+        return app.command(*args, cls=helptext.Command, **kwargs)(guarded)
 
     return register
 
@@ -193,7 +224,28 @@ def open_library(db: Path | None, *, write: bool = False, create: bool = False,
     path = db_path_of(db)
     with job_lock(path, job) if job else nullcontext(), \
             Store(path, create=create, write=write) as store:
-        yield store
+        try:
+            yield store
+        finally:
+            if write:
+                _keep_decisions(store)
+
+
+def _keep_decisions(store: Store) -> None:
+    """After a command that may have changed decisions (also one that failed
+    or was interrupted after some), bring the copy beside the library up to
+    date. A copy that cannot be written is said, and does not fail the command."""
+    from facesort.safety.decision_copy import keep_copy
+
+    try:
+        kept = keep_copy(store)
+    except (FacesortError, OSError, sqlite3.Error) as exc:
+        console.warning_line(f"the copy of your decisions beside the library could not be written: {exc}")
+        return
+    if kept is not None and kept.set_aside is not None:
+        console.warning_line(
+            f"the decisions of the library that was here before are kept in {shown(kept.set_aside)}: "
+            f"'facesort restore {shown(kept.set_aside)}' puts them into this one")
 
 
 def human_bytes(size: int) -> str:
@@ -243,20 +295,33 @@ def sheet_path(library: Path, name: str) -> Path:
     return folder / f"{library.stem}-sheets" / f"{name}.png"
 
 
-def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: int,
+PREVIEW_FACES = 6  # faces the naming commands draw where --preview does not say
+
+
+def preview_or(preview: previews.Preview | None, faces: int = PREVIEW_FACES) -> previews.Preview:
+    """--preview as given, with ``faces`` where it gave no number."""
+    given = preview or previews.Preview()
+    return previews.Preview(given.way, faces if given.faces is None else given.faces)
+
+
+def show_faces(faces, labels, title: str, output: Path, open_viewer: bool, preview: previews.Preview,
                preview_picks=None, preview_labels=None) -> Path:
-    """Every face on a contact sheet, and the first ``preview`` of them (or of
-    the faces at ``preview_picks``, with ``preview_labels``) drawn in the terminal."""
+    """Every face on a contact sheet, and the first ``preview.faces`` of them
+    (or of the faces at ``preview_picks``, with ``preview_labels``) drawn in
+    the terminal, ``preview.way`` or as the terminal can."""
     from facesort.search import sheets
 
     thumbs = sheets.face_thumbnails(faces)
-    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title), output)
-    if preview:
+    captions = [sheets.clip_caption(face) for face in faces]
+    path = sheets.save_sheet(sheets.contact_sheet(thumbs, labels, title, captions), output)
+    count = preview.faces or 0
+    way = preview.way or previews.detect(os.environ, console.stdout.is_terminal)
+    if count and way != "none":
         if preview_picks is None:
-            shown, shown_labels = thumbs[:preview], labels[:preview]
+            shown, shown_labels = thumbs[:count], labels[:count]
         else:
-            shown, shown_labels = [thumbs[i] for i in preview_picks[:preview]], preview_labels[:preview]
-        console.stdout.print(sheets.terminal_preview(shown, shown_labels))
+            shown, shown_labels = [thumbs[i] for i in preview_picks[:count]], preview_labels[:count]
+        console.stdout.print(previews.render(shown, shown_labels, way, previews.columns()))
     if open_viewer and typer.launch(str(path)) != 0:
         console.warning_line(f"no viewer could open the contact sheet; it is at {path}")
     return path

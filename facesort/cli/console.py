@@ -18,7 +18,12 @@ from rich.progress import (
 from rich.text import Text
 
 stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+# Whether stderr is a terminal is decided once, here: rich asks again at every
+# write, and while LibRaw decodes, descriptor 2 is briefly a pipe
+# (facesort/scanning/libjpeg_quiet.py), which would cost the progress bar its
+# cursor moves.
+stderr = Console(stderr=True, soft_wrap=True, highlight=False,
+                 force_terminal=Console(stderr=True).is_terminal)
 
 
 class _RateColumn(ProgressColumn):
@@ -28,7 +33,8 @@ class _RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} {self.unit}/s" if speed else f"- {self.unit}/s", style="cyan")
+        unit = task.fields.get("unit", self.unit)  # a task may count something else
+        return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="cyan")
 
 
 def progress(quiet: bool, unit: str = "photos", extra: str | None = None) -> Progress:

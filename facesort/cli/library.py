@@ -51,6 +51,10 @@ def scan(
     follow_symlinks: Annotated[
         bool, typer.Option("--follow-symlinks", help="Follow symbolic links to files and folders.")
     ] = False,
+    videos: Annotated[
+        bool, typer.Option("--videos/--no-videos",
+                           help="Scan video clips (mp4, mov, m4v, mkv, avi, webm, 3gp) too.")
+    ] = True,
     device: Annotated[
         str,
         typer.Option(
@@ -64,6 +68,9 @@ def scan(
 ) -> None:
     """Find every face in the photos under ROOTS and keep them in the library.
 
+    Video clips are sampled about a frame a second; each person's stretch of
+    a clip is one face, found with the photos' people (docs/video.md).
+
     Later runs read only new and changed photos; moved photos keep their faces.
     Photos that disappeared are dropped only when their folder was scanned and
     is present, so an unmounted drive never empties the library.
@@ -75,6 +82,8 @@ def scan(
     Example: facesort scan ~/Pictures /mnt/nas/photos
 
     Example: facesort scan ~/Pictures --device cpu
+
+    Example: facesort scan ~/Pictures --no-videos
     """
     from facesort.scanning.scanner import ScanEvents, ScanOptions, scan as scan_photos
 
@@ -95,20 +104,26 @@ def scan(
         # device insisted on) is missing.
         load_engine(pack, det_size, device)
     options = ScanOptions(det_size=det_size, min_face_size=min_face_size,
-                          follow_symlinks=follow_symlinks, device=device)
+                          follow_symlinks=follow_symlinks, device=device, videos=videos)
     with open_library(db, write=True, create=True, job="scan") as store, \
             console.progress(quiet, extra="faces") as bar:
-        task = bar.add_task("Scanning", total=None, faces=0)
-        found = 0
+        task = bar.add_task("Photos", total=None, faces=0)
+        clip_task = None
+        found = {"photos": 0, "clips": 0}
 
-        def photo_done(faces: int) -> None:
-            nonlocal found
-            found += faces
-            bar.update(task, advance=1, faces=found)
+        def done(kind: str, faces: int) -> None:
+            found[kind] += faces
+            bar.update(task if kind == "photos" else clip_task, advance=1, faces=found[kind])
+
+        def clips_ahead(total: int) -> None:
+            nonlocal clip_task
+            clip_task = bar.add_task("Clips", total=total, faces=0, unit="clips")
 
         events = ScanEvents(
             on_total=lambda total: bar.update(task, total=total),
-            on_photo=photo_done,
+            on_photo=lambda faces: done("photos", faces),
+            on_clip_total=clips_ahead,
+            on_clip=lambda faces: done("clips", faces),
             on_error=console.error_line,
             on_warning=console.warning_line,
         )
@@ -116,13 +131,25 @@ def scan(
     if json_output:
         console.stdout.print_json(data=report.as_dict())
     elif not quiet:
-        console.stdout.print(
-            f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
-            f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
-            f"{report.failed} failed; {plural(report.faces, 'face')} found in {report.seconds:.1f} s"
-            + (f" on {report.device}" if report.device else ""),
-            highlight=False,
-        )
+        clips = report.clips
+        has_clips = bool(clips.clips or clips.removed)
+        took = f" in {report.seconds:.1f} s" + (f" on {report.device}" if report.device else "")
+        if report.photos or report.removed or not has_clips:
+            console.stdout.print(
+                f"{plural(report.photos, 'photo')}: {report.new} new, {report.changed} changed, "
+                f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
+                f"{report.failed} failed; {plural(report.faces, 'face')} found"
+                + ("" if has_clips else took),
+                highlight=False,
+            )
+        if has_clips:
+            console.stdout.print(
+                f"{plural(clips.clips, 'clip')}: {clips.new} new, {clips.changed} changed, "
+                f"{clips.unchanged} unchanged, {clips.moved} moved, {clips.removed} removed, "
+                f"{clips.failed} failed; {plural(clips.faces, 'face')} found (one for each "
+                f"person's stretch of a clip){took}",
+                highlight=False,
+            )
         carried = report.decisions
         if carried.carried or carried.orphaned:
             packs = "".join(f", {n} from pack {name}" for name, n in sorted(carried.from_packs.items()))
@@ -132,6 +159,11 @@ def scan(
                 highlight=False)
     if report.errors or missing:  # failed photos, folders that could not be read, missing roots
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+# How long 'status' spends on SQLite's quick check: all of a library of
+# 30,000 photos; the start of a bigger one.
+STATUS_CHECK_SECONDS = 0.5
 
 
 @command()
@@ -154,6 +186,7 @@ def status(
     Example: facesort status --errors
     """
     with open_library(db) as store:
+        store.check_quickly(STATUS_CHECK_SECONDS)
         summary = store.summary()
         failed = store.failed_photos() if errors else []
         orphaned = store.orphans() if orphans else []
@@ -165,7 +198,10 @@ def status(
             "database_bytes": summary.db_bytes,
             "photos": summary.photos,
             "failed": summary.failed,
+            "clips": summary.clips,
+            "failed_clips": summary.failed_clips,
             "faces": summary.faces,
+            "clip_faces": summary.clip_faces,
             "people": summary.people,
             "groups": summary.groups,
             "grouped_faces": summary.grouped_faces,
@@ -189,6 +225,10 @@ def status(
     out = console.stdout
     out.print(f"Library   {summary.db_path} ({human_bytes(summary.db_bytes)})", highlight=False)
     out.print(f"Photos    {summary.photos} ({summary.failed} failed)", highlight=False)
+    if summary.clips:
+        out.print(f"Clips     {summary.clips} ({summary.failed_clips} failed), "
+                  f"{plural(summary.clip_faces, 'face')} (one for each person's stretch of a clip)",
+                  highlight=False)
     out.print(f"Faces     {summary.faces} ({summary.grouped_faces} in {plural(summary.groups, 'group')}, "
               f"{summary.named_faces} named by you, {summary.auto_faces} automatically)",
               highlight=False)
@@ -213,7 +253,9 @@ def status(
         out.print(f"{photo.path}: {photo.error}", markup=False, highlight=False)
     for face in poor_faces if poor else []:
         x, y, w, h = face.box
-        out.print(f"face {face.id}: {face.path}: {w:.0f}x{h:.0f} px at {x:.0f},{y:.0f}, quality "
+        # A box may start a little outside the photo: "at 128,0", not "at 128,-0".
+        x, y = max(0, round(x)), max(0, round(y))
+        out.print(f"face {face.id}: {face.path}: {w:.0f}x{h:.0f} px at {x},{y}, quality "
                   f"{face.quality:.2f}{f' ({face.person})' if face.person else ''}",
                   markup=False, highlight=False)
     for orphan in orphaned:
@@ -283,6 +325,9 @@ def export(
 ) -> None:
     """Write every photo and its faces (boxes in displayed pixels) for scripts.
 
+    Each face's age in the photo (age in years, age_months) is given where
+    its person has a birth date and the photo a capture date.
+
     Example: facesort export --format jsonl > faces.jsonl
     """
     if format not in WRITERS:
@@ -291,8 +336,10 @@ def export(
     with open_library(db) as store:
         pack = library_pack(store, model)
         photos = store.export_photos(store.find_pack(pack)) if pack is not None else iter(())
+        born = store.birth_dates_by_name()
         if output is None:
-            write(photos, sys.stdout)
+            write(photos, sys.stdout, born)
         else:
+            output.parent.mkdir(parents=True, exist_ok=True)  # as 'show -o' does
             with atomic_write(output, "w") as out:
-                write(photos, out)
+                write(photos, out, born)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Optional
 
 import typer
 
 from facesort.cli import console
+from facesort.cli.preview import Preview
 from facesort.scanning.quality import best_first
 from facesort.text import plural
 from facesort.errors import FacesortError
@@ -15,6 +17,8 @@ from facesort.cli.app import (
     DbOption,
     JsonOption,
     LibraryModelOption,
+    PreviewOption,
+    preview_or,
     SHEET_FACES,
     command,
     open_library,
@@ -45,7 +49,7 @@ def name(
     db: DbOption = None,
     model: LibraryModelOption = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+    preview: PreviewOption = None,
 ) -> None:
     """Name groups: interactively, showing each unnamed group, or GROUP NAME at once.
 
@@ -71,7 +75,34 @@ def name(
         if group is not None:
             _said_named(group, decisions.name_group(store, group, person))
             return
-        _NamingSession(store, pack_or_empty(store, model), open_viewer, preview).run()
+        session = _NamingSession(store, pack_or_empty(store, model), open_viewer, preview_or(preview))
+        session.run()
+        if session.tally.asked:
+            console.stdout.print(session.tally.summary(), highlight=False)
+
+
+@dataclass
+class _Tally:
+    """What a naming session decided, for the line it ends with."""
+
+    groups: int = 0
+    faces: int = 0
+    people: set[str] = field(default_factory=set)
+    ignored: int = 0
+    refused: int = 0
+    asked: bool = False  # something was shown to decide on
+
+    def named(self, naming) -> None:
+        self.groups += 1
+        self.faces += len(naming.named)
+        self.people.add(naming.person.name)
+
+    def summary(self) -> str:
+        if not (self.groups or self.ignored or self.refused):
+            return "nothing decided"
+        return (f"named {plural(self.groups, 'group')} ({plural(self.faces, 'face')}, "
+                f"{plural(len(self.people), 'person', 'people')}), ignored {plural(self.ignored, 'group')}, "
+                f"refused {plural(self.refused, 'offer')}")
 
 
 class _NamingSession:
@@ -79,9 +110,10 @@ class _NamingSession:
     then the small ones a page at a time, with "Also Alice?" offers after
     each name."""
 
-    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview):
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
-        self.offers = _Offers(store, pack, open_viewer, preview)
+        self.tally = _Tally()
+        self.offers = _Offers(store, pack, open_viewer, preview, self.tally)
 
     def run(self) -> None:
         from facesort.people import cluster_run, suggestions
@@ -115,6 +147,7 @@ class _NamingSession:
         """Say what a name did and offer the groups that look like that
         person; False when the user quits."""
         _said_named(group, naming_result)
+        self.tally.named(naming_result)
         self.offers.named.add(group)
         if not self.offers.run(naming_result.person):
             return False
@@ -125,8 +158,9 @@ class _NamingSession:
         from facesort.people import decisions
 
         store = self.store
+        self.tally.asked = True
         faces = best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
-        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos"
+        title = f"Group {summary.id}: {summary.faces} faces in {summary.photos} photos{_years(store, summary.id)}"
         path = show_faces(faces, [str(i) for i in range(1, len(faces) + 1)], title,
                           sheet_path(store.path, f"group-{summary.id}"), self.open_viewer, self.preview)
         console.stdout.print(f"[bold]{title}[/bold] ({where}); contact sheet: {path}", highlight=False)
@@ -147,6 +181,7 @@ class _NamingSession:
                     console.error_line(str(exc))
                     continue
                 console.stdout.print(f"group {summary.id} ignored", highlight=False)
+                self.tally.ignored += 1
                 return True
             if answer == "x" or answer.startswith("x "):
                 picked = face_numbers(answer[1:], len(faces))
@@ -169,13 +204,15 @@ class _NamingSession:
         from facesort.people import decisions
 
         store = self.store
+        self.tally.asked = True
         letters = "abcdef"
         groups = {letter: summary for letter, summary in zip(letters, page)}
         faces = {letter: best_first(store.faces_in_cluster(summary.id))[:SHEET_FACES]
                  for letter, summary in groups.items()}
         labels = {f"{letter}{i}": face for letter, shown in faces.items()
                   for i, face in enumerate(shown, 1)}
-        title = f"Small groups {', '.join(f'{letter}: group {s.id}' for letter, s in groups.items())}"
+        title = "Small groups " + ", ".join(f"{letter}: group {s.id}{_years(store, s.id)}"
+                                            for letter, s in groups.items())
         path = show_faces(list(labels.values()), list(labels), title,
                           sheet_path(store.path, f"groups-{page[0].id}"), self.open_viewer, self.preview,
                           preview_picks=[list(labels).index(f"{letter}1") for letter in faces],
@@ -202,6 +239,7 @@ class _NamingSession:
                         console.error_line(str(exc))
                 if ignored:
                     console.stdout.print(f"ignored: {', '.join(ignored)}", highlight=False)
+                    self.tally.ignored += len(ignored)
                 return True
             if answer == "x" or answer.startswith("x "):
                 words = answer[1:].replace(",", " ").split()
@@ -264,8 +302,9 @@ class _Offers:
     """"Also Alice? [y/n/q]": the unnamed groups near a person, one at a time,
     nearest first, until none is left or the user quits."""
 
-    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: int):
+    def __init__(self, store: Store, pack: str, open_viewer: bool, preview: Preview, tally: _Tally):
         self.store, self.pack, self.open_viewer, self.preview = store, pack, open_viewer, preview
+        self.tally = tally
         self.named: set[int] = set()  # groups named in this session
         self.skipped: set[tuple[int, int]] = set()  # Enter: not now, but not refused
         self.later: set[int] = set()  # as the last offers were found: named by the next cluster run
@@ -280,6 +319,7 @@ class _Offers:
             if not look.offers:
                 return True
             offer = look.offers[0]
+            self.tally.asked = True
             faces = best_first(self.store.faces_in_cluster(offer.group))[:SHEET_FACES]
             title = (f"Group {offer.group}: {plural(offer.faces, 'face')}, "
                      f"distance {offer.distance:.2f} to {offer.person.name}")
@@ -292,10 +332,13 @@ class _Offers:
                 if answer is None or answer == "q":
                     return False
                 if answer.lower() in ("y", "yes"):
-                    _said_named(offer.group, suggestions.accept_suggestion(self.store, offer))
+                    accepted = suggestions.accept_suggestion(self.store, offer)
+                    _said_named(offer.group, accepted)
+                    self.tally.named(accepted)
                     self.named.add(offer.group)
                 elif answer.lower() in ("n", "no"):
                     suggestions.refuse_suggestion(self.store, offer)
+                    self.tally.refused += 1
                     console.stdout.print(f"group {offer.group} is not {offer.person.name}; "
                                          "it will not be offered as them again", highlight=False)
                 elif answer == "":
@@ -304,6 +347,14 @@ class _Offers:
                     console.error_line("answer y, n, q, or Enter to skip")
                     continue
                 break
+
+
+def _years(store, group: int) -> str:
+    """" · 2009–2014": the capture years a group spans; nothing when no photo says."""
+    span = store.capture_span(group)
+    if span is None:
+        return ""
+    return f" · {span[0]}" + (f"–{span[1]}" if span[1] != span[0] else "")
 
 
 def _said_named(group: int, naming) -> None:
@@ -379,7 +430,7 @@ def review(
     model: LibraryModelOption = None,
     page_size: Annotated[int, typer.Option("--page", min=1, max=SHEET_FACES, help="Faces a page.")] = 12,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+    preview: PreviewOption = None,
 ) -> None:
     """Check automatic names a page at a time, least certain first.
 
@@ -401,8 +452,13 @@ def review(
         for number, page in enumerate(pages, 1):
             labels = [f"{i} {face.person}" for i, face in enumerate(page, 1)]
             title = f"Automatic names, least certain first: page {number} of {len(pages)}"
-            path = show_faces(page, labels, title, sheet_path(store.path, "review"), open_viewer, preview)
+            # A tile is 14 columns: its caption is the number, and whole names follow.
+            path = show_faces(page, labels, title, sheet_path(store.path, "review"), open_viewer,
+                              preview_or(preview),
+                              preview_picks=list(range(len(page))),
+                              preview_labels=[str(i) for i in range(1, len(page) + 1)])
             console.stdout.print(f"[bold]{title}[/bold]; contact sheet: {path}", highlight=False)
+            console.stdout.print(_faces_by_person(page), markup=False, highlight=False)
             while True:
                 answer = ask(REVIEW_PROMPT)
                 if answer is None or answer == "q":
@@ -425,6 +481,14 @@ def review(
                 break
 
 
+def _faces_by_person(page) -> str:
+    """"Alice: 1, 2, 5; Bob: 3": each whole name once, with its face numbers."""
+    numbers: dict[str, list[str]] = {}
+    for i, face in enumerate(page, 1):
+        numbers.setdefault(face.person, []).append(str(i))
+    return "; ".join(f"{person}: {', '.join(faces)}" for person, faces in numbers.items())
+
+
 @command()
 def split(
     name: Annotated[str, typer.Argument(help="The person whose faces may be two or more people.")],
@@ -432,12 +496,14 @@ def split(
     db: DbOption = None,
     model: LibraryModelOption = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open each contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 6,
+    preview: PreviewOption = None,
 ) -> None:
     """Pull apart look-alikes named as one person (siblings, a child at different ages).
 
-    The person's faces are grouped again at a tighter distance (or into
-    --parts parts); each part shows its best faces and capture years. For
+    The person's faces are grouped again (or into --parts parts): parts
+    stay apart where they are as far apart as two look-alike people, and one
+    person stays in one or two parts. Each part shows its best faces and
+    capture years. For
     each part: Enter keeps it, a name gives it to that person (new or
     existing) as your decision, r rejects it from this person for good,
     q quits. Every answer is saved at once.
@@ -452,34 +518,57 @@ def split(
             console.stdout.print(f"{person.name}'s faces stay together at this distance; "
                                  "try --parts 2", highlight=False)
             return
+        kept, moved_to, rejected = 0, [], 0
         for number, part in enumerate(found, 1):
-            faces = part.faces[:SHEET_FACES]
-            years = (part.years[0] if len(part.years) == 1 else
-                     f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
-            title = f"{person.name}, part {number} of {len(found)}: {plural(len(part.faces), 'face')}, {years}"
-            path = show_faces(faces, [str(f.id) for f in faces], title,
-                               sheet_path(store.path, f"split-{number}"), open_viewer, preview)
-            console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
-                                 highlight=False)
-            while True:
-                answer = ask(SPLIT_PROMPT)
-                if answer is None or answer == "q":
-                    return
-                if answer == "":
-                    break
-                if answer == "r":
-                    count = suggestions.reject_part(store, part, person)
-                    console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
-                                         highlight=False)
-                    break
-                if slip := _slip(store, answer):
-                    console.error_line(slip)
-                    continue
-                try:
-                    moved = suggestions.move_part(store, part, answer)
-                except FacesortError as exc:
-                    console.error_line(str(exc))
-                    continue
-                console.stdout.print(f"{plural(len(part.faces), 'face is', 'faces are')} {moved.name}",
-                                     highlight=False)
+            answered = _split_part(store, person, part, number, len(found), open_viewer,
+                                   preview_or(preview))
+            if answered is None:
                 break
+            if answered == "":
+                kept += 1
+            elif answered == "r":
+                rejected += len(part.faces)
+            else:
+                moved_to.append(f"{plural(len(part.faces), 'face')} to {answered}")
+        console.stdout.print(
+            f"{person.name}: kept {plural(kept, 'part')}, "
+            f"gave {', '.join(moved_to) if moved_to else 'none away'}, "
+            f"rejected {plural(rejected, 'face')}", highlight=False)
+
+
+def _split_part(store: Store, person, part, number: int, parts: int, open_viewer: bool,
+                preview: int) -> str | None:
+    """Show one part and ask: "" kept, "r" rejected, the name of the person
+    it went to, or None when the user quits."""
+    from facesort.people import suggestions
+
+    faces = part.faces[:SHEET_FACES]
+    years = (part.years[0] if len(part.years) == 1 else
+             f"{part.years[0]}-{part.years[-1]}" if part.years else "no dates")
+    title = f"{person.name}, part {number} of {parts}: {plural(len(part.faces), 'face')}, {years}"
+    path = show_faces(faces, [str(f.id) for f in faces], title,
+                      sheet_path(store.path, f"split-{number}"), open_viewer, preview)
+    console.stdout.print(f"{title}; contact sheet: {path}", style="bold", markup=False,
+                         highlight=False)
+    while True:
+        answer = ask(SPLIT_PROMPT)
+        if answer is None or answer == "q":
+            return None
+        if answer == "":
+            return ""
+        if answer == "r":
+            count = suggestions.reject_part(store, part, person)
+            console.stdout.print(f"{plural(count, 'face')} rejected from {person.name}",
+                                 highlight=False)
+            return "r"
+        if slip := _slip(store, answer):
+            console.error_line(slip)
+            continue
+        try:
+            moved = suggestions.move_part(store, part, answer)
+        except FacesortError as exc:
+            console.error_line(str(exc))
+            continue
+        console.stdout.print(f"{plural(len(part.faces), 'face is', 'faces are')} {moved.name}",
+                             highlight=False)
+        return moved.name

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from facesort.cli import console
+from facesort.cli.preview import MAX_FACES
 from facesort.scanning.quality import best_first
 from facesort.text import plural
 from facesort.errors import FacesortError
@@ -25,6 +26,8 @@ from facesort.cli.app import (
     pack_id_of,
     sheet_path,
     show_faces,
+    PreviewOption,
+    preview_or,
 )
 
 
@@ -95,7 +98,8 @@ def people(
     model: LibraryModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List the named people with their faces (yours and automatic) and photos.
+    """List the named people: faces you named (imported names count as
+    yours), faces facesort named automatically, and photos.
 
     Example: facesort people --json
     """
@@ -107,8 +111,48 @@ def people(
     if not rows:
         console.stdout.print("No people named yet: 'facesort name' starts.")
         return
-    console.table(["name", "faces", "automatic", "photos"],
-                  [[row.name, str(row.faces), str(row.auto_faces), str(row.photos)] for row in rows])
+    console.table(["name", "named by you", "automatic", "photos", "born"],
+                  [[row.name, str(row.faces), str(row.auto_faces), str(row.photos), row.born or ""]
+                   for row in rows])
+
+
+@command()
+def person(
+    name: Annotated[str, typer.Argument(help="The person's name (or the start of it).")],
+    born: Annotated[Optional[str], typer.Option("--born", help="Birth date: YYYY-MM-DD, YYYY-MM or YYYY.")] = None,
+    forget_born: Annotated[bool, typer.Option("--forget-born", help="Clear the birth date.")] = False,
+    db: DbOption = None,
+    model: LibraryModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a person, or give them a birth date.
+
+    With a birth date, a face in a photo taken before it is never named as
+    the person (automatically, in a suggestion, or when you name a whole
+    group), and 'show', 'export' and 'find --age' give the person's age in
+    each photo. A year alone (2015) is compared as a year.
+
+    Example: facesort person Alice --born 2015-03-02
+    """
+    from facesort.people import decisions as people_ops
+    from facesort.people.ages import parse_born
+
+    if born is not None and forget_born:
+        raise FacesortError("give --born DATE or --forget-born, not both")
+    writing = born is not None or forget_born
+    with open_library(db, write=writing) as store:
+        if writing:
+            people_ops.set_born(store, name, None if forget_born else parse_born(born))
+        who = people_ops.find_person(store, name)
+        row = next(r for r in store.people_summary(pack_id_of(store, model)) if r.id == who.id)
+    if json_output:
+        console.stdout.print_json(data=vars(row))
+        return
+    console.stdout.print(
+        f"{row.name}: born {row.born or 'unknown'}; {plural(row.faces, 'face')} named by you, "
+        f"{row.auto_faces} automatically, in {plural(row.photos, 'photo')}", highlight=False)
+    if born is not None:
+        console.stdout.print("run 'facesort cluster' to apply it to automatic names", style="dim")
 
 
 @command()
@@ -258,7 +302,12 @@ def assign(
         raise FacesortError("give one or more face ids, then the name: facesort assign 1043 1187 Alice")
     with open_library(db, write=True) as store:
         named = people_ops.assign(store, [int(face) for face in faces], person)
+        early = people_ops.taken_before_birth(store, [int(face) for face in faces], named)
     console.stdout.print(f"{plural(len(set(faces)), 'face is', 'faces are')} {named.name}", highlight=False)
+    if early:
+        console.warning_line(
+            f"face {', '.join(map(str, early))} is in a photo taken before {named.name} was born: "
+            f"kept as you said; check the birth date with 'facesort person {named.name!r}'")
 
 
 @command()
@@ -268,19 +317,24 @@ def show(
     model: LibraryModelOption = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Where to write the contact sheet (PNG).")] = None,
     open_viewer: Annotated[bool, typer.Option("--open", help="Open the contact sheet in the system viewer.")] = False,
-    preview: Annotated[int, typer.Option(min=0, max=12, help="Faces to draw in the terminal.")] = 0,
+    preview: PreviewOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="List the faces as JSON instead of drawing them.")] = False,
 ) -> None:
     """Write a contact sheet of a person's or a group's faces, labelled with face ids.
 
     Automatic names are marked with "?" so you can check them, then fix them
-    with 'facesort reject' or accept them with 'facesort confirm'.
+    with 'facesort reject' or accept them with 'facesort confirm'. Where the
+    person has a birth date ('facesort person') and the photo a capture
+    date, the label gives the age then: months under two ("14 mo"), else
+    years ("3 y").
 
     Example: facesort show Alice --open
     """
     from facesort.people import decisions as people_ops
+    from facesort.people.ages import age_fields, age_in_months, describe_age
 
     with open_library(db) as store:
+        born = store.birth_dates_by_name()
         if target.isdigit():
             people_ops.require_group(store, int(target))
             faces = store.faces_in_cluster(int(target))
@@ -291,14 +345,21 @@ def show(
             faces = store.faces_of_person(person.id, pack_id_of(store, model))
             title = f"{person.name}: {plural(len(faces), 'face')} (? = automatic)"
             slug = "person-" + "".join(c if c.isalnum() else "_" for c in person.name)
+        taken = store.capture_times(f.id for f in faces)
     if not faces:
         raise FacesortError(f"{target}: no faces to show")
     faces = best_first(faces)
+    months = {f.id: age_in_months(born.get(f.person), taken.get(f.id)) for f in faces}
     if json_output:
         console.stdout.print_json(data=[
             {"id": f.id, "path": f.path, "box": list(f.box), "group": f.cluster, "person": f.person,
-             "person_source": f.person_source} for f in faces])
+             "person_source": f.person_source, "taken_at": taken.get(f.id), **age_fields(months[f.id])}
+            for f in faces])
         return
-    labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}" for f in faces]
-    path = show_faces(faces, labels, title, output or sheet_path(db_path_of(db), slug), open_viewer, preview)
+    labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}"
+              + (f" {describe_age(months[f.id], short=True)}" if months[f.id] is not None else "")
+              for f in faces]
+    # No faces in the terminal unless --preview asks, for as many as it says or them all.
+    drawn = preview_or(preview, MAX_FACES if preview and preview.way else 0)
+    path = show_faces(faces, labels, title, output or sheet_path(db_path_of(db), slug), open_viewer, drawn)
     console.stdout.print(str(path), highlight=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -36,31 +37,56 @@ def find(
     year: Annotated[Optional[int], typer.Option(help="Taken in this year.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Taken on or after this date (YYYY-MM-DD).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Taken on or before this date (YYYY-MM-DD).")] = None,
+    age: Annotated[Optional[str], typer.Option(help="Aged this many years in the photo, e.g. 3-5 (inclusive) or 3.")] = None,
     null: Annotated[bool, typer.Option("-0", "--null", help="End each path with NUL, for xargs -0.")] = False,
     db: DbOption = None,
     model: LibraryModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Find photos by the people in them: one path per line.
+    """Find photos and video clips by the people in them: one path per line.
 
     --year, --since and --until go by the capture date in the photo's EXIF;
-    a photo without one goes by its file's modification date instead.
+    a photo without one goes by its file's modification date instead (said
+    on stderr). --age 3-5 keeps the photos where each NAME (with --any: one of
+    them in the photo) is 3 to 5 years old, from their birth date ('facesort
+    person NAME --born') and the capture date; photos without one are left
+    out. No photo found: says so on stderr and exits 1, as grep does.
 
     Example: facesort find Alice Bob --not Carol --year 2024 -0 | xargs -0 open
     """
+    from facesort.people.ages import age_fields, age_in_months, parse_age_range
     from facesort.search.find import PhotoQuery, find_photos
 
     query = PhotoQuery(list(names), any_of=any_of, without=tuple(without or ()), only=only,
-                       year=year, since=since, until=until)
+                       year=year, since=since, until=until,
+                       ages=parse_age_range(age) if age is not None else None)
     with open_library(db) as store:
         hits = find_photos(store, pack_id_of(store, model), query,
                            with_people=json_output)
+        born = store.birth_dates_by_name() if json_output else {}
+    dated = year is not None or since is not None or until is not None
     if json_output:
         console.stdout.print_json(data=[
-            {"path": h.photo.path, "taken_at": h.photo.taken_at, "people": h.people} for h in hits])
-        return
-    end = "\0" if null else "\n"
-    sys.stdout.write("".join(h.photo.path + end for h in hits))
+            {"path": h.photo.path, "taken_at": h.photo.taken_at, "media": h.photo.media,
+             "people": h.people,
+             "ages": {name: age_fields(age_in_months(born[name], h.photo.taken_at))
+                      for name in h.people if name in born}}
+            for h in hits])
+    else:
+        # Each path as its own bytes, as find and ls print them, whatever stdout's encoding.
+        end = b"\0" if null else b"\n"
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(os.fsencode(h.photo.path) + end for h in hits))
+        sys.stdout.buffer.flush()
+    undated = sum(1 for h in hits if h.photo.taken_at is None)
+    if dated and undated:
+        console.warning_line(f"{plural(undated, 'photo')} found {'has' if undated == 1 else 'have'} "
+                             "no capture date: the file's modification time was used instead")
+    if not hits:
+        # As grep: nothing found is said, and exits 1, so a script can tell.
+        console.error_line("no photos match" + (
+            " (a photo without a capture date goes by its file's modification time)" if dated else ""))
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 def _engine_and_thresholds(model: str, purpose: str):
@@ -74,9 +100,30 @@ def _engine_and_thresholds(model: str, purpose: str):
     return pack, load_engine(pack), thresholds
 
 
+def _model_answer(f, threshold: float) -> str:
+    if f.person:
+        return f"{f.person} (distance {f.distance:.3f})"
+    if f.nearest:
+        return f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {threshold})"
+    return "unknown (nobody is named yet)"
+
+
+_NAMED_BY = {"user": "your decision", "import": "imported from another app",
+             "auto": "named automatically"}
+
+
+def _library_answer(f) -> str:
+    """The library's answer, and the model's only where it differs."""
+    said = f"{f.person or 'unknown'} ({_NAMED_BY.get(f.source, 'nobody is named on it')}"
+    if f.model_person != f.person and f.nearest is not None:
+        guess = f.model_person or f"unknown, nearest {f.nearest}"
+        said += f"; the model alone says {guess} at distance {f.distance:.3f}"
+    return said + ")"
+
+
 @command()
 def who(
-    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos, in the library or not.", exists=True, dir_okay=False)],
+    photos: Annotated[list[Path], typer.Argument(metavar="PHOTO...", help="Photos or video clips, in the library or not.", exists=True, dir_okay=False)],
     db: DbOption = None,
     model: ModelOption = DEFAULT_MODEL,
     min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
@@ -84,31 +131,43 @@ def who(
 ) -> None:
     """Say who is in photos: each face's box, the named person, and the distance.
 
-    A face farther than the pack's recognition threshold from everyone you
-    named is "unknown"; the nearest person is still shown.
+    For a photo in the library, the answer is the library's: your decision,
+    else the automatic name, else unknown; the model's own answer is shown
+    beside it where it differs. For any other photo or clip it is the model's:
+    a face farther than the pack's recognition threshold from everyone you
+    named is "unknown", and the nearest person is still shown. In a video clip
+    each face is one person's stretch of it, at the time of its best frame.
 
     Example: facesort who party.jpg
+
+    Example: facesort who birthday.mp4
     """
-    from facesort.people.identify import NamedGallery, who as identify
+    from facesort.people.identify import NamedGallery, faces_in_library, who as identify
+    from facesort.scanning.video import clock
     from facesort.people.cluster_run import require_pack
 
     pack, engine, thresholds = _engine_and_thresholds(model, "recognition")
     with open_library(db) as store:
-        people_named = NamedGallery.of_library(store, require_pack(store, pack.name))
+        pack_id = require_pack(store, pack.name)
+        people_named = NamedGallery.of_library(store, pack_id)
+        known = {photo: faces_in_library(store, pack_id, photo) for photo in photos}
     thresholds = people_named.thresholds(thresholds)
     results = []
     failed = False
     for photo in photos:
         try:
-            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size)))
+            results.append((photo, identify(engine, people_named, thresholds, photo, min_face_size,
+                                            known[photo])))
         except FacesortError as exc:
             console.error_line(str(exc))
             failed = True
     if json_output:
         console.stdout.print_json(data=[
             {"path": str(photo), "threshold": thresholds.recognize, "faces": [
-                {"face": f.face.number, "box": list(f.face.box), "person": f.person,
-                 "nearest": f.nearest, "distance": f.distance} for f in faces]}
+                {"face": f.face.number, "box": list(f.face.box), "time": f.face.time,
+                 "person": f.person, "nearest": f.nearest, "distance": f.distance,
+                 **({"source": f.source, "model_person": f.model_person} if f.in_library else {})}
+                for f in faces]}
             for photo, faces in results])
     else:
         for photo, faces in results:
@@ -116,12 +175,9 @@ def who(
                 console.stdout.print(f"{photo}: no face found", markup=False, highlight=False)
             for f in faces:
                 box = ",".join(f"{v:.0f}" for v in f.face.box)
-                if f.person:
-                    said = f"{f.person} (distance {f.distance:.3f})"
-                elif f.nearest:
-                    said = f"unknown (nearest {f.nearest}, distance {f.distance:.3f} > {thresholds.recognize})"
-                else:
-                    said = "unknown (nobody is named yet)"
+                if f.face.time is not None:
+                    box += f" at {clock(f.face.time)}"
+                said = _library_answer(f) if f.in_library else _model_answer(f, thresholds.recognize)
                 console.stdout.print(f"{photo}  face {f.face.number}  box {box}  {said}",
                                      markup=False, highlight=False)
     if failed:
@@ -130,11 +186,11 @@ def who(
 
 @command()
 def verify(
-    photo_a: Annotated[Path, typer.Argument(metavar="PHOTO_A", help="A photo of one person (or pick a face with --face-a).", exists=True, dir_okay=False)],
-    photo_b: Annotated[Path, typer.Argument(metavar="PHOTO_B", help="Another photo (or pick a face with --face-b).", exists=True, dir_okay=False)],
-    face: Annotated[Optional[int], typer.Option("--face", min=1, metavar="N", help="Use face N (1 = leftmost) in each photo with several faces.")] = None,
-    face_a: Annotated[Optional[int], typer.Option("--face-a", min=1, metavar="N", help="Use face N of PHOTO_A (1 = leftmost).")] = None,
-    face_b: Annotated[Optional[int], typer.Option("--face-b", min=1, metavar="N", help="Use face N of PHOTO_B (1 = leftmost).")] = None,
+    photo_a: Annotated[Path, typer.Argument(metavar="PHOTO_A", help="A photo or clip of one person (or pick a face with --face-a).", exists=True, dir_okay=False)],
+    photo_b: Annotated[Path, typer.Argument(metavar="PHOTO_B", help="Another photo or clip (or pick a face with --face-b).", exists=True, dir_okay=False)],
+    face: Annotated[Optional[int], typer.Option("--face", min=1, metavar="N", help="Use face N (1 = leftmost; in a clip, the first to appear) in each photo with several faces.")] = None,
+    face_a: Annotated[Optional[int], typer.Option("--face-a", min=1, metavar="N", help="Use face N of PHOTO_A (1 = leftmost; in a clip, the first to appear).")] = None,
+    face_b: Annotated[Optional[int], typer.Option("--face-b", min=1, metavar="N", help="Use face N of PHOTO_B (1 = leftmost; in a clip, the first to appear).")] = None,
     model: ModelOption = DEFAULT_MODEL,
     min_face_size: Annotated[int, typer.Option(min=0, help="Ignore faces smaller than this many pixels.")] = DEFAULT_MIN_FACE_SIZE,
     json_output: JsonOption = False,
@@ -143,20 +199,28 @@ def verify(
 
     In a photo with several faces, pick one by its number from the left
     ('facesort who' lists them): --face-a for PHOTO_A, --face-b for PHOTO_B,
-    --face for whichever photo has several. Face 4 of a group photo against a
+    --face for whichever photo has several. A video clip's faces are its
+    people in order of appearance. Without one, a face at least four times
+    the size of the others (a portrait with a bystander cut off at the edge)
+    is taken, and said so. Face 4 of a group photo against a
     portrait:
 
     Example: facesort verify group.jpg portrait.jpg --face-a 4
+
+    Example: facesort verify portrait.jpg birthday.mp4
     """
     from facesort.people.identify import verify as compare
 
     pack, engine, thresholds = _engine_and_thresholds(model, "verification")
     verdict = compare(engine, thresholds, photo_a, photo_b, min_face_size, face=face,
                       face_a=face_a, face_b=face_b)
+    for note in verdict.notes:
+        console.warning_line(f"note: {note}")
     if json_output:
         console.stdout.print_json(data={"same": verdict.same, "distance": verdict.distance,
                                         "threshold": verdict.threshold, "pack": pack.name,
-                                        "box_a": list(verdict.box_a), "box_b": list(verdict.box_b)})
+                                        "box_a": list(verdict.box_a), "box_b": list(verdict.box_b),
+                                        "time_a": verdict.time_a, "time_b": verdict.time_b})
     else:
         word = "same person" if verdict.same else "different people"
         relation = "<=" if verdict.same else ">"

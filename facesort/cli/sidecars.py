@@ -72,6 +72,8 @@ def write(
             include_auto=not confirmed_only, stem_names=sidecar_name == "stem", dry_run=dry_run,
             on_change=changed, on_error=console.error_line,
         )
+    for note in report.notes if not quiet else ():
+        console.warning_line(f"note: {note}")
     for name in sorted(report.left_out_of_trees if not quiet else (), key=str.casefold):
         console.error_line(f"note: {name!r} is left out of digiKam's and Lightroom's keyword "
                            "trees, where '/' and '|' separate levels; its face regions and "

@@ -13,6 +13,9 @@ import contextlib
 import functools
 import io
 import math
+import os
+import sys
+import tempfile
 import threading
 import warnings
 import zipfile
@@ -94,10 +97,33 @@ def choose_providers(available: Sequence[str], wish: str = "auto") -> tuple[list
     return providers, device
 
 
-def available_providers() -> list[str]:
-    import onnxruntime
+@functools.cache
+def _onnxruntime():
+    """onnxruntime, imported with what its C++ side writes to stderr held
+    back: where HOME cannot be written it warns at import, before any of its
+    settings can quiet it, that it keeps its telemetry id in memory (noise to
+    a user of a local tool). Any other line it writes is passed on."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import onnxruntime
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        for line in held.read().decode("utf-8", "replace").splitlines():
+            if "telemetry" not in line:
+                print(line, file=sys.stderr)
+    # As FaceAnalysis does: onnxruntime's warnings about unused weights in
+    # the published models are noise to a user.
+    onnxruntime.set_default_logger_severity(3)
+    return onnxruntime
 
-    return list(onnxruntime.get_available_providers())
+
+def available_providers() -> list[str]:
+    return list(_onnxruntime().get_available_providers())
 
 
 class FaceEngine:
@@ -132,20 +158,21 @@ class FaceEngine:
     def detector_threshold(self, value: float) -> None:
         self._detector.det_thresh = value
 
-    def _input_size(self, height: int, width: int) -> tuple[int, int]:
+    def _input_size(self, height: int, width: int, det_size: int | None = None) -> tuple[int, int]:
         # Never upscale: a face too small to find at the photo's own size is
         # below any useful minimum face size anyway.
-        long_side = min(self.det_size, math.ceil(max(height, width) / _STRIDE) * _STRIDE)
+        long_side = min(det_size or self.det_size, math.ceil(max(height, width) / _STRIDE) * _STRIDE)
         factor = long_side / max(height, width)
         return (
             max(_STRIDE, round(width * factor / _STRIDE) * _STRIDE),
             max(_STRIDE, round(height * factor / _STRIDE) * _STRIDE),
         )
 
-    def detect(self, rgb: np.ndarray, min_side: float = 0.0) -> list[Detection]:
-        """The faces in ``rgb`` whose box's shorter side is at least ``min_side`` pixels."""
+    def detect(self, rgb: np.ndarray, min_side: float = 0.0, det_size: int | None = None) -> list[Detection]:
+        """The faces in ``rgb`` whose box's shorter side is at least ``min_side``
+        pixels, searched at ``det_size`` (the engine's own by default)."""
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        boxes, landmarks = self._detector.detect(bgr, input_size=self._input_size(*rgb.shape[:2]))
+        boxes, landmarks = self._detector.detect(bgr, input_size=self._input_size(*rgb.shape[:2], det_size))
         return [
             Detection(
                 box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
@@ -261,6 +288,7 @@ def _pack_folder(pack: PackRef) -> Path:
     # results; a failure is summed up in one line below instead.
     with contextlib.redirect_stdout(io.StringIO()):
         try:
+            _onnxruntime()  # before insightface imports it
             from insightface.utils.storage import ensure_available
 
             return Path(ensure_available("models", pack.name, root=str(insightface_root())))
@@ -290,13 +318,10 @@ def _load_models(folder: Path, providers: list[str]):
     if not files:
         raise ModelLoadError(folder, "the folder has no .onnx model files")
     # insightface's loader may print, and stdout belongs to results.
+    _onnxruntime()
     with contextlib.redirect_stdout(io.StringIO()):
-        import onnxruntime
         from insightface.model_zoo import model_zoo
 
-        # As FaceAnalysis does: onnxruntime's warnings about unused weights
-        # in the published models are noise to a user.
-        onnxruntime.set_default_logger_severity(3)
         detector = recognizer = None
         found = []
         for path in files:
@@ -333,10 +358,10 @@ def _cpu_session(recognizer, providers: list[str], threads: int = 0) -> None:
     ``threads``: onnxruntime's intra-op threads, 0 for its default (one per
     core); bench/scan.py weighs them against photo-level threads."""
     import onnx
-    import onnxruntime
 
     from facesort.engine.cpugraph import split_prelu
 
+    onnxruntime = _onnxruntime()
     model = onnx.load(recognizer.model_file)
     split_prelu(model)
     options = onnxruntime.SessionOptions()

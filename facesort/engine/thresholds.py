@@ -27,6 +27,10 @@ class PackThresholds:
     # How far an unnamed group may be from a person to be offered as them
     # ("Also Alice?"); None: naming.suggestion_distance's rule.
     suggest: float | None = None
+    # One-to-K naming of a face whose age in the photo is known to be under
+    # 13 (people/ages.py): children are nearer one another than adults are,
+    # so a stricter distance; None: ``recognize``. Measured on FG-NET (below).
+    child_recognize: float | None = None
 
 
 # sc_dlib and sc_faceres: measured on ../shared/data (bench/verify.py and
@@ -35,8 +39,16 @@ class PackThresholds:
 # photo pairs fall, which in the open-set simulation (100 named people, four
 # strangers per named face) kept wrong automatic names at 0.2%; cluster is the
 # refinement distance giving BCubed precision >= 0.99 on LFW.
+# child_recognize, for faces known to be of a child under 13 (people/ages.py):
+# measured on the shared FG-NET photos by bench/child_thresholds.py, 225 photos
+# of 37 children. A face against the centroid of each other child's photos:
+# 0.1% of those fall below it; the LFW recognize distance let 2.8-3.0% of them
+# in (the same child kept: 53-69% at child_recognize, 81-87% at recognize).
+# Pairs of photos of two different children: 0.1% below 0.896 (yunet_sface),
+# 0.903 (sc_sface), 0.280 (sc_dlib), while the median same-child pair is 0.962,
+# 0.944 and 0.319: babies are nearer each other than to themselves years on.
 _SC_DLIB = PackThresholds(
-    verify=0.4515, recognize=0.30, margin=0.06, cluster=0.32,
+    verify=0.4515, recognize=0.30, margin=0.06, cluster=0.32, child_recognize=0.25,
     source="measured on LFW (shared data): 10-fold 98.99%, strict FAR 0.001% at 0.313",
 )
 _SC_FACERES = PackThresholds(
@@ -66,11 +78,11 @@ _ARCFACE = PackThresholds(
 # (bench/naming_effort.py), all 8 groups offered beyond 1.0 (1.008 to 1.045)
 # were someone else; the right offers seen were at 0.91 and 0.97.
 _YUNET_SFACE = PackThresholds(
-    verify=1.1827, recognize=1.0, margin=0.2, cluster=1.0, suggest=1.0,
+    verify=1.1827, recognize=1.0, margin=0.2, cluster=1.0, suggest=1.0, child_recognize=0.87,
     source="measured on LFW (shared data): 10-fold 99.52%, strict FAR 0.001% at 1.034",
 )
 _SC_SFACE = PackThresholds(
-    verify=1.1729, recognize=1.0, margin=0.2, cluster=1.0, suggest=1.0,
+    verify=1.1729, recognize=1.0, margin=0.2, cluster=1.0, suggest=1.0, child_recognize=0.88,
     source="measured on LFW (shared data): 10-fold 99.57%, strict FAR 0.001% at 1.023",
 )
 # sc_mfn_tf (MobileFaceNet; for benchmarks only, never a default: its licence

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from facesort.errors import FacesortError
+from facesort.people.ages import before_birth, is_child
 from facesort.store import ClusterRun, GroupingInput, NewCluster, Store
 from facesort.engine.thresholds import PackThresholds, thresholds_for
 
@@ -137,6 +138,22 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     return [(int(f), int(p), float(d)) for f, p, d in zip(faces[chosen], person[chosen], distance[chosen])]
 
 
+def within_ages(store: Store, names: list[tuple[int, int, float]],
+                thresholds: PackThresholds) -> list[tuple[int, int, float]]:
+    """The automatic ``(face, person, distance)`` names that the people's
+    birth dates allow: never a person on a photo taken before their birth,
+    and a face of a known child (people/ages.py) only within the distance
+    measured on children, where the pack has one."""
+    born = store.birth_dates()
+    if not born:
+        return names
+    taken = store.capture_times(face for face, person, _ in names if person in born)
+    child_limit = thresholds.child_recognize or float("inf")
+    return [(face, person, distance) for face, person, distance in names
+            if not before_birth(born.get(person), taken.get(face))
+            and (distance <= child_limit or not is_child(born.get(person), taken.get(face)))]
+
+
 # A library this many times larger than at its last full run is clustered in
 # full again: its blocks have grown too large to cluster again quickly.
 FULL_RUN_GROWTH = 2
@@ -229,6 +246,7 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
             named_from = replace(data, embeddings=adapter.apply(data.embeddings))
             thresholds = adapter.thresholds(thresholds)
         names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded)
+        names = within_ages(store, names, thresholds)
     store.save_auto_names(pack_id, names)
     report = ClusterReport(
         faces=len(data.face_ids),

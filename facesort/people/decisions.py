@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from facesort.text import plural
 from facesort.errors import FacesortError
+from facesort.people.ages import before_birth
 from facesort.people.names import clean_name
 from facesort.store import Person, Store
 
@@ -100,6 +101,8 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
     faces = [face for face in store.faces_in_cluster(group_id) if face.id not in excluded]
     rejected = store.rejected_pairs_for(person.id)
     already_there = store.photos_named_by_user(person.id, store.cluster_pack(group_id))
+    born = store.birth_dates().get(person.id)
+    taken = store.capture_times(face.id for face in faces) if born else {}
     left_out: dict[str, list[int]] = {}
     candidates = []
     for face in faces:
@@ -107,6 +110,8 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
             reason = f"you named it {face.person}"
         elif face.id in rejected:
             reason = f"you rejected it from {person.name}"
+        elif face.user_person_id is None and before_birth(born, taken.get(face.id)):
+            reason = f"the photo was taken before {person.name} was born ({born})"
         elif face.user_person_id is None and face.photo_id in already_there:
             reason = f"{person.name} is already named in the same photo"
         else:
@@ -192,6 +197,22 @@ def assign(store: Store, face_ids: Iterable[int], name: str) -> Person:
     faces = _faces(store, face_ids)
     person = person_for_naming(store, name)
     store.set_person([f.id for f in faces], person.id)
+    return person
+
+
+def taken_before_birth(store: Store, face_ids: Iterable[int], person: Person) -> list[int]:
+    """Of ``face_ids``, those in photos taken before ``person`` was born."""
+    born = store.birth_dates().get(person.id)
+    if born is None:
+        return []
+    taken = store.capture_times(face_ids)
+    return sorted(face for face, when in taken.items() if before_birth(born, when))
+
+
+def set_born(store: Store, name: str, born: str | None) -> Person:
+    """Give ``name`` a birth date (facesort.people.ages.parse_born), or clear it with None."""
+    person = find_person(store, name)
+    store.set_born(person.id, born)
     return person
 
 

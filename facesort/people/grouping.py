@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,7 @@ class Blocking:
     @classmethod
     def fit(cls, embeddings: np.ndarray) -> Blocking:
         from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
 
         # PCA from the covariance, summed chunk by chunk: no centred copy of
         # the embeddings is ever made.
@@ -100,8 +102,12 @@ class Blocking:
         # incremental; 100 faces a block gave F 0.969 full, 0.977 incremental).
         count = math.ceil(n / BLOCK_SIZE)
         sample = np.random.default_rng(0).choice(n, min(n, KMEANS_SAMPLE * count), replace=False)
-        kmeans = KMeans(n_clusters=count, random_state=0, n_init=1, max_iter=30).fit(
-            blocking.project(embeddings[np.sort(sample)]))
+        with warnings.catch_warnings():
+            # Copies of photos give fewer distinct faces than blocks: fewer
+            # blocks are fine, and sklearn's warning about it is noise to a user.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            kmeans = KMeans(n_clusters=count, random_state=0, n_init=1, max_iter=30).fit(
+                blocking.project(embeddings[np.sort(sample)]))
         return cls(blocking.mean, blocking.components, kmeans.cluster_centers_.astype(np.float32))
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:

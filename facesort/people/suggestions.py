@@ -7,8 +7,8 @@
   its best faces. Distances are the pack's measured ones (thresholds.py): a
   pack without thresholds gets no suggestions.
 - Review: automatic names, least certain first, settled a page at a time.
-- Split: one person's faces grouped again at a tighter distance, for
-  look-alikes that grouping or the user merged.
+- Split: one person's faces grouped again (SPLIT_RULES), for look-alikes
+  that grouping or the user merged.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from facesort.people import decisions
+from facesort.people.ages import before_birth
 from facesort.people.cluster_run import require_pack
 from facesort.errors import FacesortError
 from facesort.scanning.quality import POOR, best_first
@@ -32,8 +33,21 @@ from facesort.engine.thresholds import PackThresholds, thresholds_for
 EXEMPLARS = 16
 # Faces that stand for a group, best first.
 GROUP_FACES = 16
-# Split regroups a person's faces at this fraction of the pack's cluster distance.
-SPLIT_FRACTION = 0.8
+# Where split cuts a person's faces (average linkage between parts), by rule;
+# "default" is what `facesort split` uses. bench/split_default.py on 40 LFW
+# people with 14-22 photos each, alone and mixed with their nearest look-alike
+# (11 + 11 faces), sc_dlib / yunet_sface:
+#   fraction: one person in 1-2 parts 0/40 / 3/40 (median 12 / 7 parts), pairs apart 17/40 / 20/40
+#   cluster:  7/40 / 33/40, pairs apart 28/40 / 31/40
+#   midway:   38/40 / 40/40 (worst 3 / 2 parts), pairs apart 40/40 / 40/40, parts pure
+#   verify:   40/40 / 40/40, pairs apart 20/40 / 37/40 (BCubed precision 0.75 / 0.96)
+SPLIT_RULES = {
+    "fraction": lambda t: 0.8 * t.cluster,
+    "cluster": lambda t: t.cluster,
+    "midway": lambda t: (t.cluster + t.verify) / 2,
+    "verify": lambda t: t.verify,
+}
+SPLIT_RULES["default"] = SPLIT_RULES["midway"]
 # Groups this small (a stranger met once or twice, most of them) are shown a
 # page at a time, so one answer ignores a page of strangers instead of one
 # answer each. Six groups, lettered a to f, fit a terminal's preview and
@@ -234,6 +248,7 @@ def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Ne
     refused = store.refusals() | set(skip)
     beside: dict[int, set[int]] = {}  # group → people in its photos, read for the few within reach
     names = {p.id: p for p in store.people()}
+    born = store.birth_dates()
     limit = suggestion_distance(seen)
     found = []
     for near in nearness:
@@ -247,7 +262,7 @@ def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Ne
                 continue
             if near.group not in beside:
                 beside[near.group] = store.people_beside_group(near.group, pack_id)
-            if person_id in beside[near.group]:
+            if person_id in beside[near.group] or _before_birth(store, near.group, born.get(person_id)):
                 continue
             # Clearly nearer to this person than to anyone else named: look-alike
             # strangers sit between several people.
@@ -257,6 +272,14 @@ def _offers(store: Store, pack_id: int, seen: PackThresholds, nearness: list[_Ne
             found.append(GroupSuggestion(near.group, names[person_id], round(distance, 4), near.faces))
             break
     return sorted(found, key=lambda s: (s.distance, s.group))
+
+
+def _before_birth(store: Store, group: int, born: str | None) -> bool:
+    """Whether a face of ``group`` is in a photo taken before ``born``."""
+    if born is None:
+        return False
+    taken = store.capture_times(face.id for face in store.faces_in_cluster(group))
+    return any(before_birth(born, when) for when in taken.values())
 
 
 def next_to_name(remaining: Sequence[ClusterSummary], later: set[int]) -> list[ClusterSummary]:
@@ -351,12 +374,24 @@ class Part:
     years: list[str]  # capture years, oldest first
 
 
-def split_person(store: Store, pack_name: str, name: str, parts: int | None = None) -> tuple[Person, list[Part]]:
-    """A person's faces (the user's and automatic) grouped again by average
-    linkage: into ``parts`` groups, or at a fraction of the pack's cluster
-    distance. Largest part first."""
+def split_labels(points: np.ndarray, thresholds: PackThresholds | None, rule: str = "default",
+                 parts: int | None = None) -> np.ndarray:
+    """Part labels of one person's faces by average linkage: into ``parts``
+    groups, or cut at the distance ``rule`` names (SPLIT_RULES)."""
     from sklearn.cluster import AgglomerativeClustering
 
+    if parts is not None:
+        model = AgglomerativeClustering(n_clusters=min(parts, len(points)), linkage="average")
+    else:
+        model = AgglomerativeClustering(n_clusters=None, linkage="average",
+                                        distance_threshold=SPLIT_RULES[rule](thresholds))
+    return model.fit_predict(points)
+
+
+def split_person(store: Store, pack_name: str, name: str, parts: int | None = None) -> tuple[Person, list[Part]]:
+    """A person's faces (the user's and automatic) grouped again by average
+    linkage: into ``parts`` groups, or at SPLIT_RULES' default distance.
+    Largest part first."""
     pack_id = require_pack(store, pack_name)
     person = decisions.find_person(store, name)
     faces = store.faces_of_person(person.id, pack_id)
@@ -367,13 +402,7 @@ def split_person(store: Store, pack_name: str, name: str, parts: int | None = No
         raise FacesortError(
             f"no measured distances for pack {pack_name!r}: say how many parts with --parts")
     vectors = store.embeddings_of(f.id for f in faces)
-    points = np.stack([vectors[f.id] for f in faces])
-    if parts is not None:
-        model = AgglomerativeClustering(n_clusters=min(parts, len(faces)), linkage="average")
-    else:
-        model = AgglomerativeClustering(n_clusters=None, linkage="average",
-                                        distance_threshold=SPLIT_FRACTION * thresholds.cluster)
-    labels = model.fit_predict(points)
+    labels = split_labels(np.stack([vectors[f.id] for f in faces]), thresholds, parts=parts)
     years = store.capture_years([f.id for f in faces])
     result = []
     for label in np.unique(labels):

@@ -52,7 +52,10 @@ class Adapter:
         return (projected / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def thresholds(self, pack: PackThresholds) -> PackThresholds:
-        return replace(pack, recognize=self.recognize, margin=self.margin,
+        # Children's distance scaled as the recognition distance was.
+        child = (pack.child_recognize * self.recognize / pack.recognize
+                 if pack.child_recognize is not None and pack.recognize else pack.child_recognize)
+        return replace(pack, recognize=self.recognize, margin=self.margin, child_recognize=child,
                        source=f"{pack.source}; adapter from 'facesort tune'")
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 import functools
 import io
 import math
+import os
+import stat
+import threading
+import warnings
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from facesort.config import HEIF_EXTENSIONS
 from facesort.errors import PhotoError
+from facesort.scanning.walk import is_raw_name
 
 # Pillow's own guard stops at 179 megapixels, below what 200 MP phones and
 # medium-format cameras produce; facesort checks the size itself instead, with
@@ -63,6 +69,38 @@ class DecodedPhoto:
     pixels: np.ndarray  # RGB, uint8, upright; maybe smaller than the photo
     scale: float  # displayed pixels per decoded pixel
     info: PhotoInfo
+    # What Pillow warned of while reading it (a corrupt EXIF block): the
+    # photo is read, but its orientation or date may be missing.
+    notes: tuple[str, ...] = ()
+
+
+# Pillow warns of damaged metadata with warnings.warn, which would reach the
+# user raw, with no file name. While a photo is decoded, its thread collects
+# them instead; catch_warnings would not do, as it is not thread-safe.
+_collecting = threading.local()
+_show_warning = warnings.showwarning
+
+
+def _collect_or_show(message, category, filename, lineno, file=None, line=None) -> None:
+    notes = getattr(_collecting, "notes", None)
+    if notes is not None and issubclass(category, UserWarning):
+        notes.append(str(message).strip().rstrip("."))
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _collect_or_show
+# Every time, not once a place: each photo gets its own note.
+warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
+
+
+@contextmanager
+def _notes() -> Iterator[list[str]]:
+    _collecting.notes = notes = []
+    try:
+        yield notes
+    finally:
+        _collecting.notes = None
 
 
 def swaps_axes(orientation: int) -> bool:
@@ -93,7 +131,8 @@ def _open(path: Path, source: io.BytesIO) -> Image.Image:
         raise PhotoError(path, f"cannot read the image header: {exc}") from exc
 
 
-def _capture_time(exif: Image.Exif) -> str | None:
+def capture_time(exif: Image.Exif) -> str | None:
+    """When the photo was taken, from its EXIF: ISO 8601, with the offset where recorded."""
     sub = exif.get_ifd(_EXIF_IFD)
     raw = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if not isinstance(raw, str):
@@ -182,14 +221,44 @@ def _load_reduced(image: Image.Image, data: bytes, factor: int) -> Image.Image:
     if in_strips is not None:
         return in_strips
     image.load()
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")  # which keeps the values; reduce cannot take I;16
+    elif image.mode not in ("RGB", "RGBA", "L", "LA", "I", "F"):
         image = image.convert("RGB")
     # Before turning and converting it, which would each copy the full image.
     return image.reduce(factor)
 
 
-def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
-    """Decode ``data`` (the bytes of ``path``) upright.
+# Modes whose pixels go past 255 and which Pillow's convert("RGB") clips, so
+# that a 16-bit scan came out almost all white.
+_WIDE_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def as_rgb8(image: Image.Image) -> Image.Image:
+    """``image`` as 8-bit RGB, whatever mode Pillow opened it in. A 16-bit
+    image is scaled from 0..65535. The 32-bit modes I and F do not say how
+    many bits their values hold: they are scaled from the smallest of 0..1
+    (F only), 0..255 and 0..65535 that their values fit, else from 0 to their
+    maximum."""
+    if image.mode not in _WIDE_MODES:
+        return image.convert("RGB")
+    values = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        full = 65535.0
+    else:
+        top = float(values.max(initial=0))
+        ranges = (1.0, 255.0, 65535.0) if image.mode == "F" else (255.0, 65535.0)
+        full = next((f for f in ranges if top <= f), top)
+    scaled = values.astype(np.float32)
+    np.clip(scaled, 0.0, full, out=scaled)
+    scaled *= 255.0 / full
+    np.rint(scaled, out=scaled)
+    return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
+
+
+def load_upright(image: Image.Image, data: bytes, orientation: int, long_side: int | None) -> Image.Image:
+    """The opened ``image`` (from ``data``) decoded, turned upright by the
+    EXIF ``orientation`` and brought to 8-bit RGB.
 
     With ``long_side``, a JPEG is decoded with Pillow's draft mode at the
     smallest 1/2, 1/4 or 1/8 scale that still has ``long_side`` pixels on its
@@ -197,8 +266,37 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     format over ``REDUCE_ABOVE_PIXELS`` is shrunk by the largest whole factor
     that keeps ``long_side`` pixels.
     """
+    stored_w, stored_h = image.size
+    reduce_by = max(stored_w, stored_h) // long_side if long_side else 1
+    if long_side and image.format == "JPEG" and max(stored_w, stored_h) > long_side:
+        factor = long_side / max(stored_w, stored_h)
+        image.draft("RGB", (math.ceil(stored_w * factor), math.ceil(stored_h * factor)))
+        image.load()
+    elif reduce_by >= 2 and stored_w * stored_h > REDUCE_ABOVE_PIXELS:
+        image = _load_reduced(image, data, reduce_by)
+    else:
+        image.load()
+    for step in _UPRIGHT.get(orientation, ()):
+        image = image.transpose(step)
+    return as_rgb8(image)
+
+
+def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
+    """Decode ``data`` (the bytes of ``path``, a photo other than a camera
+    RAW: those LibRaw reads itself, see ``read_and_decode``) upright, with at
+    least ``long_side`` pixels on its long side where the photo has them (see
+    ``load_upright``). What the decoder warned about (corrupt EXIF data) comes
+    back as the photo's notes."""
     if not data:
         raise PhotoError(path, "empty file (0 bytes)")
+    with _notes() as notes:
+        photo = _decode(path, data, long_side)
+    if notes:
+        photo = replace(photo, notes=tuple(dict.fromkeys(notes)))
+    return photo
+
+
+def _decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
     image = _open(path, io.BytesIO(data))
     stored_w, stored_h = image.size
     if stored_w * stored_h > MAX_PIXELS:
@@ -212,19 +310,8 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
         orientation = exif.get(_ORIENTATION_TAG, 1)
         if orientation not in range(1, 9):
             orientation = 1
-        taken_at = _capture_time(exif)
-        reduce_by = max(stored_w, stored_h) // long_side if long_side else 1
-        if long_side and image.format == "JPEG" and max(stored_w, stored_h) > long_side:
-            factor = long_side / max(stored_w, stored_h)
-            image.draft("RGB", (math.ceil(stored_w * factor), math.ceil(stored_h * factor)))
-            image.load()
-        elif reduce_by >= 2 and stored_w * stored_h > REDUCE_ABOVE_PIXELS:
-            image = _load_reduced(image, data, reduce_by)
-        else:
-            image.load()
-        for step in _UPRIGHT.get(orientation, ()):
-            image = image.transpose(step)
-        image = image.convert("RGB")
+        taken_at = capture_time(exif)
+        image = load_upright(image, data, orientation, long_side)
     except PhotoError:
         raise
     except Exception as exc:  # truncated data, bad chunks, decoder errors
@@ -235,8 +322,17 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
 
 
 def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
-    """Decode a photo straight from disk, for photos outside the scan loop."""
+    """Decode a photo straight from disk (a camera RAW: ``raw.decode_raw``)."""
     try:
+        # A named pipe or a device would block the read forever (the scan's
+        # walk skips them; 'who' and 'verify' take any path).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise PhotoError(path, "not a regular file (a pipe or a device?): give a photo")
+        if is_raw_name(path):
+            # Imported here: rawpy is loaded only once a RAW is met.
+            from facesort.scanning import raw
+
+            return raw.decode_raw(Path(path), long_side)
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc

@@ -1,8 +1,8 @@
-"""Showing faces: thumbnails, contact sheets (PNG) and terminal previews.
+"""Showing faces: thumbnails and contact sheets (PNG). The command line
+draws the same thumbnails in the terminal (facesort/cli/preview.py).
 
-The terminal preview draws each pair of pixel rows as one "▀" cell, the top
-pixel as its colour and the bottom one as its background, so faces show in
-any truecolor terminal, also over ssh.
+A face of a video clip is cut from its frame, decoded again at the face's
+time, and labelled with the clip and the time.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
-from rich.console import Group
-from rich.text import Text
 
-from facesort.scanning import decoding
+from facesort.scanning import decoding, video
 from facesort.errors import PhotoError
 from facesort.files import atomic_write
 from facesort.store import FaceInfo
@@ -29,17 +27,24 @@ _DECODE_SIDE = 1600
 _MISSING = (90, 90, 90)
 
 
+def _decoded(path: str, time: float | None) -> decoding.DecodedPhoto | video.Frame | None:
+    try:
+        if time is not None:
+            return video.frame_at(Path(path), time, _DECODE_SIDE)
+        return decoding.read_and_decode(Path(path), _DECODE_SIDE)
+    except PhotoError:
+        return None
+
+
 def face_thumbnails(faces: Sequence[FaceInfo], size: int = THUMB) -> list[Image.Image]:
     """Square crops around each face; a grey tile where the photo is gone."""
-    decoded: dict[str, decoding.DecodedPhoto | None] = {}
+    decoded: dict[tuple[str, float | None], decoding.DecodedPhoto | video.Frame | None] = {}
     thumbs = []
     for face in faces:
-        if face.path not in decoded:
-            try:
-                decoded[face.path] = decoding.read_and_decode(Path(face.path), _DECODE_SIDE)
-            except PhotoError:
-                decoded[face.path] = None
-        photo = decoded[face.path]
+        key = (face.path, getattr(face, "time", None))
+        if key not in decoded:
+            decoded[key] = _decoded(*key)
+        photo = decoded[key]
         if photo is None:
             thumbs.append(Image.new("RGB", (size, size), _MISSING))
             continue
@@ -53,20 +58,38 @@ def face_thumbnails(faces: Sequence[FaceInfo], size: int = THUMB) -> list[Image.
     return thumbs
 
 
-def contact_sheet(thumbs: Sequence[Image.Image], labels: Sequence[str], title: str) -> Image.Image:
-    """A grid of faces with a label under each, and a title line on top."""
+def clip_caption(face: FaceInfo) -> str:
+    """Where a clip's face is: the clip's name and the time; "" for a photo's."""
+    time = getattr(face, "time", None)
+    if time is None:
+        return ""
+    name = Path(face.path).name
+    if len(name) > 11:
+        name = name[:10] + "…"
+    return f"{name} {video.clock(time)}"
+
+
+def contact_sheet(thumbs: Sequence[Image.Image], labels: Sequence[str], title: str,
+                  captions: Sequence[str] = ()) -> Image.Image:
+    """A grid of faces with a label under each, and a title line on top;
+    ``captions`` (a clip's name and time) go on a second line where given."""
     columns = min(COLUMNS, max(1, len(thumbs)))
     rows = max(1, math.ceil(len(thumbs) / columns))
-    cell_h = THUMB + LABEL_HEIGHT
+    lines = 2 if any(captions) else 1
+    cell_h = THUMB + LABEL_HEIGHT * lines
     sheet = Image.new("RGB", (columns * THUMB, LABEL_HEIGHT + rows * cell_h), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=14)
     draw.text((4, 2), title, fill=(0, 0, 0), font=font)
-    for index, (thumb, label) in enumerate(zip(thumbs, labels)):
+    captions = list(captions) + [""] * (len(thumbs) - len(captions))
+    for index, (thumb, label, caption) in enumerate(zip(thumbs, labels, captions)):
         left = (index % columns) * THUMB
         top = LABEL_HEIGHT + (index // columns) * cell_h
         sheet.paste(thumb.resize((THUMB, THUMB)), (left, top))
         draw.text((left + 4, top + THUMB + 2), label, fill=(0, 0, 0), font=font)
+        if caption:
+            draw.text((left + 4, top + THUMB + LABEL_HEIGHT + 2), caption, fill=(60, 60, 60),
+                      font=font)
     return sheet
 
 
@@ -76,24 +99,3 @@ def save_sheet(sheet: Image.Image, path: Path) -> Path:
     with atomic_write(path) as out:
         sheet.save(out, format="PNG")
     return path
-
-
-def terminal_preview(thumbs: Sequence[Image.Image], labels: Sequence[str], width: int = 14) -> Group:
-    """Faces side by side in half-block cells, ``width`` cells wide each."""
-    # A cell is about half as wide as it is tall and shows two pixel rows, so
-    # its pixels are square: a square face takes half as many rows as columns.
-    height = (width + 1) // 2
-    small = [t.convert("RGB").resize((width, height * 2), Image.Resampling.BOX) for t in thumbs]
-    lines = []
-    for row in range(height):
-        line = Text()
-        for index, image in enumerate(small):
-            if index:
-                line.append(" ")
-            for column in range(width):
-                top = "#%02x%02x%02x" % image.getpixel((column, row * 2))
-                bottom = "#%02x%02x%02x" % image.getpixel((column, row * 2 + 1))
-                line.append("▀", style=f"{top} on {bottom}")
-        lines.append(line)
-    captions = Text(" ".join(label[:width].center(width) for label in labels))
-    return Group(*lines, captions)

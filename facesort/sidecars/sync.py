@@ -3,16 +3,19 @@ library's named faces, and import the face names other apps wrote."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from facesort.config import RAW_EXTENSIONS
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
+from facesort.scanning.walk import is_video_name
 from facesort.errors import FacesortError, PhotoError
-from facesort.files import atomic_write
+from facesort.files import atomic_write, remove_stale_temporaries
 from facesort.people.decisions import person_for_naming
 from facesort.store import PhotoRecord, Store
 from facesort.store import FaceInfo
@@ -31,15 +34,75 @@ class WriteReport:
     errors: list[str] = field(default_factory=list)
     # Names written but left out of the keyword trees, whose level separator they hold.
     left_out_of_trees: set[str] = field(default_factory=set)
+    # Photos sharing a stem whose names went to sidecars of their full names.
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "failed": len(self.errors), "errors": self.errors,
-                "left_out_of_trees": sorted(self.left_out_of_trees)}
+                "left_out_of_trees": sorted(self.left_out_of_trees), "notes": self.notes}
 
 
 def _stored_size(photo: PhotoRecord) -> tuple[int, int]:
     return (photo.height, photo.width) if swaps_axes(photo.orientation) else (photo.width, photo.height)
+
+
+def _one_shot(photos: list[PhotoRecord]) -> bool:
+    """Photos that share a stem are one shot (a RAW and the camera's JPEG of
+    it) when they were taken at the same second and have the same shape."""
+    first = photos[0]
+
+    def aspect(photo: PhotoRecord) -> float:
+        return photo.width / photo.height if photo.height else 0.0
+
+    return first.taken_at is not None and all(
+        p.taken_at == first.taken_at and math.isclose(aspect(p), aspect(first), rel_tol=0.01)
+        for p in photos[1:])
+
+
+@dataclass(frozen=True)
+class _Sidecar:
+    """Where a photo's names go, and whose names they are: one photo's, or
+    those of every photo of one shot when they share the stem's sidecar."""
+
+    target: Path
+    current: Path | None
+    photos: tuple[PhotoRecord, ...]
+    note: str | None = None
+
+
+def _sidecar_of(photo: PhotoRecord, same_stem: list[PhotoRecord] | None,
+                stem_names: bool) -> _Sidecar:
+    """photo.ext.xmp where it exists; else photo.xmp (where it exists, or
+    for a new sidecar with ``stem_names``) unless another photo has the same
+    stem: then only one shot shares it, and different photos use their
+    full names, so that no photo's names replace another's."""
+    full, stem = xmp.sidecar_paths(Path(photo.path))
+    if full.is_file():
+        return _Sidecar(full, full, (photo,))
+    wants_stem = stem.is_file() or stem_names
+    if same_stem is None:
+        return _Sidecar(stem if wants_stem else full, stem if stem.is_file() else None, (photo,))
+    if _one_shot(same_stem):
+        if not wants_stem:
+            return _Sidecar(full, None, (photo,))
+        sharing = tuple(p for p in same_stem if not xmp.sidecar_paths(Path(p.path))[0].is_file())
+        return _Sidecar(stem, stem if stem.is_file() else None, sharing)
+    note = None
+    if wants_stem:
+        names = [Path(p.path).name for p in same_stem]
+        note = (f"{', '.join(names)} share the name {stem.name} but are different photos: "
+                f"their names go to {', '.join(n + '.xmp' for n in names)}")
+    return _Sidecar(full, None, (photo,), note)
+
+
+def _photos_by_stem(store: Store) -> dict[tuple[str, str], list[PhotoRecord]]:
+    """The library's photos that share their folder and stem with another."""
+    by_stem: dict[tuple[str, str], list[PhotoRecord]] = {}
+    for photo in store.photos_in(None):
+        path = Path(photo.path)
+        by_stem.setdefault((str(path.parent), path.stem), []).append(photo)
+    return {key: photos for key, photos in by_stem.items() if len(photos) > 1}
 
 
 def write_sidecars(
@@ -61,28 +124,47 @@ def write_sidecars(
     told of each change, also in a dry run.
     """
     report = WriteReport()
+    cleaned: set[Path] = set()
+    done: set[Path] = set()
     named = store.named_faces(pack_id, include_auto)
     wanted = store.photos_of_person(person_id, pack_id) if person_id is not None else None
+    by_stem = _photos_by_stem(store)
     for photo in photos:
         if wanted is not None and photo.id not in wanted:
             continue
-        faces = named.get(photo.id, [])
         path = Path(photo.path)
-        current = xmp.existing_sidecar(path)
+        sidecar = _sidecar_of(photo, by_stem.get((str(path.parent), path.stem)), stem_names)
+        target, current = sidecar.target, sidecar.current
+        if target in done:
+            continue  # shared with a photo of the same shot, written with it
+        done.add(target)
+        faces = [face for shot in sidecar.photos for face in named.get(shot.id, [])]
         if current is None and not faces:
             continue
-        target = current or xmp.sidecar_paths(path)[1 if stem_names else 0]
-        regions = [
-            xmp.Region(name, *xmp.displayed_to_stored(box, photo.width, photo.height,
-                                                              photo.orientation))
-            for box, name in faces
-        ]
+        if sidecar.note and sidecar.note not in report.notes:
+            report.notes.append(sidecar.note)
+        # One shot's photos name the same faces: each region once. A clip's
+        # people go in as keywords only: a region is of one frame.
+        regions = list(dict.fromkeys(
+            xmp.Region(name, *xmp.displayed_to_stored(box, shot.width, shot.height,
+                                                      shot.orientation))
+            for shot in sidecar.photos if not shot.is_clip for box, name in named.get(shot.id, [])))
+        people = sorted({name for shot in sidecar.photos if shot.is_clip
+                         for _, name in named.get(shot.id, [])})
+        if not dry_run and target.parent not in cleaned:
+            cleaned.add(target.parent)
+            remove_stale_temporaries(target.parent, ".xmp")
         try:
             old = current.read_bytes() if current else None
-            new = xmp.merge(old, target, regions, *_stored_size(photo))
+            new = xmp.merge(old, target, regions, *_stored_size(sidecar.photos[0]), people=people)
             if new == old:
                 report.unchanged += 1
                 continue
+            if current and not current.stat().st_mode & 0o222:
+                # Made read-only on purpose (by the user or another app):
+                # replacing it would undo that.
+                raise PhotoError(current, "the sidecar is read-only; left as it is (make it "
+                                          "writable to let facesort update it)")
             if not dry_run:
                 if not path.exists():
                     raise PhotoError(path, "the photo is gone; run 'facesort scan' to update the library")
@@ -116,13 +198,18 @@ class ImportReport:
 
 
 def embedded_xmp(path: Path) -> bytes | None:
-    """The XMP packet inside a JPEG, PNG, WebP or TIFF file, if any."""
+    """The XMP packet inside a JPEG, PNG, WebP or TIFF file, or a TIFF-based
+    camera RAW (DNG, CR2, NEF...), if any."""
     try:
         with Image.open(path) as image:
             packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
             if packet is None and hasattr(image, "tag_v2"):
                 packet = image.tag_v2.get(700)
     except Exception as exc:  # Pillow raises many kinds on damaged files
+        if path.suffix.lower() in RAW_EXTENSIONS:
+            # Pillow reads only TIFF-based RAWs, and not all of those; apps
+            # keep the names of a CR3, RAF or ORF in its sidecar.
+            return None
         raise PhotoError(path, f"cannot read embedded XMP: {exc}") from exc
     if isinstance(packet, str):
         packet = packet.encode("utf-8")
@@ -137,7 +224,8 @@ def _foreign_tags(path: Path, people_tag: tuple[str, ...]) -> list[xmp.ForeignTa
                 sources.append((candidate, candidate.read_bytes()))
             except OSError as exc:
                 raise xmp.SidecarError(candidate, exc.strerror or str(exc)) from exc
-    packet = embedded_xmp(path)
+    # A clip's own XMP (in its container) is not read: Pillow cannot open it.
+    packet = None if is_video_name(str(path)) else embedded_xmp(path)
     if packet:
         sources.append((path, packet))
     return [xmp.read_xmp(text, source, people_tag) for source, text in sources]

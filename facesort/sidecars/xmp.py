@@ -367,10 +367,11 @@ def _prune(element: ET.Element) -> None:
 
 
 def merge(existing: bytes | None, source: Path, regions: list[Region], width: int,
-          height: int) -> bytes:
-    """The sidecar with facesort's regions and names replaced by ``regions``;
-    everything else in ``existing`` is kept. Deterministic, so writing the same
-    regions twice gives the same bytes."""
+          height: int, people: list[str] = ()) -> bytes:
+    """The sidecar with facesort's regions and names replaced by ``regions``
+    (and ``people`` named without a region: a video clip's, where regions do
+    not apply); everything else in ``existing`` is kept. Deterministic, so
+    writing the same regions twice gives the same bytes."""
     if existing:
         root = _parse(existing, source)
     else:
@@ -399,8 +400,8 @@ def merge(existing: bytes | None, source: Path, regions: list[Region], width: in
     if not descriptions:
         descriptions = [ET.SubElement(rdf, q("rdf", "Description"), {q("rdf", "about"): ""})]
     target = descriptions[0]
-    if regions:
-        _add(target, regions, width, height)
+    if regions or people:
+        _add(target, regions, width, height, people)
     for description in descriptions[1:]:
         if len(description) == 0 and set(description.attrib) <= {q("rdf", "about")}:
             rdf.remove(description)
@@ -415,8 +416,31 @@ def _remove(description: ET.Element, item: ET.Element) -> None:
             return
 
 
-def _add(target: ET.Element, regions: list[Region], width: int, height: int) -> None:
-    names = sorted({r.name for r in regions}, key=str.casefold)
+def _add(target: ET.Element, regions: list[Region], width: int, height: int,
+         people: list[str]) -> None:
+    names = sorted({r.name for r in regions} | set(people), key=str.casefold)
+    signatures = _add_regions(target, regions, width, height) if regions else []
+    for (prefix, name, kind), pattern in KEYWORDS.items():
+        flat = [person for person in names
+                if (prefix, name) not in TREES or not nests_in_a_tree(person)]
+        if not flat:
+            continue
+        array = _bag(target, prefix, name, kind)
+        present = {li.text for li in array}
+        for person in flat:
+            if pattern.format(person) not in present:
+                ET.SubElement(array, q("rdf", "li")).text = pattern.format(person)
+    record_names = _bag(target, "facesort", "Names")
+    for person in names:
+        ET.SubElement(record_names, q("rdf", "li")).text = person
+    if signatures:
+        record_regions = _bag(target, "facesort", "Regions")
+        for signature in signatures:
+            ET.SubElement(record_regions, q("rdf", "li")).text = signature
+
+
+def _add_regions(target: ET.Element, regions: list[Region], width: int, height: int) -> list[str]:
+    """The regions in both MWG and Microsoft's form; their signatures."""
     mwg = _fields_of(_resource(target, "mwg-rs", "Regions"))
     if _struct(mwg, "mwg-rs", "AppliedToDimensions") is None:
         ET.SubElement(mwg, q("mwg-rs", "AppliedToDimensions"), {
@@ -436,19 +460,4 @@ def _add(target: ET.Element, regions: list[Region], width: int, height: int) -> 
             q("MPReg", "Rectangle"): _mp_rectangle(region),
             q("MPReg", "PersonDisplayName"): region.name})
         signatures += [_mwg_signature(region), f"mp {_mp_rectangle(region)} {region.name}"]
-    for (prefix, name, kind), pattern in KEYWORDS.items():
-        flat = [person for person in names
-                if (prefix, name) not in TREES or not nests_in_a_tree(person)]
-        if not flat:
-            continue
-        array = _bag(target, prefix, name, kind)
-        present = {li.text for li in array}
-        for person in flat:
-            if pattern.format(person) not in present:
-                ET.SubElement(array, q("rdf", "li")).text = pattern.format(person)
-    record_names = _bag(target, "facesort", "Names")
-    for person in names:
-        ET.SubElement(record_names, q("rdf", "li")).text = person
-    record_regions = _bag(target, "facesort", "Regions")
-    for signature in signatures:
-        ET.SubElement(record_regions, q("rdf", "li")).text = signature
+    return signatures

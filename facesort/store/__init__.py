@@ -25,6 +25,7 @@ from facesort.store.records import (
     PhotoState,
     ScoredGroup,
     StoredAdapter,
+    TrackFace,
 )
 from facesort.store.sql import blob_to_embedding, embedding_to_blob, equal_runs
 
@@ -47,6 +48,7 @@ __all__ = [
     "ScoredGroup",
     "Store",
     "StoredAdapter",
+    "TrackFace",
     "blob_to_embedding",
     "embedding_to_blob",
     "equal_runs",

@@ -11,11 +11,18 @@ always name the pack, so two packs' embeddings never meet.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from facesort.errors import LibraryReadOnlyError, PackMismatchError, StoreError
+from facesort.errors import (
+    LibraryDamagedError,
+    LibraryReadOnlyError,
+    PackMismatchError,
+    StoreError,
+    is_damage,
+)
 from facesort.store.migrations import migrate
 from facesort.store.sql import (
     BUSY_TIMEOUT_MS,
@@ -25,11 +32,12 @@ from facesort.store.sql import (
     require_current_schema,
     is_write_failure,
 )
+from facesort.store.keeping import KeepingQueries
 from facesort.store.people import PeopleQueries
 from facesort.store.photos import PhotoQueries
 
 
-class Store(PhotoQueries, PeopleQueries):
+class Store(PhotoQueries, PeopleQueries, KeepingQueries):
     """An open library. Use as a context manager, or call ``close``.
 
     ``write=False`` is for commands that only read: where the file or its
@@ -62,9 +70,34 @@ class Store(PhotoQueries, PeopleQueries):
         except sqlite3.DatabaseError as exc:
             if is_write_failure(exc):
                 raise  # a full disk: the CLI says so, with the path
+            if is_damage(exc):
+                raise LibraryDamagedError(self.path, str(exc)) from exc
             raise StoreError(self.path, f"not a usable facesort library ({exc})") from exc
         except (OSError, RuntimeError) as exc:
             raise StoreError(self.path, str(exc)) from exc
+
+    def check_quickly(self, seconds: float) -> None:
+        """SQLite's quick check of the whole file, for at most ``seconds``:
+        raise :class:`LibraryDamagedError` at the first damage it finds. A
+        library too big to check in time is checked as far as time allows
+        (its start: the schema, then the tables in order)."""
+        deadline = time.monotonic() + seconds
+        self.db.set_progress_handler(lambda: time.monotonic() > deadline, 20_000)
+        try:
+            found = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if str(exc) != "interrupted":
+                raise
+            return
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            found = str(exc)
+        finally:
+            self.db.set_progress_handler(None, 0)
+        if found != "ok":
+            problem = [line for line in found.splitlines() if not line.startswith("***")]
+            raise LibraryDamagedError(self.path, (problem or [found])[0])
 
     def close(self) -> None:
         self.db.close()

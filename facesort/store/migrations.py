@@ -308,6 +308,135 @@ def _failed_photos_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX photos_failed ON photos (id) WHERE status = 'failed'")
 
 
+def _real_paths(db: sqlite3.Connection) -> None:
+    # A photo reached through a symbolic link (a linked root, a linked
+    # folder) is the photo stored under the path first given: its path with
+    # every link resolved, where that differs, finds it whatever path is given.
+    _run_script(
+        db,
+        """
+        ALTER TABLE photos ADD COLUMN real_path TEXT;
+        CREATE INDEX photos_by_real_path ON photos (real_path) WHERE real_path IS NOT NULL;
+        """,
+    )
+
+
+def _birth_dates(db: sqlite3.Connection) -> None:
+    """A person's birth date, at the precision the user gave it (2015,
+    2015-03 or 2015-03-02; facesort.people.ages): no sidecar standard holds one.
+    It decides which automatic names are allowed, so changing it is a
+    decision the next cluster run must see."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE people ADD COLUMN born TEXT;
+        CREATE TRIGGER birth_date_changed AFTER UPDATE OF born ON people
+            WHEN OLD.born IS NOT NEW.born
+            BEGIN UPDATE decision_changes SET count = count + 1; END;
+        """,
+    )
+
+
+def _video(db: sqlite3.Connection) -> None:
+    """Video clips beside photos. A clip is a row of photos (media 'video',
+    with its duration); each of its faces is a whole track, at its best
+    face's time in the clip, so that a track counts once wherever faces are
+    counted; the track's best few faces and their times are kept beside it."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE photos ADD COLUMN media TEXT NOT NULL DEFAULT 'photo'
+            CHECK (media IN ('photo', 'video'));
+        ALTER TABLE photos ADD COLUMN duration REAL;
+        ALTER TABLE faces ADD COLUMN clip_time REAL;
+        CREATE TABLE track_faces (
+            face_id INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+            clip_time REAL NOT NULL,
+            x REAL NOT NULL,
+            y REAL NOT NULL,
+            w REAL NOT NULL,
+            h REAL NOT NULL,
+            quality REAL NOT NULL,
+            PRIMARY KEY (face_id, clip_time)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+def _decision_copy(db: sqlite3.Connection) -> None:
+    """What keeping a copy of the decisions beside the library needs."""
+    _run_script(
+        db,
+        """
+        -- Which library this is, so that the copy beside it is never overwritten
+        -- by another library made at the same path (after a loss, before
+        -- 'facesort restore'); restored_from names the copy it was restored from.
+        CREATE TABLE library (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            uuid TEXT NOT NULL,
+            restored_from TEXT
+        );
+        INSERT INTO library (id, uuid) VALUES (1, lower(hex(randomblob(16))));
+        -- Every change to what the copy holds moves 'changes' on; 'written' is
+        -- its value when the copy was last written. A library that holds
+        -- decisions already gets its first copy from the next command.
+        CREATE TABLE decision_copy (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            changes INTEGER NOT NULL,
+            written INTEGER NOT NULL
+        );
+        INSERT INTO decision_copy (id, changes, written)
+            VALUES (1, EXISTS (SELECT 1 FROM people) OR EXISTS (SELECT 1 FROM orphans)
+                       OR EXISTS (SELECT 1 FROM faces WHERE ignored), 0);
+        -- A person's fields that this facesort does not know, from a copy
+        -- written by a newer one (a JSON object), written back to the next copy.
+        ALTER TABLE people ADD COLUMN extra TEXT;
+        -- Restored decisions whose photo is not in the library (yet): the
+        -- copy keeps them, and a later restore places them.
+        CREATE TABLE waiting_decisions (
+            id INTEGER PRIMARY KEY,
+            content_hash TEXT NOT NULL,
+            record TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX waiting_by_hash ON waiting_decisions (content_hash);
+        -- The copy reads the ignored faces through this, not a pass over every face.
+        CREATE INDEX faces_ignored ON faces (photo_id) WHERE ignored;
+        CREATE TRIGGER copy_face_decision AFTER UPDATE OF person_id, person_source, ignored ON faces
+            WHEN OLD.person_id IS NOT NEW.person_id OR OLD.person_source IS NOT NEW.person_source
+              OR OLD.ignored IS NOT NEW.ignored
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_face_added AFTER INSERT ON faces
+            WHEN NEW.person_id IS NOT NULL OR NEW.ignored
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_face_removed AFTER DELETE ON faces
+            WHEN OLD.person_id IS NOT NULL OR OLD.ignored
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_rejection_added AFTER INSERT ON rejections
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_rejection_removed AFTER DELETE ON rejections
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_added AFTER INSERT ON orphans
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_changed AFTER UPDATE ON orphans
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_removed AFTER DELETE ON orphans
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_orphan_rejection_added AFTER INSERT ON orphan_rejections
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_person_added AFTER INSERT ON people
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_person_changed AFTER UPDATE OF name, born, extra ON people
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_person_removed AFTER DELETE ON people
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_waiting_added AFTER INSERT ON waiting_decisions
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        CREATE TRIGGER copy_waiting_removed AFTER DELETE ON waiting_decisions
+            BEGIN UPDATE decision_copy SET changes = changes + 1; END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -319,6 +448,10 @@ MIGRATIONS: list[Migration] = [
     ("0008_quality_index", _quality_index),
     ("0009_cluster_index_by_person", _cluster_index_by_person),
     ("0010_failed_photos_index", _failed_photos_index),
+    ("0011_real_paths", _real_paths),
+    ("0012_birth_dates", _birth_dates),
+    ("0013_video", _video),
+    ("0014_decision_copy", _decision_copy),
 ]
 
 

@@ -202,11 +202,40 @@ class PeopleQueries:
             " (SELECT count(DISTINCT photo_id) FROM"
             "   (SELECT photo_id FROM faces WHERE person_id = p.id AND pack_id = ?1"
             "    UNION ALL SELECT photo_id FROM faces WHERE auto_person_id = p.id AND pack_id = ?1"
-            "    AND person_id IS NULL))"
+            "    AND person_id IS NULL)), p.born"
             " FROM people p ORDER BY p.key",
             (pack_id,),
         )
         return [PersonSummary(*row) for row in rows]
+
+    def set_born(self, person_id: int, born: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE people SET born = ? WHERE id = ?", (born, person_id))
+
+    def birth_dates(self) -> dict[int, str]:
+        """person id → birth date (facesort.people.ages), for the people who have one."""
+        return dict(self.db.execute("SELECT id, born FROM people WHERE born IS NOT NULL"))
+
+    def birth_dates_by_name(self) -> dict[str, str]:
+        """person name → birth date, for the people who have one."""
+        return dict(self.db.execute("SELECT name, born FROM people WHERE born IS NOT NULL"))
+
+    def capture_times(self, face_ids: Iterable[int]) -> dict[int, str]:
+        """face id → when its photo was taken, for the faces whose photo says."""
+        found: dict[int, str] = {}
+        for chunk, marks in chunks([int(face_id) for face_id in face_ids]):
+            found.update(self.db.execute(
+                "SELECT f.id, p.taken_at FROM faces f JOIN photos p ON p.id = f.photo_id"
+                f" WHERE f.id IN ({marks}) AND p.taken_at IS NOT NULL", chunk))
+        return found
+
+    def capture_span(self, cluster_id: int) -> tuple[str, str] | None:
+        """The first and last capture years of a group's photos; None when none says."""
+        first, last = self.db.execute(
+            "SELECT min(substr(p.taken_at, 1, 4)), max(substr(p.taken_at, 1, 4)) FROM faces f"
+            " JOIN photos p ON p.id = f.photo_id WHERE f.cluster_id = ? AND p.taken_at IS NOT NULL",
+            (cluster_id,)).fetchone()
+        return (first, last) if first else None
 
     def rename_person(self, person_id: int, new_name: str) -> None:
         new_name = new_name.strip()
@@ -229,6 +258,8 @@ class PeopleQueries:
             db.execute("DELETE FROM orphan_rejections WHERE person_id = ?", (other_id,))
             db.execute("INSERT OR IGNORE INTO refusals (cluster_id, person_id)"
                        " SELECT cluster_id, ? FROM refusals WHERE person_id = ?", (keep_id, other_id))
+            db.execute("UPDATE people SET born = coalesce(born, (SELECT born FROM people WHERE id = ?2))"
+                       " WHERE id = ?1", (keep_id, other_id))
             db.execute("DELETE FROM people WHERE id = ?", (other_id,))
 
     def set_person(self, face_ids: Iterable[int], person_id: int, source: str = "user") -> None:
@@ -489,7 +520,7 @@ class PeopleQueries:
     def _faces_where(self, condition: str, params) -> list[FaceInfo]:
         rows = self.db.execute(
             "SELECT f.id, p.path, f.x, f.y, f.w, f.h, f.cluster_id, f.person_id, u.name,"
-            " f.person_source, a.name, f.auto_distance, f.photo_id, f.quality"
+            " f.person_source, a.name, f.auto_distance, f.photo_id, f.quality, f.clip_time"
             " FROM faces f JOIN photos p ON p.id = f.photo_id"
             " LEFT JOIN people u ON u.id = f.person_id LEFT JOIN people a ON a.id = f.auto_person_id"
             f" WHERE {condition} ORDER BY f.id",
@@ -498,7 +529,7 @@ class PeopleQueries:
         return [
             FaceInfo(face_id, path, (x, y, w, h), cluster, person_id, user_name or auto_name,
                      source if user_name else ("auto" if auto_name else None), distance, photo_id,
-                     quality)
+                     quality, time)
             for face_id, path, x, y, w, h, cluster, person_id, user_name, source, auto_name,
-            distance, photo_id, quality in rows
+            distance, photo_id, quality, time in rows
         ]

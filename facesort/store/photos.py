@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
@@ -26,6 +27,7 @@ from facesort.store.records import (
     ExportFace,
     ExportPhoto,
     PhotoRecord,
+    TrackFace,
 )
 
 
@@ -37,40 +39,65 @@ class PhotoQueries:
 
     # -- photos, as the scanner sees them ------------------------------------
 
-    def photo_state(self, path: str, pack_id: int) -> PhotoState | None:
-        row = self.db.execute(
-            "SELECT id, path, size, mtime_ns, content_hash, status,"
-            " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
-            " FROM photos WHERE path = ?",
-            (pack_id, path),
-        ).fetchone()
+    def photo_state(self, path: str, pack_id: int, real_path: str = "") -> PhotoState | None:
+        """The photo at ``path``, or else the one its ``real_path`` (links
+        resolved) reaches, stored under another path."""
+        query = ("SELECT id, path, size, mtime_ns, content_hash, status,"
+                 " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
+                 " FROM photos WHERE ")
+        row = self.db.execute(query + "path = ?", (pack_id, path)).fetchone()
+        if row is None and real_path and real_path != path:
+            row = self.db.execute(query + "path = ?2 OR real_path = ?2 LIMIT 1",
+                                  (pack_id, real_path)).fetchone()
         return PhotoState(*row[:6], bool(row[6])) if row else None
 
-    def photos_with_hash(self, content_hash: str, pack_id: int) -> list[PhotoState]:
+    def set_real_path(self, photo_id: int, real_path: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE photos SET real_path = nullif(?, path) WHERE id = ?",
+                       (real_path, photo_id))
+
+    def photos_with_hash(self, content_hash: str, pack_id: int, after_id: int = 0,
+                         limit: int = -1) -> list[PhotoState]:
+        """The photos holding this content, in id order: those after
+        ``after_id``, at most ``limit`` of them (-1: all)."""
         rows = self.db.execute(
             "SELECT id, path, size, mtime_ns, content_hash, status,"
             " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
-            " FROM photos WHERE content_hash = ? AND status = 'ok' ORDER BY id",
-            (pack_id, content_hash),
+            " FROM photos WHERE content_hash = ? AND status = 'ok' AND id > ? ORDER BY id LIMIT ?",
+            (pack_id, content_hash, after_id, limit),
         ).fetchall()
         return [PhotoState(*row[:6], bool(row[6])) for row in rows]
 
     def photo_meta(self, photo_id: int) -> PhotoMeta:
         row = self.db.execute(
-            "SELECT width, height, orientation, taken_at FROM photos WHERE id = ?", (photo_id,)
+            "SELECT width, height, orientation, taken_at, media, duration FROM photos WHERE id = ?",
+            (photo_id,)
         ).fetchone()
         return PhotoMeta(*row)
 
     def faces_of(self, photo_id: int, pack_id: int) -> list[FaceRecord]:
         rows = self.db.execute(
-            "SELECT x, y, w, h, landmarks, score, embedding, quality FROM faces"
+            "SELECT id, x, y, w, h, landmarks, score, embedding, quality, clip_time FROM faces"
             " WHERE photo_id = ? AND pack_id = ? ORDER BY id",
             (photo_id, pack_id),
-        )
+        ).fetchall()
+        tracks = self.track_faces([row[0] for row in rows])
         return [
-            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality)
-            for x, y, w, h, marks, score, blob, quality in rows
+            FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality,
+                       time, tracks.get(face_id, ()))
+            for face_id, x, y, w, h, marks, score, blob, quality, time in rows
         ]
+
+    def track_faces(self, face_ids: list[int]) -> dict[int, tuple[TrackFace, ...]]:
+        """face id → its track's best faces, best first, for the faces of clips."""
+        found: dict[int, list[TrackFace]] = {}
+        for chunk, marks in chunks(face_ids):
+            for face_id, time, x, y, w, h, quality in self.db.execute(
+                    "SELECT face_id, clip_time, x, y, w, h, quality FROM track_faces"
+                    f" WHERE face_id IN ({marks}) ORDER BY face_id, quality DESC, clip_time",
+                    chunk):
+                found.setdefault(face_id, []).append(TrackFace(time, (x, y, w, h), quality))
+        return {face_id: tuple(faces) for face_id, faces in found.items()}
 
     def save_photo(
         self,
@@ -81,6 +108,7 @@ class PhotoQueries:
         meta: PhotoMeta,
         pack_id: int,
         faces: Iterable[FaceRecord],
+        real_path: str | None = None,
     ) -> CarryReport:
         """Store a scanned photo and the faces ``pack_id`` found in it, in one
         transaction. If the file's content changed, every pack's old faces go.
@@ -94,14 +122,15 @@ class PhotoQueries:
                 " EXISTS (SELECT 1 FROM photo_scans s WHERE s.photo_id = photos.id AND s.pack_id = ?)"
                 " FROM photos WHERE path = ?", (pack_id, path),
             ).fetchone()
+            real_path = real_path if real_path != path else None
             values = (size, mtime_ns, content_hash, meta.width, meta.height,
-                      meta.orientation, meta.taken_at, now())
+                      meta.orientation, meta.taken_at, meta.media, meta.duration, now(), real_path)
             pending: list[decisions.Decision] = []
             if row is None:
                 photo_id = db.execute(
                     "INSERT INTO photos (size, mtime_ns, content_hash, width, height,"
-                    " orientation, taken_at, scanned_at, path, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+                    " orientation, taken_at, media, duration, scanned_at, real_path, path, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
                     (*values, path),
                 ).lastrowid
             else:
@@ -117,22 +146,28 @@ class PhotoQueries:
                     db.execute("DELETE FROM photo_scans WHERE photo_id = ?", (photo_id,))
                 db.execute(
                     "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = ?, width = ?,"
-                    " height = ?, orientation = ?, taken_at = ?, scanned_at = ?,"
-                    " status = 'ok', error = NULL WHERE id = ?",
+                    " height = ?, orientation = ?, taken_at = ?, media = ?, duration = ?,"
+                    " scanned_at = ?, real_path = coalesce(?, real_path), status = 'ok', error = NULL"
+                    " WHERE id = ?",
                     (*values, photo_id),
                 )
             db.execute("DELETE FROM faces WHERE photo_id = ? AND pack_id = ?", (photo_id, pack_id))
             new_faces = [
                 (db.execute(
                     "INSERT INTO faces (photo_id, pack_id, x, y, w, h, landmarks, score, embedding,"
-                    " quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " quality, clip_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (photo_id, pack_id, *face.box, json.dumps(face.landmarks), face.score,
                      embedding_to_blob(face.embedding),
                      face.quality if face.quality is not None
-                     else face_quality(face.box, face.landmarks, face.score)),
+                     else face_quality(face.box, face.landmarks, face.score), face.time),
                 ).lastrowid, Place.of(face.box, meta.width, meta.height, meta.orientation))
                 for face in faces
             ]
+            db.executemany(
+                "INSERT OR IGNORE INTO track_faces (face_id, clip_time, x, y, w, h, quality)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(face_id, kept.time, *kept.box, kept.quality)
+                 for (face_id, _), face in zip(new_faces, faces) for kept in face.track])
             pack = db.execute("SELECT name FROM packs WHERE id = ?", (pack_id,)).fetchone()[0]
             carried = decisions.carry(db, photo_id, pack, pending, new_faces)
             db.execute(
@@ -141,9 +176,11 @@ class PhotoQueries:
             )
         return carried
 
-    def record_failure(self, path: str, size: int, mtime_ns: int, error: str) -> None:
+    def record_failure(self, path: str, size: int, mtime_ns: int, error: str,
+                       media: str = "photo", real_path: str | None = None) -> None:
         """Mark ``path`` as failed. A photo that was fine before keeps its faces
-        and its old size and time, so the next scan tries it again."""
+        and its old size and time, so the next scan tries it again; ``media``
+        ('photo' or 'video') is what a new one is counted as."""
         with self.transaction() as db:
             updated = db.execute(
                 "UPDATE photos SET status = 'failed', error = ?, scanned_at = ? WHERE path = ?",
@@ -151,16 +188,18 @@ class PhotoQueries:
             ).rowcount
             if not updated:
                 db.execute(
-                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at)"
-                    " VALUES (?, ?, ?, 'failed', ?, ?)",
-                    (path, size, mtime_ns, error, now()),
+                    "INSERT INTO photos (path, size, mtime_ns, status, error, scanned_at, media,"
+                    " real_path) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?)",
+                    (path, size, mtime_ns, error, now(), media,
+                     real_path if real_path != path else None),
                 )
 
-    def move_photo(self, photo_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+    def move_photo(self, photo_id: int, new_path: str, size: int, mtime_ns: int,
+                   real_path: str | None = None) -> None:
         with self.transaction() as db:
             db.execute(
-                "UPDATE photos SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
-                (new_path, size, mtime_ns, photo_id),
+                "UPDATE photos SET path = ?, size = ?, mtime_ns = ?, real_path = ? WHERE id = ?",
+                (new_path, size, mtime_ns, real_path if real_path != new_path else None, photo_id),
             )
 
     def update_file_stat(self, photo_id: int, size: int, mtime_ns: int) -> None:
@@ -225,6 +264,12 @@ class PhotoQueries:
         photos, failed = self.db.execute(
             "SELECT (SELECT count(*) FROM photos),"
             " (SELECT count(*) FROM photos WHERE status = 'failed')").fetchone()
+        # Clips are few beside photos; a clip's faces are its tracks, each
+        # with its best faces in track_faces (and only a clip's face has any).
+        clips, failed_clips, clip_faces = self.db.execute(
+            "SELECT (SELECT count(*) FROM photos WHERE media = 'video'),"
+            " (SELECT count(*) FROM photos WHERE status = 'failed' AND media = 'video'),"
+            " (SELECT count(DISTINCT face_id) FROM track_faces)").fetchone()
         packs = [
             PackSummary(name, n_photos, n_faces, dim)
             for name, n_photos, n_faces, dim in self.db.execute(
@@ -252,8 +297,11 @@ class PhotoQueries:
         return LibrarySummary(
             db_path=str(self.path),
             db_bytes=db_bytes,
-            photos=photos,
-            failed=failed,
+            photos=photos - clips,
+            failed=failed - failed_clips,
+            clips=clips,
+            failed_clips=failed_clips,
+            clip_faces=clip_faces,
             faces=sum(p.faces for p in packs),
             packs=packs,
             people=people,
@@ -277,9 +325,10 @@ class PhotoQueries:
     def export_photos(self, pack_id: int) -> Iterator[ExportPhoto]:
         """Every photo ``pack_id`` scanned, with the faces it found, by path."""
         rows = self.db.execute(
-            "SELECT p.path, p.width, p.height, p.taken_at, f.id, f.x, f.y, f.w, f.h, f.score,"
-            " f.cluster_id, coalesce(u.name, a.name),"
-            " CASE WHEN u.id IS NOT NULL THEN f.person_source WHEN a.id IS NOT NULL THEN 'auto' END"
+            "SELECT p.path, p.width, p.height, p.taken_at, p.media, p.duration,"
+            " f.id, f.x, f.y, f.w, f.h, f.score, f.cluster_id, coalesce(u.name, a.name),"
+            " CASE WHEN u.id IS NOT NULL THEN f.person_source WHEN a.id IS NOT NULL THEN 'auto' END,"
+            " f.clip_time"
             " FROM photos p"
             " JOIN photo_scans s ON s.photo_id = p.id AND s.pack_id = ?1"
             " LEFT JOIN faces f ON f.photo_id = p.id AND f.pack_id = ?1"
@@ -288,27 +337,35 @@ class PhotoQueries:
             " WHERE p.status = 'ok' ORDER BY p.path, f.id",
             (pack_id,),
         )
-        for (path, width, height, taken_at), group in groupby(rows, key=lambda r: r[:4]):
+        for (path, width, height, taken_at, media, duration), group in groupby(
+                rows, key=lambda r: r[:6]):
             faces = [
-                ExportFace(face_id, (x, y, w, h), score, cluster, person, source)
-                for *_, face_id, x, y, w, h, score, cluster, person, source in group
+                ExportFace(face_id, (x, y, w, h), score, cluster, person, source, time)
+                for *_, face_id, x, y, w, h, score, cluster, person, source, time in group
                 if face_id is not None
             ]
-            yield ExportPhoto(path, width, height, taken_at, faces)
+            if media == "video":
+                tracks = self.track_faces([face.id for face in faces])
+                faces = [replace(face, track=tracks.get(face.id, ())) for face in faces]
+            yield ExportPhoto(path, width, height, taken_at, faces, media, duration)
 
     def photos_in(self, folders: list[str] | None, failed_too: bool = False) -> list[PhotoRecord]:
         """Readable photos under ``folders`` (or exactly those paths), or all;
         with ``failed_too`` also the ones that could not be read."""
-        query = ("SELECT id, path, width, height, orientation, taken_at FROM photos"
+        query = ("SELECT id, path, width, height, orientation, taken_at, media FROM photos"
                  " WHERE " + ("1" if failed_too else "status = 'ok'"))
         if folders is None:
             rows = self.db.execute(query + " ORDER BY path").fetchall()
         else:
             rows = []
             for folder in folders:
+                # Also the photos stored under another path to the same place.
+                real = os.path.realpath(folder)
                 rows += self.db.execute(
-                    query + " AND (path = ? OR " + UNDER + ") ORDER BY path",
-                    (folder, *under(folder)),
+                    query + " AND (path = ? OR " + UNDER + " OR path = ? OR " + UNDER
+                    + " OR real_path = ? OR " + UNDER.replace("path", "real_path") + ")"
+                    " ORDER BY path",
+                    (folder, *under(folder), real, *under(real), real, *under(real)),
                 ).fetchall()
         return [PhotoRecord(*row) for row in dict.fromkeys(rows)]
 
@@ -363,8 +420,8 @@ class PhotoQueries:
             clauses.append(f"{day} <= :until")
             params["until"] = until
         rows = self.db.execute(
-            "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at FROM photos p"
-            " WHERE p.status = 'ok' AND " + " AND ".join(clauses) + " ORDER BY p.path",
+            "SELECT p.id, p.path, p.width, p.height, p.orientation, p.taken_at, p.media"
+            " FROM photos p WHERE p.status = 'ok' AND " + " AND ".join(clauses) + " ORDER BY p.path",
             params,
         )
         return [PhotoRecord(*row) for row in rows]

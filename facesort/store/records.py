@@ -29,6 +29,17 @@ class PhotoMeta:
     height: int
     orientation: int
     taken_at: str | None
+    media: str = "photo"  # or "video": a clip
+    duration: float | None = None  # a clip's, in seconds
+
+
+@dataclass(frozen=True)
+class TrackFace:
+    """One of the best faces of a clip's track, kept with its time."""
+
+    time: float  # seconds into the clip
+    box: tuple[float, float, float, float]  # displayed pixels of that frame
+    quality: float
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,11 @@ class FaceRecord:
     score: float
     embedding: np.ndarray
     quality: float | None = None  # facesort.scanning.quality; None when not measured
+    # In a clip a face is a whole track (facesort/scanning/tracks.py): its
+    # best face's time, box and quality, the track's embedding, and the
+    # track's best faces.
+    time: float | None = None
+    track: tuple[TrackFace, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,9 +68,9 @@ class PackSummary:
 class LibrarySummary:
     db_path: str
     db_bytes: int
-    photos: int
-    failed: int
-    faces: int
+    photos: int  # clips apart
+    failed: int  # photos that failed
+    faces: int  # clip_faces among them
     packs: list[PackSummary]
     people: int
     groups: int
@@ -63,6 +79,9 @@ class LibrarySummary:
     auto_faces: int
     orphans: int  # decisions whose face was not found again
     poor_faces: int  # too small or too blurred to judge
+    clips: int = 0  # video clips
+    failed_clips: int = 0
+    clip_faces: int = 0  # a clip's face is a track: a person's stretch of it
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,8 @@ class ExportFace:
     cluster: int | None
     person: str | None  # the user's (or imported) decision, else the automatic one
     person_source: str | None  # user, import, auto
+    time: float | None = None  # seconds into a clip
+    track: tuple[TrackFace, ...] = ()  # a clip's face: its track's best faces
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,8 @@ class ExportPhoto:
     height: int
     taken_at: str | None
     faces: list[ExportFace]
+    media: str = "photo"
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,11 @@ class PhotoRecord:
     height: int
     orientation: int
     taken_at: str | None
+    media: str = "photo"  # or "video"
+
+    @property
+    def is_clip(self) -> bool:
+        return self.media == "video"
 
 
 @dataclass(frozen=True)
@@ -164,6 +192,7 @@ class PersonSummary:
     faces: int  # the user's (and imported) decisions
     auto_faces: int
     photos: int
+    born: str | None = None  # facesort.people.ages
 
 
 @dataclass(frozen=True)
@@ -189,6 +218,7 @@ class FaceInfo:
     auto_distance: float | None
     photo_id: int
     quality: float | None = None
+    time: float | None = None  # seconds into a clip; None in a photo
 
 
 @dataclass(frozen=True)
