@@ -77,7 +77,7 @@ def scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-def quality(embeddings, truth, thresholds) -> None:
+def quality(embeddings, truth, thresholds, years: float = 0) -> None:
     import facesort.people.grouping as cluster_module
 
     runs = {
@@ -89,7 +89,9 @@ def quality(embeddings, truth, thresholds) -> None:
     for label, (params, block) in runs.items():
         cluster_module.BLOCK_SIZE = block
         started = time.perf_counter()
-        results[label] = scores(cluster_embeddings(embeddings, params), truth)
+        days = (2451544.5 + np.random.default_rng(0).uniform(0, years * 365.25, len(truth))
+                if years else None)
+        results[label] = scores(cluster_embeddings(embeddings, params, days=days), truth)
         results[label]["seconds"] = time.perf_counter() - started
     cluster_module.BLOCK_SIZE = default_block
     print(f"\n1. Quality over {len(truth)} LFW faces of {len(set(truth))} people "
@@ -113,13 +115,19 @@ def sweep(embeddings, truth, thresholds) -> None:
                       f"{r['bcubed R']:>8.4f}{r['bcubed F']:>8.4f}{r['unknown']:>9.3f}", flush=True)
 
 
-def simulated_user(embeddings, people, files, thresholds, to_name: int) -> None:
+def simulated_user(embeddings, people, files, thresholds, to_name: int, years: float = 0) -> None:
+    """``years``: each photo dated at random over that many years (0: no
+    dates, as LFW's photos are): adults across years, for people.timeline."""
+    days = None
+    if years:
+        days = 2451544.5 + np.random.default_rng(0).uniform(0, years * 365.25, len(people))
     number = np.array([int(f.rsplit("_", 1)[1].split(".")[0]) for f in files])
     counts = Counter(people)
     later = np.array([number[i] > (counts[p] + 1) // 2 for i, p in enumerate(people)])
     first = np.flatnonzero(~later)
     truth = np.array(people)
-    labels = cluster_embeddings(embeddings[first], facesort_params(thresholds))
+    labels = cluster_embeddings(embeddings[first], facesort_params(thresholds),
+                                days=None if days is None else days[first])
     person_ids = np.zeros(len(people), dtype=np.int64)
     ids: dict[str, int] = {}
     named_groups = 0
@@ -135,8 +143,9 @@ def simulated_user(embeddings, people, files, thresholds, to_name: int) -> None:
     data = GroupingInput(
         face_ids=np.arange(len(people)), photo_ids=np.arange(len(people)), embeddings=embeddings,
         cluster_ids=np.zeros(len(people), np.int64), person_ids=person_ids, ignored=np.zeros(len(people), bool),
+        days=days,
     )
-    all_labels = cluster_embeddings(embeddings, facesort_params(thresholds))
+    all_labels = cluster_embeddings(embeddings, facesort_params(thresholds), days=days)
     given = {face: person for face, person, _ in
              auto_names(data, all_labels, thresholds, set(), np.zeros(len(people), bool))}
     name_of = {v: k for k, v in ids.items()}
@@ -312,6 +321,8 @@ def main() -> None:
     parser.add_argument("--pack", default=str(SHARED / "models" / "sc_dlib"))
     parser.add_argument("--name", type=int, default=100, help="groups the simulated user names")
     parser.add_argument("--sweep", action="store_true", help="also try HDBSCAN's parameters")
+    parser.add_argument("--years", type=float, default=0,
+                        help="date the photos at random over this many years (time-aware paths)")
     parser.add_argument("--scale", action="store_true", help="time and memory at --sizes faces")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--incremental", action="store_true",
@@ -338,8 +349,8 @@ def main() -> None:
         return
     if args.sweep:
         sweep(faces.embeddings, np.array(faces.people), thresholds)
-    quality(faces.embeddings, np.array(faces.people), thresholds)
-    simulated_user(faces.embeddings, faces.people, faces.files, thresholds, args.name)
+    quality(faces.embeddings, np.array(faces.people), thresholds, args.years)
+    simulated_user(faces.embeddings, faces.people, faces.files, thresholds, args.name, args.years)
 
 
 if __name__ == "__main__":

@@ -68,17 +68,3 @@ def test_the_store_gives_each_face_its_capture_time(tmp_path):
     assert abs(days[1] - (DAY_2000 + 3835.4167)) < 1e-3  # 2010-07-02 10:00 UTC
     assert np.isnan(days[2])
 
-
-def test_a_group_is_cut_where_years_pass_between_look_alike_babies():
-    from facesort.people.timeline import split_at_gaps
-
-    # Two babies photographed 15 years apart, 0.9 from each other: one group
-    # by looks (within the pack's 1.0), two children by their dates.
-    first, second = _unit((0, 1.0)), _unit((0, 0.595), (1, (1 - 0.595 ** 2) ** 0.5))
-    x = np.stack([first, first, second, second])
-    days = np.array([DAY_2000, DAY_2000 + 100, DAY_2000 + 15 * YEAR, DAY_2000 + 15 * YEAR + 100])
-    parts = split_at_gaps(x, days, np.arange(4), 1.0)
-    assert sorted(sorted(p.tolist()) for p in parts) == [[0, 1], [2, 3]]
-    # The same faces a year apart, or without dates, stay one group.
-    assert len(split_at_gaps(x, days - np.array([0, 0, 14 * YEAR, 14 * YEAR]), np.arange(4), 1.0)) == 1
-    assert len(split_at_gaps(x, np.full(4, np.nan), np.arange(4), 1.0)) == 1

@@ -111,9 +111,10 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
         # its anchor names a face only within reach of the person's own faces
         # of that time (timeline.ANCHOR_REACH).
         rows = np.flatnonzero(by_anchor)
+        # The group is the evidence across time here: no gap penalty.
         distance[rows] = people.distances(
             data.embeddings[open_faces[rows]], data.days[open_faces[rows]],
-            np.searchsorted(gallery.person_ids, anchor[rows])[:, None])[:, 0]
+            np.searchsorted(gallery.person_ids, anchor[rows])[:, None], penalty=False)[:, 0]
         person[rows[distance[rows] > timeline.ANCHOR_REACH * thresholds.recognize]] = UNKNOWN
     else:
         distance[by_anchor] = np.linalg.norm(

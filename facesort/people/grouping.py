@@ -223,12 +223,6 @@ def _finish(embeddings: np.ndarray, groups: list[np.ndarray], params: ClusterPar
     before); ``rescue_rows`` are the unknown faces worth trying (None: all)."""
     if params.refine_distance is not None and len(groups) > 1 and fresh < len(groups):
         groups = _merge_close_groups(embeddings, groups, params.refine_distance, fresh, blocking)
-    if params.refine_distance is not None and days is not None:
-        from facesort.people import timeline
-
-        if timeline.in_use(days):
-            groups = [part for members in groups
-                      for part in timeline.split_at_gaps(embeddings, days, members, params.refine_distance)]
     groups.sort(key=len, reverse=True)
     result = np.full(len(embeddings), -1)
     for label, members in enumerate(groups):
@@ -383,7 +377,7 @@ def _rescue(embeddings: np.ndarray, labels: np.ndarray, distance: float, margin:
     candidates = np.arange(len(labels)) if rows is None else rows
     unknown = candidates[labels[candidates] < 0]
     if timeline.in_use(days):
-        found = timeline.Timeline.of(embeddings, labels + 1, days).recognize(
+        found = timeline.Timeline.of(embeddings, labels + 1, days, or_centroid=True).recognize(
             embeddings[unknown], days[unknown], distance, margin)
         chosen = found.person != UNKNOWN
         labels[unknown[chosen]] = found.person[chosen] - 1
