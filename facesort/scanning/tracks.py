@@ -57,7 +57,7 @@ STEADY_GROWTH = 1.5
 # face if that is this many seconds old: someone taking another's place is
 # found within a few seconds, and a person turning costs an embedding every
 # few seconds, not every sample.
-VERIFY_EVERY = 3.0
+VERIFY_EVERY = 6.0
 STEADY_LOOK = 0.9
 LOOK_SIDE = 16
 # A face looks like its track when it looks like one of the track's last
@@ -274,12 +274,18 @@ def _cut_unchecked(track: Track, distance: float | None, embed: Embed) -> list[T
     checked = next((s for s in reversed(track.sightings[:cut]) if s.embedding is not None),
                    track.sightings[0])
     trusted = track.sightings[cut:]
-    embed([checked, *trusted])
-    for index, sighting in enumerate(trusted, cut):
-        if float(np.linalg.norm(checked.embedding - sighting.embedding)) > distance:
-            return [Track(track.sightings[:index], track.last_sample),
-                    Track(track.sightings[index:], track.last_sample)]
-    return [track]
+
+    def same(sighting: Sighting) -> bool:
+        return float(np.linalg.norm(checked.embedding - sighting.embedding)) <= distance
+
+    # The last face first: the track most often ends as it began.
+    embed([checked, trusted[-1]])
+    if same(trusted[-1]):
+        return [track]
+    embed(trusted)
+    index = next(index for index, sighting in enumerate(trusted, cut) if not same(sighting))
+    return [Track(track.sightings[:index], track.last_sample),
+            Track(track.sightings[index:], track.last_sample)]
 
 
 class Linker:
