@@ -38,6 +38,11 @@ SEEK_ABOVE_SECONDS = 4.0
 # so these with the size tell an edited clip from the one scanned; hashing
 # all of a 2 GB clip would cost more than sampling it.
 HASH_CHUNK = 1 << 20
+# A clip this small (720p or less) is decoded on one thread: its frames are
+# decoded beside the search, which takes the cores, and FFmpeg's frame
+# threads cost more than they save on small frames (the one-minute 640x480
+# clip of bench/scan.py: 0.24 s of CPU on one thread, 0.39 s on two).
+ONE_THREAD_PIXELS = 1280 * 720
 # Frames decoded ahead of the one searched (each a few hundred KiB at the
 # detector's size).
 FRAMES_AHEAD = 8
@@ -86,12 +91,13 @@ def sample_times(duration: float, every: float = EVERY_SECONDS,
     return [round(step * (i + 0.5), 3) for i in range(count)]
 
 
-def _open(path: Path):
+def _open(path: Path, threads: int = 0):
+    """``threads``: FFmpeg's decoding threads, 0 for its default (one a core)."""
     import cv2
 
     if not os.path.isfile(path):
         raise PhotoError(path, "not found")
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
     if not capture.isOpened():
         raise PhotoError(path, "not a video facesort can read (unknown format or corrupt)")
     capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
@@ -213,6 +219,9 @@ def decode_clip(path: Path, long_side: int | None,
     # With the rotation applied (CAP_PROP_ORIENTATION_AUTO), OpenCV reports
     # the displayed size.
     size = (round(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    if size[0] * size[1] <= ONE_THREAD_PIXELS:
+        capture.release()
+        capture = _open(path, threads=1)
     frames = _FramesAhead(path, capture, sample_times(duration), long_side, timed)
     return DecodedClip(ClipInfo(*size, round(duration, 3)), frames)
 
