@@ -15,6 +15,8 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -148,6 +150,17 @@ def test_frames_are_searched_while_the_scene_changes_and_small_clips_are_searche
     assert tracks.detection_side(moved, 40, 640) == 320  # a 40 px face is 20 px there
     full_hd = video.Frame(0.5, np.zeros((360, 640, 3), np.uint8), 3.0)  # 1920x1080 shrunk
     assert tracks.detection_side(full_hd, 40, 640) == 640
+
+
+def test_a_clip_left_unsearched_halfway_stops_its_decoding(tmp_path):
+    # Decoded at 1.0 ... FRAMES_AHEAD + 1: the queue and one more.
+    frames = [_scene("Colin_Powell", 100 + 10 * i) for i in range(video.FRAMES_AHEAD + 2)]
+    clip = video.decode_clip(write_clip(tmp_path / "clip.mp4", frames, fps=1), 640)
+    iterator = iter(clip.frames)
+    next(iterator)
+    time.sleep(0.5)  # the decoder has decoded all and waits for room to say so
+    iterator.close()  # as when a scan stops: the thread ends, nothing waits forever
+    assert not any(thread.name == "facesort-clip-decode" for thread in threading.enumerate())
 
 
 def test_someone_taken_on_trust_in_anothers_place_gets_a_track_of_their_own():

@@ -1,5 +1,6 @@
-"""Linking a clip's faces across its sampled frames into tracks: one track
-is one person's stretch of the clip.
+"""Searching a clip's decoded frames for faces while its scene changes
+(see :class:`Lookout`), and linking the faces into tracks: one track is one
+person's stretch of the clip.
 
 A face joins the track whose last face, in one of the last few samples, is
 nearest: close enough in the embedding alone, or a little further where the

@@ -24,9 +24,10 @@ import numpy as np
 
 from facesort.errors import PhotoError
 
-# A frame a second, and never more than MAX_SAMPLES a clip: a longer clip is
-# sampled sparser, so a one-minute clip costs about as much as a few photos
-# with a few faces each, and an hour-long one no more.
+# A frame a second is decoded, and never more than MAX_SAMPLES a clip: a
+# longer clip is sampled sparser, so an hour-long clip costs no more than a
+# minute's. Fewer are searched for faces (facesort/scanning/tracks.py's
+# Lookout), so a one-minute clip costs about as much as a few photos.
 EVERY_SECONDS = 1.0
 MAX_SAMPLES = 60
 # Samples further apart than this are sought (from the keyframe before
@@ -166,23 +167,28 @@ class _FramesAhead:
         capture = self._capture
         read = _frames_sought if len(self._times) > 1 \
             and self._times[1] - self._times[0] > SEEK_ABOVE_SECONDS else _frames_in_one_pass
+
+        def hand(item: Frame | PhotoError | None) -> bool:
+            """Queue ``item``; False when the frames are no longer wanted."""
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         try:
             since = time.perf_counter()
             for at, bgr in read(capture, self._times):
                 pixels, scale = _upright(bgr, self._long_side)
                 self._timed("decode", since)
-                while not stop.is_set():
-                    try:
-                        out.put(Frame(at, pixels, scale), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand(Frame(at, pixels, scale)):
                     return
                 since = time.perf_counter()
-            out.put(None)
+            hand(None)
         except Exception as exc:  # OpenCV raises cv2.error on damaged streams
-            out.put(PhotoError(self._path, f"corrupt or truncated video: {exc}"))
+            hand(PhotoError(self._path, f"corrupt or truncated video: {exc}"))
         finally:
             capture.release()
 
