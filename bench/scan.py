@@ -444,7 +444,8 @@ def main() -> None:
         for pack in packs:
             one = median_rows(minute_runs[pack.name])
             print(f"{pack.name:<14}{one['wall']:>10.2f}{one['wall'] * medians[pack.name]['photos/s']:>10.2f}"
-                  f"{one['faces']:>8.0f}{one['decode s']:>10.2f}{one['detect s']:>10.2f}{one['embed s']:>10.2f}")
+                  f"{one['faces']:>8.0f}"
+                  + "".join(f"{one[stage + ' s']:>10.2f}" for stage in ("decode", "detect", "embed")))
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
     print(f"RAW photos/s / JPEG photos/s ({first}): "

@@ -303,7 +303,8 @@ class Linker:
     def tracks(self) -> list[Track]:
         """The tracks, each checked where it took a face on trust, in order
         of appearance."""
-        tracks = [part for track in self._tracks for part in _cut_unchecked(track, self._distance, self._embed)]
+        tracks = [part for track in self._tracks
+                  for part in _cut_unchecked(track, self._distance, self._embed)]
         return sorted(tracks, key=lambda t: (t.sightings[0].time, t.sightings[0].box[0]))
 
     def add(self, sightings: list[Sighting]) -> bool:
