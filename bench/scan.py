@@ -24,10 +24,10 @@ as its CLI calls it, from the venv's Python, outside the timing).
 
 Video clips: the shared real clips (../shared/data/video/asl, --clips of
 them) are scanned with each pack in the same rounds, and clips/s is printed
-beside photos/s, with the sampled frames per clip and a clip's cost in photos
+beside photos/s, with the decoded frames per clip and a clip's cost in photos
 (seconds per clip / seconds per photo). A one-minute 640x480 clip made of
 LFW photos (four people, cached in bench/.cache/minute.mp4) is scanned in the
-same rounds: its seconds, its cost in photos and the people it found.
+same rounds: its seconds, its cost in photos, its tracks and its stages.
 
 --intra-threads sets onnxruntime's intra-op threads of the recognizer (and
 OpenCV's threads of a YuNet detector) against --workers, facesort's photo-level
@@ -267,7 +267,7 @@ CLIPS = SHARED / "data" / "video" / "asl"
 
 
 def build_clips(folder: Path, count: int) -> int:
-    """Copy ``count`` of the shared clips into ``folder``; their sampled frames."""
+    """Copy ``count`` of the shared clips into ``folder``; their decoded frames."""
     from facesort.scanning import video
 
     folder.mkdir()
@@ -329,7 +329,8 @@ def run_clip_scan(folder: Path, pack, workers: int) -> dict:
         report = scan(store, [folder], pack, ScanOptions(workers=workers))
         wall = time.perf_counter() - started
     return {"wall": wall, "clips": report.clips.new, "faces": report.clips.faces,
-            "clips/s": report.clips.new / wall}
+            "clips/s": report.clips.new / wall,
+            **{f"{stage} s": report.timings[stage] for stage in ("decode", "detect", "embed")}}
 
 
 def median_rows(runs: list[dict]) -> dict:
@@ -429,19 +430,22 @@ def main() -> None:
     first = packs[0].name
     if args.clips:
         print(f"\nphotos (3000x2000, {args.faces} faces) and clips (640x480, one person, "
-              f"{sampled / args.clips:.1f} sampled frames a clip), medians:")
+              f"{sampled / args.clips:.1f} decoded frames a clip), medians:")
         print(f"{'':<14}{'photos/s':>10}{'clips/s':>10}{'clip/photo':>12}{'tracks':>8}")
         for pack in packs:
             clip = median_rows(clip_runs[pack.name])
             photos_per_s = medians[pack.name]["photos/s"]
             print(f"{pack.name:<14}{photos_per_s:>10.2f}{clip['clips/s']:>10.2f}"
                   f"{photos_per_s / clip['clips/s']:>12.2f}{clip['faces']:>8.0f}")
-        print(f"\nthe one-minute clip ({MINUTE_PEOPLE} people, 60 samples), medians:")
-        print(f"{'':<14}{'seconds':>10}{'in photos':>10}{'tracks':>8}")
+        print(f"\nthe one-minute clip ({MINUTE_PEOPLE} people, 60 frames decoded, searched while the "
+              "scene changes), medians; decode runs on its own thread, beside detect and embed:")
+        print(f"{'':<14}{'seconds':>10}{'in photos':>10}{'tracks':>8}{'decode s':>10}{'detect s':>10}"
+              f"{'embed s':>10}")
         for pack in packs:
             one = median_rows(minute_runs[pack.name])
             print(f"{pack.name:<14}{one['wall']:>10.2f}{one['wall'] * medians[pack.name]['photos/s']:>10.2f}"
-                  f"{one['faces']:>8.0f}")
+                  f"{one['faces']:>8.0f}"
+                  + "".join(f"{one[stage + ' s']:>10.2f}" for stage in ("decode", "detect", "embed")))
     print(f"\nfull-decode baseline wall / facesort wall ({first}): "
           f"{medians[first + ' full']['wall'] / medians[first]['wall']:.2f}x")
     print(f"RAW photos/s / JPEG photos/s ({first}): "

@@ -445,7 +445,10 @@ class Scanner:
         since = time.perf_counter()
         try:
             if item.is_clip:
-                item.decoded_clip = video.decode_clip(Path(item.entry.path), self.options.det_size)
+                # Opened only: its frames are decoded on a thread of their own
+                # while it is searched.
+                item.decoded_clip = video.decode_clip(Path(item.entry.path), self.options.det_size,
+                                                      self._timings.add)
             elif item.is_raw:
                 item.photo = decoding.read_and_decode(Path(item.entry.path), self.options.det_size)
             else:
@@ -505,10 +508,15 @@ class Scanner:
         """Find faces in each sampled frame, link them into tracks, store
         each track as one face (its best face, its embedding template)."""
         clip = item.decoded_clip
+        item.decoded_clip = None
         thresholds = thresholds_for(self.pack.name)
-        faces = [track.record() for track in tracks.clip_tracks(
-            self.engine, clip.frames, self.options.min_face_size,
-            thresholds.verify if thresholds else None, self._timings.add)]
+        try:
+            faces = [track.record() for track in tracks.clip_tracks(
+                self.engine, clip.frames, self.options.min_face_size,
+                thresholds.verify if thresholds else None, self._timings.add)]
+        except PhotoError as exc:
+            self._fail(item, exc.reason)
+            return
         info = clip.info
         since = time.perf_counter()
         self.report.decisions.add(self.store.save_photo(
@@ -517,7 +525,6 @@ class Scanner:
             self.pack_id, faces, item.entry.real_path or None,
         ))
         self._timings.add("database", since)
-        item.decoded_clip = None
         self._stored(item, len(faces))
 
     def _stored(self, item: _Item, faces: int) -> None:

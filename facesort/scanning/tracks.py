@@ -1,5 +1,6 @@
-"""Linking a clip's faces across its sampled frames into tracks: one track
-is one person's stretch of the clip.
+"""Searching a clip's decoded frames for faces while its scene changes
+(see :class:`Lookout`), and linking the faces into tracks: one track is one
+person's stretch of the clip.
 
 A face joins the track whose last face, in one of the last few samples, is
 nearest: close enough in the embedding alone, or a little further where the
@@ -18,7 +19,7 @@ end each track's best few (its template) are embedded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,9 @@ MAX_GAP = 2
 LINK_IOU = 0.3
 LOOSER = 1.3
 # A face continues the track of the sample before without being embedded
-# when its box moved at most STEADY_MOVE of the boxes' width (a face moving
-# half its width a second overlaps its last box only 0.33) and the sizes
+# when its box moved at most STEADY_MOVE of the boxes' width a second since
+# (a face moving half its width a second overlaps its last box only 0.33;
+# samples are 1-2 s apart, see STEADY_STEP) and the sizes
 # differ at most STEADY_GROWTH times, and the thumbnails of the aligned faces
 # correlate this closely. Measured (yunet_sface): of 19652 pairs of
 # different people's LFW faces none correlates 0.9 (at most 0.876, 99.9% under
@@ -56,16 +58,27 @@ STEADY_GROWTH = 1.5
 # face if that is this many seconds old: someone taking another's place is
 # found within a few seconds, and a person turning costs an embedding every
 # few seconds, not every sample.
-VERIFY_EVERY = 3.0
+VERIFY_EVERY = 6.0
 STEADY_LOOK = 0.9
 LOOK_SIDE = 16
+# A face looks like its track when it looks like one of the track's last
+# LOOKS_KEPT faces: a head turning back needs no embedding.
+LOOKS_KEPT = 8
 # Clip frames are searched at the size where the smallest face kept is this
 # many pixels across (see detection_side), never below MIN_SIDE.
 FACE_PIXELS = 20
 MIN_SIDE = 320
-# A frame is still, and left out, when no pixel of its THUMBNAIL (each a
-# 20x20 patch of a 640x480 frame) moved more than STILL_LEVEL grey levels
-# from the last frame looked at.
+# A frame a second is decoded (facesort/scanning/video.py), and searched
+# only when the scene changes: while people come and go (the last frame
+# searched began or ended a track), when much of the picture changed since
+# the last frame searched (CUT_SHARE of its THUMBNAIL's patches, each a 20x20
+# patch of a 640x480 frame, by more than CUT_LEVEL grey levels: a cut or a
+# pan), and else every STEADY_STEP seconds, so a person in view 3 s is seen.
+# A frame in which no patch moved more than STILL_LEVEL grey levels is never
+# searched: it holds no face the last one searched did not.
+STEADY_STEP = 3.0
+CUT_LEVEL = 24
+CUT_SHARE = 0.5
 THUMBNAIL = (32, 24)
 STILL_LEVEL = 6
 
@@ -82,16 +95,19 @@ class Sighting:
     quality: float
     crop: np.ndarray | None = None  # aligned, for the recognizer
     embedding: np.ndarray | None = None
+    _look: np.ndarray | None = field(default=None, repr=False)
 
     def look(self) -> np.ndarray:
         """The aligned face as a small grey thumbnail, zero mean, unit norm:
         the dot product of two is their correlation."""
         import cv2
 
-        grey = cv2.cvtColor(self.crop, cv2.COLOR_BGR2GRAY)
-        small = cv2.resize(grey, (LOOK_SIDE, LOOK_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
-        small -= small.mean()
-        return (small / max(float(np.linalg.norm(small)), 1e-6)).ravel()
+        if self._look is None:
+            grey = cv2.cvtColor(self.crop, cv2.COLOR_BGR2GRAY)
+            small = cv2.resize(grey, (LOOK_SIDE, LOOK_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+            small -= small.mean()
+            self._look = (small / max(float(np.linalg.norm(small)), 1e-6)).ravel()
+        return self._look
 
 
 Embed = Callable[[Sequence[Sighting]], None]
@@ -101,6 +117,9 @@ Embed = Callable[[Sequence[Sighting]], None]
 class Track:
     sightings: list[Sighting] = field(default_factory=list)
     last_sample: int = -1
+    # The first face taken on trust since the track's last embedded one:
+    # near, not alike, and too soon to embed (see VERIFY_EVERY).
+    unchecked: int | None = None
 
     def best(self, keep: int = KEEP) -> list[Sighting]:
         """The track's best faces, best first (earlier first among equals)."""
@@ -144,27 +163,36 @@ def _thumbnail(frame: Frame) -> np.ndarray:
     return cv2.resize(grey, THUMBNAIL, interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
-def changed_frames(frames: Sequence[Frame]) -> list[Frame]:
-    """The frames worth looking at: a frame in which no patch of the picture
-    changed since the last one kept (a still scene) holds no face that frame
-    did not, and is left out."""
-    kept: list[Frame] = []
-    last = None
-    for frame in frames:
+class Lookout:
+    """Which of a clip's decoded frames are searched for faces (see
+    STEADY_STEP); ``settled`` is set after each search: False when a track
+    began or ended in it."""
+
+    def __init__(self) -> None:
+        self._last: np.ndarray | None = None
+        self._last_time = 0.0
+        self.settled = True
+
+    def wants(self, frame: Frame) -> bool:
         thumbnail = _thumbnail(frame)
-        if last is None or thumbnail.shape != last.shape \
-                or int(np.abs(thumbnail - last).max()) > STILL_LEVEL:
-            kept.append(frame)
-            last = thumbnail
-    return kept
+        last = self._last
+        if last is not None and thumbnail.shape == last.shape:
+            moved = np.abs(thumbnail - last)
+            if int(moved.max()) <= STILL_LEVEL:
+                return False
+            if self.settled and frame.time - self._last_time < STEADY_STEP - 1e-3 \
+                    and float((moved > CUT_LEVEL).mean()) < CUT_SHARE:
+                return False
+        self._last, self._last_time = thumbnail, frame.time
+        return True
 
 
-def clip_tracks(engine: FaceEngine, frames: Sequence[Frame], min_face_size: float,
+def clip_tracks(engine: FaceEngine, frames: Iterable[Frame], min_face_size: float,
                 distance: float | None,
                 timed: Callable[[str, float], None] = _untimed) -> list[Track]:
-    """Detect the faces of a clip's sampled frames, link them into tracks
-    and embed what the tracks need; ``timed(stage, since)`` is told of the
-    detect and embed time."""
+    """Detect the faces of the clip's frames worth searching (see Lookout),
+    link them into tracks and embed what the tracks need; ``timed(stage,
+    since)`` is told of the detect and embed time."""
 
     def embed(sightings: Sequence[Sighting]) -> None:
         wanted = [s for s in sightings if s.embedding is None]
@@ -174,21 +202,25 @@ def clip_tracks(engine: FaceEngine, frames: Sequence[Frame], min_face_size: floa
                 sighting.embedding = vector
             timed("embed", since)
 
-    samples = []
-    for frame in changed_frames(frames):
+    lookout = Lookout()
+    linker = Linker(distance, embed)
+    for frame in frames:
+        if not lookout.wants(frame):
+            continue
         since = time.perf_counter()
         side = detection_side(frame, min_face_size, engine.det_size)
         detections = engine.detect(frame.pixels, min_side=min_face_size / frame.scale, det_size=side)
         timed("detect", since)
         since = time.perf_counter()
-        samples.append([
+        sightings = [
             Sighting(frame.time, shown.box, shown.landmarks.tolist(), round(shown.score, 4),
                      face_quality(shown.box, shown.landmarks, shown.score,
                                   sharpness(frame.pixels, d.box)),
                      engine.align(frame.pixels, d.landmarks))
-            for d, shown in ((d, d.scaled(frame.scale)) for d in detections)])
+            for d, shown in ((d, d.scaled(frame.scale)) for d in detections)]
         timed("embed", since)
-    found = link(samples, distance, embed)
+        lookout.settled = linker.add(sightings)
+    found = linker.tracks()
     embed([s for track in found for s in track.best()])
     for track in found:
         for sighting in track.sightings:
@@ -200,36 +232,88 @@ def _near(track: Track, sighting: Sighting, index: int) -> bool:
     """Where the track's face was a sample before, at about its size."""
     if track.last_sample != index - 1:
         return False
-    (ax, ay, aw, ah), (bx, by, bw, bh) = track.sightings[-1].box, sighting.box
+    last = track.sightings[-1]
+    (ax, ay, aw, ah), (bx, by, bw, bh) = last.box, sighting.box
     moved = np.hypot(ax + aw / 2 - bx - bw / 2, ay + ah / 2 - by - bh / 2)
-    return moved <= STEADY_MOVE * (aw + bw) / 2 and max(aw, bw) <= STEADY_GROWTH * min(aw, bw)
+    seconds = max(1.0, sighting.time - last.time)
+    return moved <= STEADY_MOVE * seconds * (aw + bw) / 2 and max(aw, bw) <= STEADY_GROWTH * min(aw, bw)
 
 
 def _continues(track: Track, sighting: Sighting, distance: float | None,
                embed: Embed) -> bool | None:
     """Whether ``sighting``, near the track's face, continues ``track``: by
     look alone, or else by an embedding compared every VERIFY_EVERY seconds
-    (False: checked, someone else); None: linking must decide."""
-    if float(track.sightings[-1].look() @ sighting.look()) >= STEADY_LOOK:
+    (False: checked, someone else); None: linking must decide. A face
+    taken on trust between comparisons is checked when the clip ends (see
+    :func:`_cut_unchecked`) if no comparison came after it."""
+    look = sighting.look()
+    if any(float(seen.look() @ look) >= STEADY_LOOK for seen in reversed(track.sightings[-LOOKS_KEPT:])):
         return True
     if distance is None:
         return None
     checked = next((s for s in reversed(track.sightings) if s.embedding is not None), None)
     if checked is not None and sighting.time - checked.time < VERIFY_EVERY:
+        if track.unchecked is None:
+            track.unchecked = len(track.sightings)
         return True
     checked = checked or track.sightings[0]
     embed([checked, sighting])
-    return float(np.linalg.norm(checked.embedding - sighting.embedding)) <= distance
+    same = float(np.linalg.norm(checked.embedding - sighting.embedding)) <= distance
+    if same:
+        track.unchecked = None
+    return same
 
 
-def link(samples: list[list[Sighting]], distance: float | None, embed: Embed) -> list[Track]:
-    """Tracks from the faces of each sample, in time order; ``distance`` is
-    the pack's same-person distance (None for a pack never measured: then
+def _cut_unchecked(track: Track, distance: float | None, embed: Embed) -> list[Track]:
+    """The track, or the track cut in two at the first of the faces it took
+    on trust since its last comparison that is someone else: a person seen
+    in another's place for less than VERIFY_EVERY is not lost in the other's
+    track."""
+    if track.unchecked is None or distance is None:
+        return [track]
+    cut = track.unchecked
+    checked = next((s for s in reversed(track.sightings[:cut]) if s.embedding is not None),
+                   track.sightings[0])
+    trusted = track.sightings[cut:]
+
+    def same(sighting: Sighting) -> bool:
+        return float(np.linalg.norm(checked.embedding - sighting.embedding)) <= distance
+
+    # The last face first: the track most often ends as it began.
+    embed([checked, trusted[-1]])
+    if same(trusted[-1]):
+        return [track]
+    embed(trusted)
+    index = next(index for index, sighting in enumerate(trusted, cut) if not same(sighting))
+    return [Track(track.sightings[:index], track.last_sample),
+            Track(track.sightings[index:], track.last_sample)]
+
+
+class Linker:
+    """Tracks from the faces of each sample, given in time order; ``distance``
+    is the pack's same-person distance (None for a pack never measured: then
     only overlapping boxes link). ``embed`` fills in the embeddings of the
     sightings it is given, for the faces that must be compared."""
-    tracks: list[Track] = []
-    for index, sightings in enumerate(samples):
-        open_tracks = [t for t in tracks if index - t.last_sample <= MAX_GAP]
+
+    def __init__(self, distance: float | None, embed: Embed):
+        self._distance, self._embed = distance, embed
+        self._tracks: list[Track] = []
+        self._index = -1
+
+    def tracks(self) -> list[Track]:
+        """The tracks, each checked where it took a face on trust, in order
+        of appearance."""
+        tracks = [part for track in self._tracks
+                  for part in _cut_unchecked(track, self._distance, self._embed)]
+        return sorted(tracks, key=lambda t: (t.sightings[0].time, t.sightings[0].box[0]))
+
+    def add(self, sightings: list[Sighting]) -> bool:
+        """Link one sample's faces; whether the people in view stayed: every
+        face continued a track and every track of the sample before went on."""
+        self._index += 1
+        index, distance, embed = self._index, self._distance, self._embed
+        open_tracks = [t for t in self._tracks if index - t.last_sample <= MAX_GAP]
+        shown_before = sum(t.last_sample == index - 1 for t in open_tracks)
         taken_tracks: set[int] = set()
         taken_faces: set[int] = set()
 
@@ -274,5 +358,5 @@ def link(samples: list[list[Sighting]], distance: float | None, embed: Embed) ->
         take(pairs)
         for si, sighting in enumerate(sightings):
             if si not in taken_faces:
-                tracks.append(Track([sighting], index))
-    return sorted(tracks, key=lambda t: (t.sightings[0].time, t.sightings[0].box[0]))
+                self._tracks.append(Track([sighting], index))
+        return len(taken_faces) == len(sightings) == shown_before

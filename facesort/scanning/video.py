@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterator
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +24,10 @@ import numpy as np
 
 from facesort.errors import PhotoError
 
-# A frame a second, and never more than MAX_SAMPLES a clip: a longer clip is
-# sampled sparser, so a one-minute clip costs about as much as a few photos
-# with a few faces each, and an hour-long one no more.
+# A frame a second is decoded, and never more than MAX_SAMPLES a clip: a
+# longer clip is sampled sparser, so an hour-long clip costs no more than a
+# minute's. Fewer are searched for faces (facesort/scanning/tracks.py's
+# Lookout), so a one-minute clip costs about as much as a few photos.
 EVERY_SECONDS = 1.0
 MAX_SAMPLES = 60
 # Samples further apart than this are sought (from the keyframe before
@@ -35,6 +39,14 @@ SEEK_ABOVE_SECONDS = 4.0
 # so these with the size tell an edited clip from the one scanned; hashing
 # all of a 2 GB clip would cost more than sampling it.
 HASH_CHUNK = 1 << 20
+# A clip this small (720p or less) is decoded on one thread: its frames are
+# decoded beside the search, which takes the cores, and FFmpeg's frame
+# threads cost more than they save on small frames (the one-minute 640x480
+# clip of bench/scan.py: 0.24 s of CPU on one thread, 0.39 s on two).
+ONE_THREAD_PIXELS = 1280 * 720
+# Frames decoded ahead of the one searched (each a few hundred KiB at the
+# detector's size).
+FRAMES_AHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class Frame:
 @dataclass(frozen=True)
 class DecodedClip:
     info: ClipInfo
-    frames: list[Frame]
+    frames: Iterable[Frame]  # decoded as iterated, once
 
 
 def clip_hash(path: str | Path, size: int) -> str:
@@ -80,12 +92,13 @@ def sample_times(duration: float, every: float = EVERY_SECONDS,
     return [round(step * (i + 0.5), 3) for i in range(count)]
 
 
-def _open(path: Path):
+def _open(path: Path, threads: int = 0):
+    """``threads``: FFmpeg's decoding threads, 0 for its default (one a core)."""
     import cv2
 
     if not os.path.isfile(path):
         raise PhotoError(path, "not found")
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
     if not capture.isOpened():
         raise PhotoError(path, "not a video facesort can read (unknown format or corrupt)")
     capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
@@ -139,29 +152,84 @@ def _frames_sought(capture, times: list[float]) -> Iterator[tuple[float, np.ndar
             yield time, bgr
 
 
-def decode_clip(path: Path, long_side: int | None) -> DecodedClip:
-    """The clip's sampled frames, upright, shrunk to ``long_side``."""
+class _FramesAhead:
+    """A clip's sampled frames, decoded on a thread of their own while the
+    frames before are searched: a clip's decoding costs no wall time beside
+    its detection. Iterated once; the thread starts with the iteration and
+    stops when it ends, however it ends."""
+
+    def __init__(self, path: Path, capture, times: list[float], long_side: int | None,
+                 timed: Callable[[str, float], None]):
+        self._path, self._capture, self._times = path, capture, times
+        self._long_side, self._timed = long_side, timed
+
+    def _decode(self, out: queue.Queue, stop: threading.Event) -> None:
+        capture = self._capture
+        read = _frames_sought if len(self._times) > 1 \
+            and self._times[1] - self._times[0] > SEEK_ABOVE_SECONDS else _frames_in_one_pass
+
+        def hand(item: Frame | PhotoError | None) -> bool:
+            """Queue ``item``; False when the frames are no longer wanted."""
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            since = time.perf_counter()
+            for at, bgr in read(capture, self._times):
+                pixels, scale = _upright(bgr, self._long_side)
+                self._timed("decode", since)
+                if not hand(Frame(at, pixels, scale)):
+                    return
+                since = time.perf_counter()
+            hand(None)
+        except Exception as exc:  # OpenCV raises cv2.error on damaged streams
+            hand(PhotoError(self._path, f"corrupt or truncated video: {exc}"))
+        finally:
+            capture.release()
+
+    def __iter__(self) -> Iterator[Frame]:
+        out: queue.Queue = queue.Queue(maxsize=FRAMES_AHEAD)
+        stop = threading.Event()
+        worker = threading.Thread(target=self._decode, args=(out, stop), daemon=True,
+                                  name="facesort-clip-decode")
+        worker.start()
+        any_frame = False
+        try:
+            while (frame := out.get()) is not None:
+                if isinstance(frame, PhotoError):
+                    raise frame
+                any_frame = True
+                yield frame
+        finally:
+            stop.set()
+            worker.join()
+        if not any_frame:
+            raise PhotoError(self._path, "no frame could be decoded (corrupt, or a codec FFmpeg lacks)")
+
+
+def decode_clip(path: Path, long_side: int | None,
+                timed: Callable[[str, float], None] = lambda _stage, _since: None) -> DecodedClip:
+    """The clip's size and length now, and its sampled frames (upright,
+    shrunk to ``long_side``) as they are iterated: decoded ahead on a
+    thread, told to ``timed("decode", since)``. A clip never iterated keeps
+    its decoder open until it is collected."""
     capture = _open(path)
-    try:
-        duration = _duration(capture)
-        times = sample_times(duration)
-        read = _frames_sought if len(times) > 1 and times[1] - times[0] > SEEK_ABOVE_SECONDS \
-            else _frames_in_one_pass
-        frames = []
-        shown_size = None
-        for time, bgr in read(capture, times):
-            shown_size = shown_size or (bgr.shape[1], bgr.shape[0])
-            pixels, scale = _upright(bgr, long_side)
-            frames.append(Frame(time, pixels, scale))
-    except PhotoError:
-        raise
-    except Exception as exc:  # OpenCV raises cv2.error on damaged streams
-        raise PhotoError(path, f"corrupt or truncated video: {exc}") from exc
-    finally:
+    import cv2
+
+    duration = _duration(capture)
+    # With the rotation applied (CAP_PROP_ORIENTATION_AUTO), OpenCV reports
+    # the displayed size.
+    size = (round(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    if size[0] * size[1] <= ONE_THREAD_PIXELS:
         capture.release()
-    if not frames:
-        raise PhotoError(path, "no frame could be decoded (corrupt, or a codec FFmpeg lacks)")
-    return DecodedClip(ClipInfo(*shown_size, round(duration, 3)), frames)
+        capture = _open(path, threads=1)
+    frames = _FramesAhead(path, capture, sample_times(duration), long_side, timed)
+    return DecodedClip(ClipInfo(*size, round(duration, 3)), frames)
 
 
 def frame_at(path: Path, time: float, long_side: int | None) -> Frame:
