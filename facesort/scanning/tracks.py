@@ -345,9 +345,12 @@ class Linker:
         take([(0.0, ti, si) for (ti, si), verdict in verdicts.items() if verdict])
         rest_tracks = [ti for ti in range(len(open_tracks)) if ti not in taken_tracks]
         rest_faces = [si for si in range(len(sightings)) if si not in taken_faces]
+        # A track is compared by its last embedded face where it has one: no
+        # new embedding for a face it took by look or on trust since.
+        compared = {ti: next((s for s in reversed(open_tracks[ti].sightings) if s.embedding is not None),
+                             open_tracks[ti].sightings[-1]) for ti in rest_tracks}
         if rest_tracks and rest_faces and distance is not None:
-            embed([sightings[si] for si in rest_faces]
-                  + [open_tracks[ti].sightings[-1] for ti in rest_tracks])
+            embed([sightings[si] for si in rest_faces] + list(compared.values()))
         pairs = []
         for ti in rest_tracks:
             last = open_tracks[ti].sightings[-1]
@@ -358,7 +361,7 @@ class Linker:
                     linked = overlap >= LINK_IOU
                     cost = -overlap
                 else:
-                    apart = float(np.linalg.norm(last.embedding - sighting.embedding))
+                    apart = float(np.linalg.norm(compared[ti].embedding - sighting.embedding))
                     linked = apart <= distance or (overlap >= LINK_IOU and apart <= LOOSER * distance)
                     cost = apart - overlap * distance
                 if linked and verdicts.get((ti, si)) is not False:
