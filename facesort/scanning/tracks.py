@@ -209,11 +209,12 @@ def clip_tracks(engine: FaceEngine, frames: ClipFrames, min_face_size: float,
     lookout = Lookout()
     linker = Linker(distance, embed)
     for frame in frames:
-        searched = lookout.wants(frame)
-        # Guessed from the last search, so the decoder starts on it now.
-        frames.skip_to(lookout.next_time)
-        if not searched:
+        if not lookout.wants(frame):
+            frames.skip_to(lookout.next_time)
             continue
+        # Most searches leave the scene steady: the decoder starts on the
+        # frame 3 s on now, and is told otherwise if this search is not.
+        frames.skip_to(frame.time + STEADY_STEP)
         since = time.perf_counter()
         side = detection_side(frame, min_face_size, engine.det_size)
         detections = engine.detect(frame.pixels, min_side=min_face_size / frame.scale, det_size=side)
