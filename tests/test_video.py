@@ -119,9 +119,9 @@ def test_a_steady_face_is_embedded_a_few_times_and_someone_in_its_place_starts_a
     real = engine.embed
     monkeypatch.setattr(engine, "embed", lambda crops: embedded.append(len(crops)) or real(crops))
     found = tracks.clip_tracks(engine, clip.frames, 40, thresholds_for(pack.name).verify)
-    # Decoded at 1.0 ... 11.0, searched every 3 s while steady (1.0, 4.0,
-    # 7.0), at once when the picture changed (8.0), a second later while
-    # tracks begin (9.0); Tony Blair's photo holds a second, cut face.
+    # Searched at 1.0, a second later while tracks begin (2.0), every 3 s
+    # while steady (5.0, 8.0: Tony Blair), a second later (9.0); the frames
+    # between are not decoded. Tony Blair's photo holds a second, cut face.
     assert [(len(t.sightings), t.sightings[0].time) for t in found] == [(3, 1.0), (2, 8.0), (2, 8.0)]
     assert sum(embedded) <= 7  # of 7 faces seen: place and look carry some
     assert all(s.embedding is not None for t in found for s in t.best())
@@ -143,7 +143,7 @@ def test_frames_are_searched_while_the_scene_changes_and_small_clips_are_searche
     still = [video.Frame(t + 0.5, _scene("Colin_Powell", 230), 1.0) for t in range(7, 12)]
     assert searched(still) == []  # as at 6.5: nothing moved, however long
     cut = [video.Frame(12.5, _scene("Tony_Blair", 300, background=200), 1.0)]
-    assert searched(cut, settled=False) == [12.5]  # most of the picture changed: at once
+    assert searched(cut, settled=False) == [12.5]  # 3 s after the last frame looked at (9.5)
     moving = [video.Frame(t + 0.5, _scene("Tony_Blair", 300 + 5 * t, background=200), 1.0) for t in (13, 14)]
     assert searched(moving) == [13.5]  # a second on, while a track began; then steady again
     moved = video.Frame(3.5, _scene("Colin_Powell", 240), 1.0)
@@ -153,12 +153,11 @@ def test_frames_are_searched_while_the_scene_changes_and_small_clips_are_searche
 
 
 def test_a_clip_left_unsearched_halfway_stops_its_decoding(tmp_path):
-    # Decoded at 1.0 ... FRAMES_AHEAD + 1: the queue and one more.
-    frames = [_scene("Colin_Powell", 100 + 10 * i) for i in range(video.FRAMES_AHEAD + 2)]
+    frames = [_scene("Colin_Powell", 100 + 10 * i) for i in range(10)]
     clip = video.decode_clip(write_clip(tmp_path / "clip.mp4", frames, fps=1), 640)
     iterator = iter(clip.frames)
     next(iterator)
-    time.sleep(0.5)  # the decoder has decoded all and waits for room to say so
+    time.sleep(0.5)  # the decoder has decoded the next frame and waits to hand it over
     iterator.close()  # as when a scan stops: the thread ends, nothing waits forever
     assert not any(thread.name == "facesort-clip-decode" for thread in threading.enumerate())
 

@@ -19,19 +19,19 @@ end each track's best few (its template) are embedded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facesort.scanning.quality import face_quality, sharpness
+from facesort.scanning.video import EVERY_SECONDS, ClipFrames, Frame
 from facesort.store import FaceRecord, TrackFace
 from facesort.store.decisions import box_overlap
 
 if TYPE_CHECKING:
     from facesort.engine.face_engine import FaceEngine
-    from facesort.scanning.video import Frame
 
 # Faces a track keeps, best first by quality, with their times.
 KEEP = 3
@@ -68,20 +68,17 @@ LOOKS_KEPT = 8
 # many pixels across (see detection_side), never below MIN_SIDE.
 FACE_PIXELS = 20
 MIN_SIDE = 320
-# A frame a second is decoded (facesort/scanning/video.py), and searched
-# only when the scene changes: while people come and go (the last frame
-# searched began or ended a track), when much of the picture changed since
-# the last frame searched (CUT_SHARE of its THUMBNAIL's patches, each a 20x20
-# patch of a 640x480 frame, by more than CUT_LEVEL grey levels: a cut or a
-# pan), and else every STEADY_STEP seconds, so a person in view 3 s is seen.
-# A frame in which no patch moved more than STILL_LEVEL grey levels is never
-# searched: it holds no face the last one searched did not.
+# A frame a second may be decoded (facesort/scanning/video.py); one is
+# searched a second after the last while people come and go (the last frame
+# searched began or ended a track), and else STEADY_STEP seconds after it,
+# the frames between neither searched nor decoded: a person in view 3 s or
+# more is in a searched frame, and a cut is seen up to 3 s late. A frame in
+# which no patch of its THUMBNAIL (each a 20x20 patch of a 640x480 frame)
+# moved more than STILL_LEVEL grey levels since the last one searched holds
+# no face that one did not: it is passed over as if searched.
 STEADY_STEP = 3.0
-CUT_LEVEL = 24
-CUT_SHARE = 0.5
 THUMBNAIL = (32, 24)
 STILL_LEVEL = 6
-
 
 @dataclass
 class Sighting:
@@ -164,30 +161,37 @@ def _thumbnail(frame: Frame) -> np.ndarray:
 
 
 class Lookout:
-    """Which of a clip's decoded frames are searched for faces (see
-    STEADY_STEP); ``settled`` is set after each search: False when a track
-    began or ended in it."""
+    """Which of a clip's frames are searched for faces (see STEADY_STEP):
+    those :meth:`wants` says, and no frame before :attr:`next_time`;
+    ``settled`` is set after each search: False when a track began or ended
+    in it."""
 
     def __init__(self) -> None:
         self._last: np.ndarray | None = None
-        self._last_time = 0.0
+        self._last_time: float | None = None
         self.settled = True
 
+    @property
+    def next_time(self) -> float:
+        """The time of the next frame worth looking at."""
+        if self._last_time is None:
+            return 0.0
+        return self._last_time + (STEADY_STEP if self.settled else EVERY_SECONDS)
+
     def wants(self, frame: Frame) -> bool:
+        if frame.time < self.next_time - 1e-3:
+            return False
         thumbnail = _thumbnail(frame)
         last = self._last
-        if last is not None and thumbnail.shape == last.shape:
-            moved = np.abs(thumbnail - last)
-            if int(moved.max()) <= STILL_LEVEL:
-                return False
-            if self.settled and frame.time - self._last_time < STEADY_STEP - 1e-3 \
-                    and float((moved > CUT_LEVEL).mean()) < CUT_SHARE:
-                return False
-        self._last, self._last_time = thumbnail, frame.time
+        self._last_time = frame.time
+        if last is not None and thumbnail.shape == last.shape \
+                and int(np.abs(thumbnail - last).max()) <= STILL_LEVEL:
+            return False
+        self._last = thumbnail
         return True
 
 
-def clip_tracks(engine: FaceEngine, frames: Iterable[Frame], min_face_size: float,
+def clip_tracks(engine: FaceEngine, frames: ClipFrames, min_face_size: float,
                 distance: float | None,
                 timed: Callable[[str, float], None] = _untimed) -> list[Track]:
     """Detect the faces of the clip's frames worth searching (see Lookout),
@@ -206,7 +210,11 @@ def clip_tracks(engine: FaceEngine, frames: Iterable[Frame], min_face_size: floa
     linker = Linker(distance, embed)
     for frame in frames:
         if not lookout.wants(frame):
+            frames.skip_to(lookout.next_time)
             continue
+        # Most searches leave the scene steady: the decoder starts on the
+        # frame 3 s on now, and is told otherwise if this search is not.
+        frames.skip_to(frame.time + STEADY_STEP)
         since = time.perf_counter()
         side = detection_side(frame, min_face_size, engine.det_size)
         detections = engine.detect(frame.pixels, min_side=min_face_size / frame.scale, det_size=side)
@@ -220,6 +228,7 @@ def clip_tracks(engine: FaceEngine, frames: Iterable[Frame], min_face_size: floa
             for d, shown in ((d, d.scaled(frame.scale)) for d in detections)]
         timed("embed", since)
         lookout.settled = linker.add(sightings)
+        frames.skip_to(lookout.next_time)
     found = linker.tracks()
     embed([s for track in found for s in track.best()])
     for track in found:
@@ -337,9 +346,12 @@ class Linker:
         take([(0.0, ti, si) for (ti, si), verdict in verdicts.items() if verdict])
         rest_tracks = [ti for ti in range(len(open_tracks)) if ti not in taken_tracks]
         rest_faces = [si for si in range(len(sightings)) if si not in taken_faces]
+        # A track is compared by its last embedded face where it has one: no
+        # new embedding for a face it took by look or on trust since.
+        compared = {ti: next((s for s in reversed(open_tracks[ti].sightings) if s.embedding is not None),
+                             open_tracks[ti].sightings[-1]) for ti in rest_tracks}
         if rest_tracks and rest_faces and distance is not None:
-            embed([sightings[si] for si in rest_faces]
-                  + [open_tracks[ti].sightings[-1] for ti in rest_tracks])
+            embed([sightings[si] for si in rest_faces] + list(compared.values()))
         pairs = []
         for ti in rest_tracks:
             last = open_tracks[ti].sightings[-1]
@@ -350,7 +362,7 @@ class Linker:
                     linked = overlap >= LINK_IOU
                     cost = -overlap
                 else:
-                    apart = float(np.linalg.norm(last.embedding - sighting.embedding))
+                    apart = float(np.linalg.norm(compared[ti].embedding - sighting.embedding))
                     linked = apart <= distance or (overlap >= LINK_IOU and apart <= LOOSER * distance)
                     cost = apart - overlap * distance
                 if linked and verdicts.get((ti, si)) is not False:

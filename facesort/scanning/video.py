@@ -10,13 +10,14 @@ as they are for photos. docs/video.md says why OpenCV and not PyAV.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +31,13 @@ from facesort.errors import PhotoError
 # Lookout), so a one-minute clip costs about as much as a few photos.
 EVERY_SECONDS = 1.0
 MAX_SAMPLES = 60
-# Samples further apart than this are sought (from the keyframe before
-# each); closer ones are read in one pass, which decodes every frame but
-# seeks never.
-SEEK_ABOVE_SECONDS = 4.0
+# A frame wanted further ahead than this is sought (from the keyframe
+# before it); a nearer one is reached by passing over the frames between
+# (`grab`), which decodes them all but seeks never. The next second is
+# reached in one pass; a frame 3 s on, as a steady scene asks for (see
+# facesort/scanning/tracks.py's Lookout), is sought: 0.07 s of CPU for the
+# one-minute clip of bench/scan.py, 0.24 s passing over every frame.
+SEEK_BEYOND = 1.5
 # Head and tail read for the content hash. A clip changed in place keeps
 # neither its size nor both ends (containers write their index at one end),
 # so these with the size tell an edited clip from the one scanned; hashing
@@ -44,11 +48,6 @@ HASH_CHUNK = 1 << 20
 # threads cost more than they save on small frames (the one-minute 640x480
 # clip of bench/scan.py: 0.24 s of CPU on one thread, 0.39 s on two).
 ONE_THREAD_PIXELS = 1280 * 720
-# Frames decoded ahead of the one searched (each a few hundred KiB at the
-# detector's size).
-FRAMES_AHEAD = 8
-
-
 @dataclass(frozen=True)
 class ClipInfo:
     width: int  # displayed (rotation applied), full size
@@ -66,7 +65,7 @@ class Frame:
 @dataclass(frozen=True)
 class DecodedClip:
     info: ClipInfo
-    frames: Iterable[Frame]  # decoded as iterated, once
+    frames: ClipFrames  # decoded as iterated, once
 
 
 def clip_hash(path: str | Path, size: int) -> str:
@@ -126,49 +125,59 @@ def _upright(bgr: np.ndarray, long_side: int | None) -> tuple[np.ndarray, float]
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), scale
 
 
-def _frames_in_one_pass(capture, times: list[float]) -> Iterator[tuple[float, np.ndarray]]:
+def _read_at(capture, at: float, position: float | None) -> tuple[float, np.ndarray] | None:
+    """The first frame shown at or after ``at`` seconds, the capture's last
+    frame being at ``position`` (None: none read yet); None past the end."""
     import cv2
 
-    wanted = iter(times)
-    next_time = next(wanted, None)
-    while next_time is not None and capture.grab():
-        now = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
-        if now + 1e-3 < next_time:
-            continue
-        ok, bgr = capture.retrieve()
-        if ok:
-            yield round(now, 3), bgr
-        while next_time is not None and next_time <= now + 1e-3:
-            next_time = next(wanted, None)
-
-
-def _frames_sought(capture, times: list[float]) -> Iterator[tuple[float, np.ndarray]]:
-    import cv2
-
-    for time in times:
-        capture.set(cv2.CAP_PROP_POS_MSEC, time * 1000)
+    if position is None or at > position + SEEK_BEYOND or at <= position:
+        capture.set(cv2.CAP_PROP_POS_MSEC, at * 1000)
         ok, bgr = capture.read()
-        if ok:
-            yield time, bgr
+        return (round(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000, 3), bgr) if ok else None
+    while capture.grab():
+        now = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+        if now + 1e-3 >= at:
+            ok, bgr = capture.retrieve()
+            return (round(now, 3), bgr) if ok else None
+    return None
 
 
-class _FramesAhead:
-    """A clip's sampled frames, decoded on a thread of their own while the
-    frames before are searched: a clip's decoding costs no wall time beside
-    its detection. Iterated once; the thread starts with the iteration and
-    stops when it ends, however it ends."""
+class ClipFrames:
+    """A clip's sampled frames, each decoded on a thread of its own while the
+    one before is searched. Only the frame wanted next is decoded: the next
+    sample, unless :meth:`skip_to` says a later one; the samples skipped are
+    neither decoded nor passed over. Iterated once; the thread starts with
+    the iteration and stops when it ends, however it ends."""
 
     def __init__(self, path: Path, capture, times: list[float], long_side: int | None,
                  timed: Callable[[str, float], None]):
         self._path, self._capture, self._times = path, capture, times
         self._long_side, self._timed = long_side, timed
+        self._wanted = threading.Condition()
+        # The sample wanted next, and its request's number: a frame decoded
+        # for an earlier request (a guess corrected since) is dropped.
+        self._request, self._index = 0, 0
+        self._lag = 0.0  # the last frame's time past its sample's
+
+    def skip_to(self, at: float) -> None:
+        """The frame wanted after the one last given is the first sample at or
+        after ``at`` seconds (a time as Frame.time counts). Said as soon as it
+        is guessed, and again when it is known: the last word counts."""
+        index = bisect.bisect_left(self._times, at - self._lag - 1e-3)
+        with self._wanted:
+            if index != self._index:
+                self._request, self._index = self._request + 1, index
+                self._wanted.notify()
+
+    def _ask(self, index: int) -> None:
+        with self._wanted:
+            self._request, self._index = self._request + 1, index
+            self._wanted.notify()
 
     def _decode(self, out: queue.Queue, stop: threading.Event) -> None:
-        capture = self._capture
-        read = _frames_sought if len(self._times) > 1 \
-            and self._times[1] - self._times[0] > SEEK_ABOVE_SECONDS else _frames_in_one_pass
+        capture, served, position = self._capture, 0, None
 
-        def hand(item: Frame | PhotoError | None) -> bool:
+        def hand(item) -> bool:
             """Queue ``item``; False when the frames are no longer wanted."""
             while not stop.is_set():
                 try:
@@ -179,31 +188,53 @@ class _FramesAhead:
             return False
 
         try:
-            since = time.perf_counter()
-            for at, bgr in read(capture, self._times):
-                pixels, scale = _upright(bgr, self._long_side)
-                self._timed("decode", since)
-                if not hand(Frame(at, pixels, scale)):
-                    return
+            while not stop.is_set():
+                with self._wanted:
+                    if self._request == served:
+                        self._wanted.wait(timeout=0.1)
+                        continue
+                    served, index = self._request, self._index
                 since = time.perf_counter()
-            hand(None)
+                read = _read_at(capture, self._times[index], position) if index < len(self._times) else None
+                if read is None:
+                    frame = None
+                else:
+                    position = read[0]
+                    pixels, scale = _upright(read[1], self._long_side)
+                    frame = Frame(read[0], pixels, scale)
+                    self._timed("decode", since)
+                if not hand((served, index, frame)):
+                    return
         except Exception as exc:  # OpenCV raises cv2.error on damaged streams
-            hand(PhotoError(self._path, f"corrupt or truncated video: {exc}"))
+            hand((None, None, PhotoError(self._path, f"corrupt or truncated video: {exc}")))
         finally:
             capture.release()
 
     def __iter__(self) -> Iterator[Frame]:
-        out: queue.Queue = queue.Queue(maxsize=FRAMES_AHEAD)
+        out: queue.Queue = queue.Queue(maxsize=1)
         stop = threading.Event()
         worker = threading.Thread(target=self._decode, args=(out, stop), daemon=True,
                                   name="facesort-clip-decode")
+        self._ask(0)
         worker.start()
         any_frame = False
         try:
-            while (frame := out.get()) is not None:
+            while True:
+                try:
+                    request, index, frame = out.get(timeout=0.1)
+                except queue.Empty:
+                    if not worker.is_alive():
+                        raise PhotoError(self._path, "the decoder stopped") from None
+                    continue
                 if isinstance(frame, PhotoError):
                     raise frame
+                if request != self._request:
+                    continue  # decoded for a guess corrected since
+                if frame is None:
+                    break
                 any_frame = True
+                self._lag = max(0.0, frame.time - self._times[index])
+                self._ask(index + 1)  # the next sample, unless skip_to says otherwise
                 yield frame
         finally:
             stop.set()
@@ -228,7 +259,7 @@ def decode_clip(path: Path, long_side: int | None,
     if size[0] * size[1] <= ONE_THREAD_PIXELS:
         capture.release()
         capture = _open(path, threads=1)
-    frames = _FramesAhead(path, capture, sample_times(duration), long_side, timed)
+    frames = ClipFrames(path, capture, sample_times(duration), long_side, timed)
     return DecodedClip(ClipInfo(*size, round(duration, 3)), frames)
 
 
@@ -236,12 +267,12 @@ def frame_at(path: Path, time: float, long_side: int | None) -> Frame:
     """The frame shown at ``time`` seconds, decoded again."""
     capture = _open(path)
     try:
-        frames = list(_frames_sought(capture, [time]))
+        read = _read_at(capture, time, None)
     finally:
         capture.release()
-    if not frames:
+    if read is None:
         raise PhotoError(path, f"no frame at {time:.1f} s")
-    pixels, scale = _upright(frames[0][1], long_side)
+    pixels, scale = _upright(read[1], long_side)
     return Frame(time, pixels, scale)
 
 
