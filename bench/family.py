@@ -7,7 +7,9 @@ random day, photos in year/month folders under bench/.cache/family/ (never
 committed). The album is scanned by facesort's own scan (cached: a second run
 rescans nothing), one face a photo kept (the one nearest the centre), and then
 measured through the functions the commands call, twice in one process: as
-on main ("baseline": time ignored) and with capture time as evidence ("new").
+on main ("baseline": time ignored) and with capture time as evidence ("new"),
+and with the user giving each person they name their true birth date
+(`facesort person NAME --born`: "new+born").
 
 - Chronological protocol: the photos arrive in three batches by date; after
   each, `facesort cluster`, then a simulated user names every group holding
@@ -44,6 +46,7 @@ import numpy as np
 from cluster_quality import scores
 from lfw import CACHE, SHARED
 from facesort.config import resolve_pack
+from facesort.people.ages import parse_born
 from facesort.people import decisions, suggestions, timeline
 from facesort.people.cluster_run import update_groups
 from facesort.scanning.scanner import scan
@@ -59,6 +62,7 @@ class Face:
     person: str
     age: int
     taken: date
+    born: date
 
 
 def build_album(seed: int) -> tuple[Path, dict[str, Face]]:
@@ -88,7 +92,7 @@ def build_album(seed: int) -> tuple[Path, dict[str, Face]]:
         taken += timedelta(days=rng.randrange(365))
         name = f"{taken:%Y%m%d}_{path.name.lower()}"
         target = album / f"{taken:%Y}" / f"{taken:%m}" / name
-        truth[name] = Face(person, int(age), taken)
+        truth[name] = Face(person, int(age), taken, birth)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)
@@ -163,6 +167,7 @@ class Tally:
     new_faces: int = 0
     right: int = 0
     wrong: int = 0
+    wrong_children: int = 0  # of the wrong ones, faces under CHILD
     decisions: int = 0  # names typed
     exclusions: int = 0  # faces x-ed out of a group before naming it
 
@@ -173,6 +178,7 @@ class Tally:
             if name is not None:
                 self.right += name == truth[face].person
                 self.wrong += name != truth[face].person
+                self.wrong_children += name != truth[face].person and truth[face].age < CHILD
 
 
 def final_names(store: Store) -> dict[int, str | None]:
@@ -185,9 +191,12 @@ def auto_given(store: Store) -> dict[int, str]:
         "SELECT f.id, p.name FROM faces f JOIN people p ON p.id = f.auto_person_id WHERE f.person_id IS NULL"))
 
 
-def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, share: float = 1.0) -> None:
+def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, share: float = 1.0,
+                born: bool = False) -> None:
     """The user names every group (or the largest ``share`` of them) holding no
-    name of theirs, after its majority, x-ing the faces that are not."""
+    name of theirs, after its majority, x-ing the faces that are not; with
+    ``born``, a person named for the first time also gets their true birth
+    date (`facesort person NAME --born`), as a family user knows it."""
     pack_id = store.find_pack(pack)
     groups = [c for c in store.clusters_summary(pack_id) if not c.ignored and c.named_faces == 0]
     for group in groups[:round(share * len(groups))]:
@@ -199,6 +208,9 @@ def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, s
         decisions.name_group(store, group.id, majority, exclude=wrong)
         tally.decisions += 1
         tally.exclusions += len(wrong)
+        if born and majority not in store.birth_dates_by_name():
+            birth = next(truth[f.id].born for f in faces if truth[f.id].person == majority)
+            decisions.set_born(store, majority, parse_born(birth.isoformat()))
 
 
 def labels_of(store: Store, faces: list[int]) -> np.ndarray:
@@ -213,9 +225,10 @@ def labels_of(store: Store, faces: list[int]) -> np.ndarray:
 
 
 def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[int]],
-        tune: bool = False) -> dict:
+        tune: bool = False, born: bool = False) -> dict:
     """Photos arriving in ``steps`` (face ids), each followed by a cluster run
-    and the user's naming (and `facesort tune` with ``tune``); the figures at the end."""
+    and the user's naming (and `facesort tune` with ``tune``, birth dates
+    with ``born``); the figures at the end."""
     from facesort.errors import FacesortError
     from facesort.people.tune import tune_library
 
@@ -231,7 +244,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
             update_groups(store, pack)
             if number:
                 tally.add_new(auto_given(store), faces, truth)
-            name_groups(store, pack, truth, tally)
+            name_groups(store, pack, truth, tally, born=born)
             if tune:
                 with contextlib.suppress(FacesortError):  # too few names yet
                     kept += tune_library(store, pack).kept
@@ -248,7 +261,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
         "BCubed P all": everyone["bcubed P"], "BCubed R all": everyone["bcubed R"],
         "BCubed P children": children["bcubed P"], "BCubed R children": children["bcubed R"],
         "new faces": tally.new_faces,
-        "auto right": tally.right, "auto wrong": tally.wrong,
+        "auto right": tally.right, "auto wrong": tally.wrong, "auto wrong children": tally.wrong_children,
         "auto unnamed": tally.new_faces - tally.right - tally.wrong,
         "auto right %": 100 * tally.right / max(tally.new_faces, 1),
         "auto wrong % of auto": 100 * tally.wrong / max(tally.right + tally.wrong, 1),
@@ -262,14 +275,14 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
     }
 
 
-def suggestion_run(arrivals: Arrivals, work: Path, label: str, pack: str) -> dict:
+def suggestion_run(arrivals: Arrivals, work: Path, label: str, pack: str, born: bool = False) -> dict:
     db = work / f"{label}-suggest.db"
     shutil.copy(arrivals.path, db)
     truth = arrivals.truth
     with Store(db) as store:
         arrivals.arrive(store, sorted(truth))
         update_groups(store, pack)
-        name_groups(store, pack, truth, Tally(), share=0.5)
+        name_groups(store, pack, truth, Tally(), share=0.5, born=born)
         update_groups(store, pack)
         offers = suggestions.group_suggestions(store, pack)
         right = 0
@@ -388,8 +401,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-stream", action="store_true", help="skip the month-by-month variant")
     parser.add_argument("--no-ceiling", action="store_true")
-    parser.add_argument("--modes", default="baseline,new",
-                        help="baseline (as on main), new; +tune: `facesort tune` after each batch")
+    parser.add_argument("--modes", default="baseline,new,new+born",
+                        help="baseline (time ignored), new; +tune: `facesort tune` after each batch;"
+                             " +born: the user gives each person they name their birth date")
     args = parser.parse_args()
     pack = resolve_pack(args.pack).name
     album, truth = build_album(args.seed)
@@ -407,13 +421,14 @@ def main() -> None:
           f"{len(truth) - len(faces)} photos without a face; {len(months)} months with photos")
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
+        tune, born = "+tune" in label, "+born" in label
         with mode(not label.startswith("baseline")):
             results.setdefault("three batches", {})[label] = {
-                **run(arrivals, work, f"{label}-batches", pack, three, tune=label.endswith("+tune")),
-                **suggestion_run(arrivals, work, label, pack)}
-            if not args.no_stream and not label.endswith("+tune"):
+                **run(arrivals, work, f"{label}-batches", pack, three, tune=tune, born=born),
+                **suggestion_run(arrivals, work, label, pack, born=born)}
+            if not args.no_stream and not tune:
                 results.setdefault("month by month", {})[label] = run(
-                    arrivals, work, f"{label}-months", pack, list(months.values()))
+                    arrivals, work, f"{label}-months", pack, list(months.values()), born=born)
         print(f"  {label}: done", flush=True)
     for protocol, by_mode in results.items():
         print(f"\n{protocol}:")
