@@ -395,6 +395,30 @@ def mode(new: bool):
         timeline.TIME_AWARE = before
 
 
+def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins: list[float],
+          protocols: dict[str, list[list[int]]]) -> None:
+    """The trade-off of the anchor's margin: new faces named right against wrong."""
+    labels = [label for label in labels if not label.startswith("baseline")]
+    print("\nAutomatic names of new faces, right / wrong (wrong % of those given), by the margin"
+          " the anchor needs over the next person in time (timeline.ANCHOR_MARGIN, x the pack's"
+          " recognition margin):")
+    columns = [f"{protocol}, {label}" for protocol in protocols for label in labels]
+    print(f"{'margin':<8}" + "".join(f"{c:>28}" for c in columns))
+    before = timeline.ANCHOR_MARGIN
+    try:
+        for margin in margins:
+            timeline.ANCHOR_MARGIN = margin
+            cells = []
+            for protocol, steps in protocols.items():
+                for label in labels:
+                    with mode(True):
+                        r = run(arrivals, work, f"{label}-{margin}", pack, steps, born="+born" in label)
+                    cells.append(f"{r['auto right']} / {r['auto wrong']} ({r['auto wrong % of auto']:.1f}%)")
+            print(f"{margin:<8}" + "".join(f"{c:>28}" for c in cells), flush=True)
+    finally:
+        timeline.ANCHOR_MARGIN = before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", default="yunet_sface")
@@ -404,6 +428,9 @@ def main() -> None:
     parser.add_argument("--modes", default="baseline,new,new+born",
                         help="baseline (time ignored), new; +tune: `facesort tune` after each batch;"
                              " +born: the user gives each person they name their birth date")
+    parser.add_argument("--sweep-anchor-margin", metavar="M,M,...",
+                        help="instead of the tables: automatic names right / wrong of the modes"
+                             " (not baseline) at each timeline.ANCHOR_MARGIN (x the pack's margin), e.g. 0,0.25,0.5,0.75,1")
     args = parser.parse_args()
     pack = resolve_pack(args.pack).name
     album, truth = build_album(args.seed)
@@ -419,6 +446,11 @@ def main() -> None:
     print(f"album seed {args.seed}, pack {pack}: {len(faces)} faces of {len(people)} people "
           f"({sum(arrivals.truth[f].age < CHILD for f in faces)} under {CHILD}), "
           f"{len(truth) - len(faces)} photos without a face; {len(months)} months with photos")
+    if args.sweep_anchor_margin:
+        sweep(arrivals, work, pack, args.modes.split(","), [float(m) for m in args.sweep_anchor_margin.split(",")],
+              {"three batches": three, **({} if args.no_stream else {"month by month": list(months.values())})})
+        shutil.rmtree(work)
+        return
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
         tune, born = "+tune" in label, "+born" in label
