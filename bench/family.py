@@ -22,7 +22,8 @@ and with the user giving each person they name their true birth date
   the most new faces an oracle gallery (every earlier face named right) can
   name at <= 1% wrong: by centroid, by nearest face, by faces nearest in time.
 
-    python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream]
+    python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream] [--modes baseline,new,new+born]
+    python bench/family.py --modes new,new+born --sweep-anchor-margin 0,0.25,0.5,0.75,1,1.25
 """
 
 from __future__ import annotations
