@@ -7,7 +7,9 @@ random day, photos in year/month folders under bench/.cache/family/ (never
 committed). The album is scanned by facesort's own scan (cached: a second run
 rescans nothing), one face a photo kept (the one nearest the centre), and then
 measured through the functions the commands call, twice in one process: as
-on main ("baseline": time ignored) and with capture time as evidence ("new").
+on main ("baseline": time ignored) and with capture time as evidence ("new"),
+and with the user giving each person they name their true birth date
+(`facesort person NAME --born`: "new+born").
 
 - Chronological protocol: the photos arrive in three batches by date; after
   each, `facesort cluster`, then a simulated user names every group holding
@@ -20,7 +22,8 @@ on main ("baseline": time ignored) and with capture time as evidence ("new").
   the most new faces an oracle gallery (every earlier face named right) can
   name at <= 1% wrong: by centroid, by nearest face, by faces nearest in time.
 
-    python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream]
+    python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream] [--modes baseline,new,new+born]
+    python bench/family.py --modes new,new+born --sweep-anchor-margin 0,0.25,0.5,0.75,1,1.25
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import numpy as np
 from cluster_quality import scores
 from lfw import CACHE, SHARED
 from facesort.config import resolve_pack
+from facesort.people.ages import parse_born
 from facesort.people import decisions, suggestions, timeline
 from facesort.people.cluster_run import update_groups
 from facesort.scanning.scanner import scan
@@ -59,6 +63,7 @@ class Face:
     person: str
     age: int
     taken: date
+    born: date
 
 
 def build_album(seed: int) -> tuple[Path, dict[str, Face]]:
@@ -88,7 +93,7 @@ def build_album(seed: int) -> tuple[Path, dict[str, Face]]:
         taken += timedelta(days=rng.randrange(365))
         name = f"{taken:%Y%m%d}_{path.name.lower()}"
         target = album / f"{taken:%Y}" / f"{taken:%m}" / name
-        truth[name] = Face(person, int(age), taken)
+        truth[name] = Face(person, int(age), taken, birth)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)
@@ -163,6 +168,7 @@ class Tally:
     new_faces: int = 0
     right: int = 0
     wrong: int = 0
+    wrong_children: int = 0  # of the wrong ones, faces under CHILD
     decisions: int = 0  # names typed
     exclusions: int = 0  # faces x-ed out of a group before naming it
 
@@ -173,6 +179,7 @@ class Tally:
             if name is not None:
                 self.right += name == truth[face].person
                 self.wrong += name != truth[face].person
+                self.wrong_children += name != truth[face].person and truth[face].age < CHILD
 
 
 def final_names(store: Store) -> dict[int, str | None]:
@@ -185,9 +192,12 @@ def auto_given(store: Store) -> dict[int, str]:
         "SELECT f.id, p.name FROM faces f JOIN people p ON p.id = f.auto_person_id WHERE f.person_id IS NULL"))
 
 
-def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, share: float = 1.0) -> None:
+def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, share: float = 1.0,
+                born: bool = False) -> None:
     """The user names every group (or the largest ``share`` of them) holding no
-    name of theirs, after its majority, x-ing the faces that are not."""
+    name of theirs, after its majority, x-ing the faces that are not; with
+    ``born``, a person named for the first time also gets their true birth
+    date (`facesort person NAME --born`), as a family user knows it."""
     pack_id = store.find_pack(pack)
     groups = [c for c in store.clusters_summary(pack_id) if not c.ignored and c.named_faces == 0]
     for group in groups[:round(share * len(groups))]:
@@ -199,6 +209,9 @@ def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, s
         decisions.name_group(store, group.id, majority, exclude=wrong)
         tally.decisions += 1
         tally.exclusions += len(wrong)
+        if born and majority not in store.birth_dates_by_name():
+            birth = next(truth[f.id].born for f in faces if truth[f.id].person == majority)
+            decisions.set_born(store, majority, parse_born(birth.isoformat()))
 
 
 def labels_of(store: Store, faces: list[int]) -> np.ndarray:
@@ -213,9 +226,10 @@ def labels_of(store: Store, faces: list[int]) -> np.ndarray:
 
 
 def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[int]],
-        tune: bool = False) -> dict:
+        tune: bool = False, born: bool = False) -> dict:
     """Photos arriving in ``steps`` (face ids), each followed by a cluster run
-    and the user's naming (and `facesort tune` with ``tune``); the figures at the end."""
+    and the user's naming (and `facesort tune` with ``tune``, birth dates
+    with ``born``); the figures at the end."""
     from facesort.errors import FacesortError
     from facesort.people.tune import tune_library
 
@@ -231,7 +245,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
             update_groups(store, pack)
             if number:
                 tally.add_new(auto_given(store), faces, truth)
-            name_groups(store, pack, truth, tally)
+            name_groups(store, pack, truth, tally, born=born)
             if tune:
                 with contextlib.suppress(FacesortError):  # too few names yet
                     kept += tune_library(store, pack).kept
@@ -248,7 +262,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
         "BCubed P all": everyone["bcubed P"], "BCubed R all": everyone["bcubed R"],
         "BCubed P children": children["bcubed P"], "BCubed R children": children["bcubed R"],
         "new faces": tally.new_faces,
-        "auto right": tally.right, "auto wrong": tally.wrong,
+        "auto right": tally.right, "auto wrong": tally.wrong, "auto wrong children": tally.wrong_children,
         "auto unnamed": tally.new_faces - tally.right - tally.wrong,
         "auto right %": 100 * tally.right / max(tally.new_faces, 1),
         "auto wrong % of auto": 100 * tally.wrong / max(tally.right + tally.wrong, 1),
@@ -262,14 +276,14 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
     }
 
 
-def suggestion_run(arrivals: Arrivals, work: Path, label: str, pack: str) -> dict:
+def suggestion_run(arrivals: Arrivals, work: Path, label: str, pack: str, born: bool = False) -> dict:
     db = work / f"{label}-suggest.db"
     shutil.copy(arrivals.path, db)
     truth = arrivals.truth
     with Store(db) as store:
         arrivals.arrive(store, sorted(truth))
         update_groups(store, pack)
-        name_groups(store, pack, truth, Tally(), share=0.5)
+        name_groups(store, pack, truth, Tally(), share=0.5, born=born)
         update_groups(store, pack)
         offers = suggestions.group_suggestions(store, pack)
         right = 0
@@ -382,14 +396,42 @@ def mode(new: bool):
         timeline.TIME_AWARE = before
 
 
+def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins: list[float],
+          protocols: dict[str, list[list[int]]]) -> None:
+    """The trade-off of the anchor's margin: new faces named right against wrong."""
+    labels = [label for label in labels if not label.startswith("baseline")]
+    print("\nAutomatic names of new faces, right / wrong (wrong % of those given), by the margin"
+          " the anchor needs over the next person in time (timeline.ANCHOR_MARGIN, x the pack's"
+          " recognition margin):")
+    columns = [f"{protocol}, {label}" for protocol in protocols for label in labels]
+    print(f"{'margin':<8}" + "".join(f"{c:>28}" for c in columns))
+    before = timeline.ANCHOR_MARGIN
+    try:
+        for margin in margins:
+            timeline.ANCHOR_MARGIN = margin
+            cells = []
+            for protocol, steps in protocols.items():
+                for label in labels:
+                    with mode(True):
+                        r = run(arrivals, work, f"{label}-{margin}", pack, steps, born="+born" in label)
+                    cells.append(f"{r['auto right']} / {r['auto wrong']} ({r['auto wrong % of auto']:.1f}%)")
+            print(f"{margin:<8}" + "".join(f"{c:>28}" for c in cells), flush=True)
+    finally:
+        timeline.ANCHOR_MARGIN = before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", default="yunet_sface")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-stream", action="store_true", help="skip the month-by-month variant")
     parser.add_argument("--no-ceiling", action="store_true")
-    parser.add_argument("--modes", default="baseline,new",
-                        help="baseline (as on main), new; +tune: `facesort tune` after each batch")
+    parser.add_argument("--modes", default="baseline,new,new+born",
+                        help="baseline (time ignored), new; +tune: `facesort tune` after each batch;"
+                             " +born: the user gives each person they name their birth date")
+    parser.add_argument("--sweep-anchor-margin", metavar="M,M,...",
+                        help="instead of the tables: automatic names right / wrong of the modes"
+                             " (not baseline) at each timeline.ANCHOR_MARGIN (x the pack's margin), e.g. 0,0.25,0.5,0.75,1")
     args = parser.parse_args()
     pack = resolve_pack(args.pack).name
     album, truth = build_album(args.seed)
@@ -405,15 +447,21 @@ def main() -> None:
     print(f"album seed {args.seed}, pack {pack}: {len(faces)} faces of {len(people)} people "
           f"({sum(arrivals.truth[f].age < CHILD for f in faces)} under {CHILD}), "
           f"{len(truth) - len(faces)} photos without a face; {len(months)} months with photos")
+    if args.sweep_anchor_margin:
+        sweep(arrivals, work, pack, args.modes.split(","), [float(m) for m in args.sweep_anchor_margin.split(",")],
+              {"three batches": three, **({} if args.no_stream else {"month by month": list(months.values())})})
+        shutil.rmtree(work)
+        return
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
+        tune, born = "+tune" in label, "+born" in label
         with mode(not label.startswith("baseline")):
             results.setdefault("three batches", {})[label] = {
-                **run(arrivals, work, f"{label}-batches", pack, three, tune=label.endswith("+tune")),
-                **suggestion_run(arrivals, work, label, pack)}
-            if not args.no_stream and not label.endswith("+tune"):
+                **run(arrivals, work, f"{label}-batches", pack, three, tune=tune, born=born),
+                **suggestion_run(arrivals, work, label, pack, born=born)}
+            if not args.no_stream and not tune:
                 results.setdefault("month by month", {})[label] = run(
-                    arrivals, work, f"{label}-months", pack, list(months.values()))
+                    arrivals, work, f"{label}-months", pack, list(months.values()), born=born)
         print(f"  {label}: done", flush=True)
     for protocol, by_mode in results.items():
         print(f"\n{protocol}:")

@@ -56,6 +56,26 @@ def test_a_group_mixing_two_children_does_not_name_the_other_child():
     assert _names(faces, owners, [np.nan] * 3, labels) == {3: 7}
 
 
+def _at(alice: float, bob: float) -> np.ndarray:
+    """A face at these distances from _unit((0, 1)) (Alice) and _unit((1, 1)) (Bob)."""
+    a, b = 1 - alice ** 2 / 2, 1 - bob ** 2 / 2
+    return _unit((0, a), (1, b), (2, (1 - a * a - b * b) ** 0.5))
+
+
+def test_a_group_names_a_face_only_where_its_time_agrees():
+    # Alice's group holds a face of this year; Bob (another child) is named
+    # apart. Too far and too close to Bob for recognition alone, the face
+    # takes the group's name only when Alice is also clearly the nearest of
+    # that time (by 0.75 x the margin 0.2).
+    alice, bob = _unit((0, 1.0)), _unit((1, 1.0))
+    owners, labels, days = [7, 8, 0], [0, 1, 0], [DAY_2000, DAY_2000, DAY_2000 + 30]
+    assert _names([alice, bob, _at(1.05, 1.25)], owners, days, labels) == {3: 7}
+    assert _names([alice, bob, _at(1.05, 0.98)], owners, days, labels) == {}  # Bob is nearer
+    assert _names([alice, bob, _at(1.0, 1.1)], owners, days, labels) == {}  # not clearly Alice
+    # Without dates, as before: the group's anchor names it.
+    assert _names([alice, bob, _at(1.0, 1.1)], owners, [np.nan] * 3, labels) == {3: 7}
+
+
 def test_the_store_gives_each_face_its_capture_time(tmp_path):
     with Store(tmp_path / "library.db") as store:
         pack_id = store.pack_id("yunet_sface", "-")

@@ -115,7 +115,13 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
         distance[rows] = people.distances(
             data.embeddings[open_faces[rows]], data.days[open_faces[rows]],
             np.searchsorted(gallery.person_ids, anchor[rows])[:, None], penalty=False)[:, 0]
-        person[rows[distance[rows] > timeline.ANCHOR_REACH * thresholds.recognize]] = UNKNOWN
+        # ... and only when the person nearest in time is the anchor, clearly
+        # (timeline.ANCHOR_MARGIN): a group holding two children agrees with
+        # the faces of time only for the child it was named after.
+        nearest = people.recognize(data.embeddings[open_faces[rows]], data.days[open_faces[rows]],
+                                   np.inf, timeline.ANCHOR_MARGIN * thresholds.margin).person
+        person[rows[(distance[rows] > timeline.ANCHOR_REACH * thresholds.recognize)
+                    | (nearest != anchor[rows])]] = UNKNOWN
     else:
         distance[by_anchor] = np.linalg.norm(
             data.embeddings[open_faces[by_anchor]]

@@ -33,6 +33,13 @@ GAP_PENALTY = 0.03
 # (1.0: 0 of 54), but a photo decades from the only named one (LFW's Colin
 # Powell dated 1941 and 2008, tests/test_ages.py) was never named.
 ANCHOR_REACH = 1.1
+# ... and only when the anchor is also the person nearest the face in time,
+# by at least this multiple of the pack's recognition margin (thresholds.margin,
+# 0.2 for SFace) more than the next one: the group and the time-local evidence
+# must agree. Family albums (bench/family.py --sweep-anchor-margin), three
+# batches: wrong automatic names 3 of 108 -> 0 of 97 (seed 1), 3 of 104 ->
+# 0 of 91 (seed 2); month by month with birth dates 4 of 243 -> 1 of 175.
+ANCHOR_MARGIN = 0.75
 # The gap counts up to this many years beyond the window: a photo decades
 # from the only named ones is still named when it is close enough (0.24 more).
 GAP_YEARS_COUNTED = 8
