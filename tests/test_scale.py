@@ -280,13 +280,13 @@ def test_people_reads_the_person_indexes_not_the_pack(cli, library, db_path):
 
 @pytest.mark.parametrize("command", [["people"], ["clusters", "--all"], ["status"],
                                      ["find", "Tony"], ["show", "Tony", "--json"], ["export"],
-                                     ["person", "Tony"]])
+                                     ["person", "Tony"], ["check"]])
 def test_read_commands_start_without_numpy(cli, library, db_path, command):
     """facesort survives being asked often: the read commands never load numpy or the models."""
     cluster_report(cli)
     cli("name", str(group_of(cli, "Tony_Blair")), "Tony")
     probe = ("import atexit, sys; atexit.register(lambda: print(sorted(m for m in ('numpy', 'sklearn',"
-             " 'hdbscan', 'onnxruntime', 'cv2') if m in sys.modules), file=sys.stderr));"
+             " 'hdbscan', 'onnxruntime', 'cv2', 'rawpy', 'av') if m in sys.modules), file=sys.stderr));"
              f" sys.argv = ['facesort', *{command!r}]; from facesort.cli import main; main()")
     env = {**os.environ, "FACESORT_DB": str(db_path), "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
