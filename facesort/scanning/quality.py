@@ -93,12 +93,6 @@ def face_quality(box: Sequence[float], landmarks: Sequence[Sequence[float]], sco
     return round(max(POOR, size * detector * clear * front), 3)
 
 
-def too_poor(quality: float | None) -> bool:
-    """Whether a stored quality says the face is too small or blurred to judge;
-    a face with no score yet counts as fine."""
-    return quality is not None and quality < POOR
-
-
 def best_first(faces: Iterable) -> list:
     """Faces (anything with ``quality`` and ``id``) best first; faces never
     scored sit in the middle."""

@@ -79,10 +79,6 @@ def sidecar_paths(photo: Path) -> tuple[Path, Path]:
     return photo.with_name(photo.name + ".xmp"), photo.with_suffix(".xmp")
 
 
-def existing_sidecar(photo: Path) -> Path | None:
-    return next((p for p in sidecar_paths(photo) if p.is_file()), None)
-
-
 # -- geometry -----------------------------------------------------------------------
 
 # Where a normalised point (u, v) of the displayed photo lies in the stored
