@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facesort.errors import FacesortError
-from facesort.people.ages import age_in_months
+from facesort.people.ages import age_in_months, age_years
 from facesort.people.decisions import find_person
 from facesort.store import PhotoRecord, Store
 
@@ -40,7 +40,7 @@ def _valid_date(text: str | None, option: str) -> str | None:
 
 
 def _aged(months: int | None, ages: tuple[int, int]) -> bool:
-    return months is not None and ages[0] <= months // 12 <= ages[1]
+    return months is not None and ages[0] <= age_years(months) <= ages[1]
 
 
 def find_photos(store: Store, pack_id: int, query: PhotoQuery, with_people: bool = False) -> list[Hit]:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from facesort.config import RAW_EXTENSIONS
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
-from facesort.scanning.walk import is_video_name
+from facesort.scanning.walk import is_raw_name, is_video_name
 from facesort.errors import FacesortError, PhotoError
 from facesort.files import atomic_write, remove_stale_temporaries
 from facesort.people.decisions import person_for_naming
@@ -206,7 +205,7 @@ def embedded_xmp(path: Path) -> bytes | None:
             if packet is None and hasattr(image, "tag_v2"):
                 packet = image.tag_v2.get(700)
     except Exception as exc:  # Pillow raises many kinds on damaged files
-        if path.suffix.lower() in RAW_EXTENSIONS:
+        if is_raw_name(path):
             # Pillow reads only TIFF-based RAWs, and not all of those; apps
             # keep the names of a CR3, RAF or ORF in its sidecar.
             return None
