@@ -67,6 +67,18 @@ def test_a_file_name_that_is_not_utf8(cli, tmp_path):
     assert json.loads(cli("status", "--json").stdout)["photos"] == 2  # a.jpg, and bad\xe9.jpg failed
 
 
+def test_verify_names_a_photo_not_in_utf8_with_escapes_when_asking_for_a_face(cli, tmp_path):
+    """A group photo named in another encoding, given to verify without --face, is named
+    in the one line asking for a face as ls -b shows it, as every other error names it."""
+    from conftest import GROUP
+
+    odd = os.path.join(os.fsencode(tmp_path), b"caf\xe9.jpg")
+    shutil.copy(GROUP / "two_people.jpg", odd)
+    result = cli("verify", os.fsdecode(odd), str(lfw_photo("Colin_Powell", 1)))
+    assert result.exit_code == 2, result.output
+    assert one_line(result).startswith(f"error: {tmp_path}/caf\\xe9.jpg: 2 faces found; choose one with --face-a N")
+
+
 def _make_read_only(paths: list[Path]) -> list[list[str]]:
     """Make ``paths`` unwritable, also for root; the commands that undo it."""
     if os.geteuid() != 0:

@@ -14,7 +14,7 @@ import numpy as np
 from facesort.scanning import decoding, tracks, video
 from facesort.scanning.walk import is_video_name
 from facesort.engine.face_engine import FaceEngine
-from facesort.errors import FacesortError, PhotoError
+from facesort.errors import FacesortError, PhotoError, shown
 from facesort.people import timeline
 from facesort.people.gallery import Gallery, recognize
 from facesort.people.timeline import Timeline
@@ -198,10 +198,10 @@ def pick_face(faces: list[FoundFace], path: Path, number: int | None, option: st
         dominant = _dominant(faces)
         if dominant is None:
             raise FacesortError(
-                f"{path}: {len(faces)} faces found; choose one with {option} N ({first})"
+                f"{shown(path)}: {len(faces)} faces found; choose one with {option} N ({first})"
             )
         if notes is not None:
-            notes.append(f"{path}: {len(faces)} faces found; using face {dominant.number} "
+            notes.append(f"{shown(path)}: {len(faces)} faces found; using face {dominant.number} "
                          f"({first}), at least {DOMINANT_AREA:.0f} times the size of the "
                          f"others; choose another with {option} N")
         return dominant
