@@ -297,6 +297,15 @@ def test_a_contact_sheet_cuts_a_clips_face_from_its_frame_and_labels_it(cli, med
     assert Image.open(sheet).height == sheets.LABEL_HEIGHT + sheets.THUMB + 2 * sheets.LABEL_HEIGHT
 
 
+def test_show_json_gives_a_clips_face_its_time(cli, media):
+    face = exported(cli)["again"]["faces"][0]
+    assert cli("assign", str(face["id"]), "Alex").exit_code == 0
+    result = cli("show", "Alex", "--json")
+    assert result.exit_code == 0, result.output
+    [listed] = json.loads(result.stdout)
+    assert listed["time"] == face["time"] > 0  # its box is in the frame at that time
+
+
 def test_the_rotation_a_phone_records_is_applied(store, pack, tmp_path):
     portrait = np.asarray(Image.open(lfw_photo("Colin_Powell")).convert("RGB"))[25:225]  # 250 x 200
     stored = [np.ascontiguousarray(np.rot90(portrait))] * 4  # held sideways, as a phone stores it

@@ -353,7 +353,8 @@ def show(
     if json_output:
         console.stdout.print_json(data=[
             {"id": f.id, "path": f.path, "box": list(f.box), "group": f.cluster, "person": f.person,
-             "person_source": f.person_source, "taken_at": taken.get(f.id), **age_fields(months[f.id])}
+             "person_source": f.person_source, "time": f.time, "taken_at": taken.get(f.id),
+             **age_fields(months[f.id])}
             for f in faces])
         return
     labels = [f"{f.id}{'?' if f.person_source == 'auto' else ''}"
