@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,7 @@ from conftest import DATA, lfw_photo
 from facesort.config import resolve_pack
 from facesort.engine.face_engine import load_engine
 from facesort.engine.thresholds import thresholds_for
-from facesort.scanning import tracks, video
+from facesort.scanning import clip_time, tracks, video
 from facesort.scanning.scanner import scan
 from facesort.store import Store
 from facesort.store.migrations import MIGRATIONS, migrate
@@ -386,3 +387,81 @@ def test_a_library_from_before_clips_is_upgraded_and_scans_them(db_path, pack, t
         assert scan(store, [folder], pack).clips.faces == 1
         [record] = [p for p in store.export_photos(1) if p.media == "video"]
         assert record.faces[0].track
+
+
+def _set_mvhd_time(clip: Path, moment: str) -> Path:
+    """Put ``moment`` (UTC) in the clip's mvhd creation time, as a camera
+    does (cv2.VideoWriter leaves 0, "unknown")."""
+    data = bytearray(clip.read_bytes())
+    at = data.index(b"mvhd") + 8  # past the type, version and flags
+    seconds = (datetime.fromisoformat(moment) - datetime(1904, 1, 1, tzinfo=timezone.utc)).total_seconds()
+    data[at:at + 4] = int(seconds).to_bytes(4, "big")
+    clip.write_bytes(bytes(data))
+    return clip
+
+
+def _set_apple_date(clip: Path, moment: str) -> Path:
+    """Write the creation date an iPhone writes (local time and offset)."""
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-Keys:CreationDate={moment}", str(clip)],
+                   check=True)
+    return clip
+
+
+def _ebml(element: int, body: bytes) -> bytes:
+    ident = element.to_bytes((element.bit_length() + 7) // 8, "big")
+    return ident + (0x01 << 56 | len(body)).to_bytes(8, "big") + body  # an 8-byte size
+
+
+def test_a_clips_capture_time_comes_from_its_container(tmp_path):
+    clip = write_clip(tmp_path / "a.mp4", [_scene("Colin_Powell", 20)] * 2)
+    assert clip_time.creation_time(clip) is None  # mvhd says 0: unknown
+    _set_mvhd_time(clip, "2021-03-04T05:06:07+00:00")
+    assert clip_time.creation_time(clip) == "2021-03-04T05:06:07+00:00"  # UTC
+    _set_apple_date(clip, "2019-07-14 18:30:05+02:00")
+    assert clip_time.creation_time(clip) == "2019-07-14T18:30:05+02:00"  # a phone's local time first
+    # Matroska's DateUTC: nanoseconds since 2001-01-01 UTC
+    nanoseconds = int((datetime(2018, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+                       - datetime(2001, 1, 1, tzinfo=timezone.utc)).total_seconds()) * 10**9
+    info = _ebml(0x1549A966, _ebml(0x2AD7B1, (10**6).to_bytes(3, "big"))
+                 + _ebml(0x4461, nanoseconds.to_bytes(8, "big")))
+    segment = bytes.fromhex("18538067") + b"\x01\xff\xff\xff\xff\xff\xff\xff" + info  # unknown size
+    mkv = tmp_path / "a.mkv"
+    mkv.write_bytes(_ebml(0x1A45DFA3, _ebml(0x4282, b"matroska")) + segment)
+    assert clip_time.creation_time(mkv) == "2018-05-06T07:08:09+00:00"
+    assert clip_time.creation_time(ASL / "again.mkv") is None  # the shared clips carry no date
+
+
+def test_a_damaged_or_truncated_container_gives_no_time_and_no_error(tmp_path):
+    clip = _set_mvhd_time(write_clip(tmp_path / "a.mp4", [_scene("Colin_Powell", 20)] * 2),
+                          "2021-03-04T05:06:07+00:00")
+    data = clip.read_bytes()
+    moov = data.index(b"moov") - 4
+    for cut in (moov + 6, moov + 20, data.index(b"mvhd") + 6):
+        (tmp_path / "cut.mp4").write_bytes(data[:cut])
+        assert clip_time.creation_time(tmp_path / "cut.mp4") is None
+    damaged = bytearray(data)
+    damaged[moov:moov + 4] = (2**32 - 1).to_bytes(4, "big")  # moov claims more than the file has
+    (tmp_path / "damaged.mp4").write_bytes(bytes(damaged))
+    assert clip_time.creation_time(tmp_path / "damaged.mp4") is None
+    (tmp_path / "ebml.mkv").write_bytes(bytes.fromhex("1a45dfa3") + b"\x00\x00")
+    assert clip_time.creation_time(tmp_path / "ebml.mkv") is None
+
+
+def test_find_year_and_export_go_by_the_time_a_clip_was_shot(cli, tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    frames = [_scene("Colin_Powell", 20)] * 4
+    _set_apple_date(write_clip(folder / "phone.mp4", frames), "2019-07-14 18:30:05+02:00")
+    _set_mvhd_time(write_clip(folder / "camera.mp4", frames), "2015-12-31T23:30:00+00:00")
+    write_clip(folder / "undated.mp4", frames)
+    assert cli("scan", str(folder)).exit_code == 0
+    records = exported(cli)
+    assert records["phone"]["taken_at"] == "2019-07-14T18:30:05+02:00"
+    assert records["camera"]["taken_at"] == "2015-12-31T23:30:00+00:00"
+    assert records["undated"]["taken_at"] is None
+    for name in records:
+        assert cli("assign", str(records[name]["faces"][0]["id"]), "Colin").exit_code == 0
+    assert found(cli, "Colin", "--year", "2019") == {"phone.mp4"}
+    assert found(cli, "Colin", "--year", "2015") == {"camera.mp4"}
+    this_year = str(datetime.fromtimestamp((folder / "undated.mp4").stat().st_mtime).year)
+    assert found(cli, "Colin", "--year", this_year) == {"undated.mp4"}  # by the file's time, as before

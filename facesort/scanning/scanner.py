@@ -521,7 +521,7 @@ class Scanner:
         since = time.perf_counter()
         self.report.decisions.add(self.store.save_photo(
             item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
-            PhotoMeta(info.width, info.height, 1, None, "video", info.duration),
+            PhotoMeta(info.width, info.height, 1, info.taken_at, "video", info.duration),
             self.pack_id, faces, item.entry.real_path or None,
         ))
         self._timings.add("database", since)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from facesort.errors import PhotoError
+from facesort.scanning.clip_time import creation_time
 
 # A frame a second is decoded, and never more than MAX_SAMPLES a clip: a
 # longer clip is sampled sparser, so an hour-long clip costs no more than a
@@ -53,6 +54,7 @@ class ClipInfo:
     width: int  # displayed (rotation applied), full size
     height: int
     duration: float  # seconds
+    taken_at: str | None = None  # when shot, from the container (clip_time.py)
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,7 @@ def decode_clip(path: Path, long_side: int | None,
         capture.release()
         capture = _open(path, threads=1)
     frames = ClipFrames(path, capture, sample_times(duration), long_side, timed)
-    return DecodedClip(ClipInfo(*size, round(duration, 3)), frames)
+    return DecodedClip(ClipInfo(*size, round(duration, 3), creation_time(path)), frames)
 
 
 def frame_at(path: Path, time: float, long_side: int | None) -> Frame:
