@@ -45,9 +45,9 @@ def find(
 ) -> None:
     """Find photos and video clips by the people in them: one path per line.
 
-    --year, --since and --until go by the capture date in the photo's EXIF;
-    a photo without one goes by its file's modification date instead (said
-    on stderr). --age 3-5 keeps the photos where each NAME (with --any: one of
+    --year, --since and --until go by the capture date in the photo's EXIF
+    (a clip's: its container's); a photo without one goes by its file's
+    modification date instead (said on stderr). --age 3-5 keeps the photos where each NAME (with --any: one of
     them in the photo) is 3 to 5 years old, from their birth date ('facesort
     person NAME --born') and the capture date; photos without one are left
     out. No photo found: says so on stderr and exits 1, as grep does.
