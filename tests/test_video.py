@@ -103,10 +103,10 @@ def test_sampling_is_a_frame_a_second_and_capped_per_clip():
     assert video.sample_times(0.2) == [0.1]
 
 
-def _scene(person: str, x: int, background: int = 90) -> np.ndarray:
+def _scene(person: str, x: int, background: int = 90, number: int = 1) -> np.ndarray:
     """A 640x480 frame with an LFW photo of ``person`` at ``x``."""
     frame = np.full((480, 640, 3), background, np.uint8)
-    frame[120:370, x:x + 250] = np.asarray(Image.open(lfw_photo(person)).convert("RGB"))
+    frame[120:370, x:x + 250] = np.asarray(Image.open(lfw_photo(person, number)).convert("RGB"))
     return frame
 
 
@@ -126,6 +126,34 @@ def test_a_steady_face_is_embedded_a_few_times_and_someone_in_its_place_starts_a
     assert [(len(t.sightings), t.sightings[0].time) for t in found] == [(3, 1.0), (2, 8.0), (2, 8.0)]
     assert sum(embedded) <= 7  # of 7 faces seen: place and look carry some
     assert all(s.embedding is not None for t in found for s in t.best())
+
+
+def test_someone_who_leaves_and_comes_back_is_one_track_and_two_side_by_side_stay_two(pack, tmp_path):
+    engine = load_engine(pack, 640)
+    distance = thresholds_for(pack.name).verify
+    # Colin Powell for 4 s, Jean Chretien alone for 10 s (Colin's track
+    # ends after two samples missed), Colin back in another photo for 6 s;
+    # they drift, so every frame differs.
+    frames = [_scene("Colin_Powell", 20 + 5 * i) for i in range(4)]
+    frames += [_scene("Jean_Chretien", 370 - 5 * i) for i in range(10)]
+    frames += [_scene("Colin_Powell", 40 + 5 * i, number=2) for i in range(6)]
+    clip = video.decode_clip(write_clip(tmp_path / "back.mp4", frames, fps=1), 640)
+    found = tracks.clip_tracks(engine, clip.frames, 40, distance)
+    assert [[s.time for s in track.sightings] for track in found] == [[1.0, 2.0, 15.0, 16.0, 19.0],
+                                                                      [5.0, 6.0, 9.0, 12.0]]
+    colin = found[0]
+    # The joined track keeps the best faces of both stretches, with their times.
+    assert len(colin.record().track) == tracks.KEEP
+    assert {face.time for face in colin.record().track} <= {s.time for s in colin.sightings}
+    # Two photos of Colin side by side in every frame: as alike, but seen
+    # together, so two people.
+    frames = []
+    for _ in range(3):
+        frame = _scene("Colin_Powell", 20)
+        frame[120:370, 370:620] = _scene("Colin_Powell", 370, number=2)[120:370, 370:620]
+        frames.append(frame)
+    clip = video.decode_clip(write_clip(tmp_path / "twins.mp4", frames, fps=1), 640)
+    assert len(tracks.clip_tracks(engine, clip.frames, 40, distance)) == 2
 
 
 def test_frames_are_searched_while_the_scene_changes_and_small_clips_are_searched_small():

@@ -5,6 +5,8 @@ person's stretch of the clip.
 A face joins the track whose last face, in one of the last few samples, is
 nearest: close enough in the embedding alone, or a little further where the
 boxes overlap (the person did not move, the light or the angle changed).
+When the clip ends, the tracks of one person seen at different times (who
+left and came back) are joined (see :func:`join_apart`).
 Each track keeps its best few faces by quality; the library stores the track
 as one face (see :func:`Track.record`), so a long clip of one person
 counts once in grouping, as one photo of them does.
@@ -231,10 +233,38 @@ def clip_tracks(engine: FaceEngine, frames: ClipFrames, min_face_size: float,
         frames.skip_to(lookout.next_time)
     found = linker.tracks()
     embed([s for track in found for s in track.best()])
+    found = join_apart(found, distance)
     for track in found:
         for sighting in track.sightings:
             sighting.crop = None  # a long clip's crops are not kept past its scan
     return found
+
+
+def join_apart(found: list[Track], distance: float | None) -> list[Track]:
+    """The tracks, with those of one person at different times joined: a
+    person who leaves the clip for longer than MAX_GAP samples and comes
+    back is one track, as one photo of them is one face (the library, the
+    one-person-per-photo rules of naming and ``check`` would otherwise see
+    two people). Two tracks join when no sample saw both and their templates
+    are within the pack's same-person distance, nearest first; a track
+    joined is compared again by its new template. Tracks seen in one frame
+    are two people and never join."""
+    if distance is None:
+        return found
+    found = list(found)
+    while True:
+        times = [{s.time for s in track.sightings} for track in found]
+        templates = [track.embedding() for track in found]
+        pairs = [(float(np.linalg.norm(templates[a] - templates[b])), a, b)
+                 for a in range(len(found)) for b in range(a + 1, len(found))
+                 if not times[a] & times[b]]
+        apart, a, b = min(pairs, default=(np.inf, 0, 0))
+        if apart > distance:
+            return found  # in order of appearance still: a track joins the earlier one
+        joined = Track(sorted(found[a].sightings + found[b].sightings, key=lambda s: s.time),
+                       max(found[a].last_sample, found[b].last_sample))
+        found[a] = joined
+        del found[b]
 
 
 def _near(track: Track, sighting: Sighting, index: int) -> bool:
