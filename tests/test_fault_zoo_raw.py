@@ -4,7 +4,9 @@ meanwhile is lost."""
 
 from __future__ import annotations
 
+import builtins
 import os
+import sys
 import threading
 
 from PIL import Image
@@ -57,3 +59,34 @@ def test_what_other_threads_write_meanwhile_still_reaches_stderr(capfd):
     assert sorted(written.replace("\r", "\n").splitlines()) == [
         "after", "one: a message of its own", "scanning 3/10", "two: a message of its own"]
     assert written.endswith("after\n")
+
+
+def test_stderr_survives_a_raw_decoded_while_onnxruntime_is_imported(capfd, monkeypatch, tmp_path):
+    """A rescan loads the model while worker threads decode RAWs: onnxruntime's
+    import and LibRaw each point descriptor 2 elsewhere for a while. A RAW
+    entered during the import once saved the import's stand-in as the real
+    stderr and put it back on leaving, and every later message was lost."""
+    from facesort.engine import face_engine
+
+    inside = threading.Event()
+
+    def decode_a_raw():
+        with quiet_libjpeg():
+            inside.set()
+            threading.Event().wait(0.6)  # leaves after the import is done
+
+    worker = threading.Thread(target=decode_a_raw)
+    (tmp_path / "onnxruntime.py").write_text(
+        "import time\n"
+        "_worker.start()\n"
+        "time.sleep(0.3)  # the import takes a while; the worker enters LibRaw meanwhile\n"
+        "def set_default_logger_severity(level):\n"
+        "    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "onnxruntime", raising=False)
+    monkeypatch.setattr(builtins, "_worker", worker, raising=False)
+    face_engine._onnxruntime.__wrapped__()
+    worker.join(5)
+    assert inside.is_set()
+    os.write(2, b"a later message\n")
+    assert "a later message" in capfd.readouterr().err

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facesort import stderr_fd
 from facesort.config import BUILTIN_PACKS, DEFAULT_DET_SIZE, PackRef, insightface_root
 from facesort.errors import DeviceError, ModelLoadError, ModelNotFoundError
 
@@ -105,13 +106,14 @@ def _onnxruntime():
     a user of a local tool). Any other line it writes is passed on."""
     sys.stderr.flush()
     with tempfile.TemporaryFile() as held:
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            import onnxruntime
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+        with stderr_fd.lock:  # a RAW decoding meanwhile has pointed it elsewhere too
+            saved = os.dup(2)
+            os.dup2(held.fileno(), 2)
+            try:
+                import onnxruntime
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
         held.seek(0)
         for line in held.read().decode("utf-8", "replace").splitlines():
             if "telemetry" not in line:

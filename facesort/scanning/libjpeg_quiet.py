@@ -27,6 +27,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from facesort import stderr_fd
+
 # libjpeg's warnings (its jerror.h, JWRN_*); its errors LibRaw turns into
 # exceptions, which become facesort's line for the file.
 WARNINGS = (
@@ -42,7 +44,6 @@ WARNINGS = (
 # only a child process started meanwhile, holding the pipe, makes it wait.
 _DRAIN_SECONDS = 2.0
 
-_lock = threading.Lock()
 _users = 0
 _saved: int | None = None  # the real stderr, while redirected
 _forwarder: threading.Thread | None = None
@@ -129,7 +130,7 @@ def _restore() -> None:
 
 def _enter() -> bool:
     global _users
-    with _lock:
+    with stderr_fd.lock:
         if _users == 0:
             try:
                 _redirect()
@@ -141,7 +142,7 @@ def _enter() -> bool:
 
 def _leave() -> None:
     global _users
-    with _lock:
+    with stderr_fd.lock:
         _users -= 1
         if _users == 0:
             _restore()
