@@ -19,7 +19,7 @@ from facesort.people import timeline
 from facesort.people.gallery import Gallery, recognize
 from facesort.people.timeline import Timeline
 from facesort.store import Store
-from facesort.engine.thresholds import PackThresholds, thresholds_for
+from facesort.engine.thresholds import PackThresholds
 from facesort.people.tune import Adapter, adapter_for
 
 
@@ -77,11 +77,8 @@ def faces_in_library(store: Store, pack_id: int, path: Path) -> list[KnownFace] 
 
 def faces_in_clip(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:
     clip = video.decode_clip(Path(path), engine.det_size)
-    thresholds = thresholds_for(engine.pack.name)
-    found = tracks.clip_tracks(engine, clip.frames, min_face_size,
-                               thresholds.verify if thresholds else None)
     return [FoundFace(number, face.box, face.score, face.embedding, face.time)
-            for number, face in enumerate((track.record() for track in found), 1)]
+            for number, face in enumerate(tracks.clip_faces(engine, clip.frames, min_face_size), 1)]
 
 
 def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[FoundFace]:

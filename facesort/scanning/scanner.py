@@ -31,7 +31,6 @@ from typing import TypeVar
 from facesort.scanning import decoding, tracks, video
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
 from facesort.engine.face_engine import FaceEngine, available_providers, choose_providers, load_engine
-from facesort.engine.thresholds import thresholds_for
 from facesort.errors import PhotoError, shown
 from facesort.scanning.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
@@ -509,11 +508,9 @@ class Scanner:
         each track as one face (its best face, its embedding template)."""
         clip = item.decoded_clip
         item.decoded_clip = None
-        thresholds = thresholds_for(self.pack.name)
         try:
-            faces = [track.record() for track in tracks.clip_tracks(
-                self.engine, clip.frames, self.options.min_face_size,
-                thresholds.verify if thresholds else None, self._timings.add)]
+            faces = tracks.clip_faces(self.engine, clip.frames, self.options.min_face_size,
+                                      self._timings.add)
         except PhotoError as exc:
             self._fail(item, exc.reason)
             return

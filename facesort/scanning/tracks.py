@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facesort.engine.thresholds import thresholds_for
 from facesort.scanning.quality import face_quality, sharpness
 from facesort.scanning.video import EVERY_SECONDS, ClipFrames, Frame
 from facesort.store import FaceRecord, TrackFace
@@ -191,6 +192,15 @@ class Lookout:
             return False
         self._last = thumbnail
         return True
+
+
+def clip_faces(engine: FaceEngine, frames: ClipFrames, min_face_size: float,
+               timed: Callable[[str, float], None] = _untimed) -> list[FaceRecord]:
+    """The clip's faces as the library keeps them: one a track, linked at the
+    engine's pack's same-person distance."""
+    thresholds = thresholds_for(engine.pack.name)
+    found = clip_tracks(engine, frames, min_face_size, thresholds.verify if thresholds else None, timed)
+    return [track.record() for track in found]
 
 
 def clip_tracks(engine: FaceEngine, frames: ClipFrames, min_face_size: float,
