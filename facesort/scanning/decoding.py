@@ -326,8 +326,11 @@ def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
     try:
         # A named pipe or a device would block the read forever (the scan's
         # walk skips them; 'who' and 'verify' take any path).
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        found = os.stat(path)
+        if not stat.S_ISREG(found.st_mode):
             raise PhotoError(path, "not a regular file (a pipe or a device?): give a photo")
+        if found.st_size == 0:
+            raise PhotoError(path, "empty file (0 bytes)")
         if is_raw_name(path):
             # Imported here: rawpy is loaded only once a RAW is met.
             from facesort.scanning import raw

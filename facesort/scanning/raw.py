@@ -103,12 +103,8 @@ def _open(path: Path) -> rawpy.RawPy:
 
 
 def decode_raw(path: Path, long_side: int | None) -> DecodedPhoto:
-    """Decode the RAW at ``path`` upright; see the module."""
-    try:
-        if os.path.getsize(path) == 0:
-            raise PhotoError(path, "empty file (0 bytes)")
-    except OSError as exc:
-        raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc
+    """Decode the RAW at ``path`` upright; see the module. The caller
+    (``decoding.read_and_decode``) has seen that it is a file and not empty."""
     try:
         with quiet_libjpeg():
             raw = _open(path)
