@@ -121,14 +121,14 @@ class Track:
     # near, not alike, and too soon to embed (see VERIFY_EVERY).
     unchecked: int | None = None
 
-    def best(self, keep: int = KEEP) -> list[Sighting]:
-        """The track's best faces, best first (earlier first among equals)."""
-        return sorted(self.sightings, key=lambda s: (-s.quality, s.time))[:keep]
+    def best(self) -> list[Sighting]:
+        """The track's KEEP best faces, best first (earlier first among equals)."""
+        return sorted(self.sightings, key=lambda s: (-s.quality, s.time))[:KEEP]
 
-    def embedding(self, keep: int = KEEP) -> np.ndarray:
+    def embedding(self) -> np.ndarray:
         """The mean of the best faces' embeddings, L2-normalised: a template
         steadier than any one frame, as face recognition does with a video."""
-        mean = np.mean([s.embedding for s in self.best(keep)], axis=0).astype(np.float32)
+        mean = np.mean([s.embedding for s in self.best()], axis=0).astype(np.float32)
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
     def record(self) -> FaceRecord:

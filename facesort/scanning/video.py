@@ -81,14 +81,13 @@ def clip_hash(path: str | Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def sample_times(duration: float, every: float = EVERY_SECONDS,
-                 most: int = MAX_SAMPLES) -> list[float]:
-    """When to look: ``every`` seconds, or evenly ``most`` times over a long
-    clip; each in the middle of its stretch, away from fades at the ends."""
+def sample_times(duration: float) -> list[float]:
+    """When to look: every EVERY_SECONDS, or evenly MAX_SAMPLES times over a
+    long clip; each in the middle of its stretch, away from fades at the ends."""
     if duration <= 0:
         return [0.0]
-    step = max(every, duration / most)
-    count = max(1, min(most, math.floor(duration / step)))
+    step = max(EVERY_SECONDS, duration / MAX_SAMPLES)
+    count = max(1, min(MAX_SAMPLES, math.floor(duration / step)))
     step = duration / count
     return [round(step * (i + 0.5), 3) for i in range(count)]
 
