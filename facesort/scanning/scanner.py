@@ -225,11 +225,11 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def _same_file(a: str, b: str) -> bool:
+def _stat_or_none(path: str) -> os.stat_result | None:
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+        return os.stat(path)
+    except (OSError, ValueError):  # gone, unreadable, or a name the system refuses
+        return None
 
 
 def _os_reason(exc: OSError) -> str:
@@ -403,17 +403,20 @@ class Scanner:
                 return True
             return False
         twins = self._twins.get(item.content_hash) or _Twins()
+        mine = None  # this file's own stat, once a twin needs it
         while batch := self.store.photos_with_hash(item.content_hash, self.pack_id,
                                                    after_id=twins.checked, limit=TWINS_PER_QUERY):
             self._twins[item.content_hash] = twins
             for twin in batch:
-                if _same_file(twin.path, entry.path):
+                theirs = _stat_or_none(twin.path)
+                mine = mine or _stat_or_none(entry.path)
+                if theirs is not None and mine is not None and os.path.samestat(theirs, mine):
                     # Reached through a link the library did not know of (stored
                     # before it kept resolved paths): the same photo.
                     self.store.set_real_path(twin.id, entry.real_path)
                     item.entry, item.state = self._stored_as(entry, twin.path), twin
                     return self._settle_known_content(item)
-                if not os.path.exists(twin.path):
+                if theirs is None:
                     self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns,
                                           entry.real_path)
                     counts.moved += 1
