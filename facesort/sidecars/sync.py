@@ -13,7 +13,7 @@ from PIL import Image
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
 from facesort.scanning.walk import is_raw_name, is_video_name
-from facesort.errors import FacesortError, PhotoError
+from facesort.errors import FacesortError, PhotoError, shown
 from facesort.files import atomic_write, remove_stale_temporaries
 from facesort.people.decisions import person_for_naming
 from facesort.store import PhotoRecord, Store
@@ -89,8 +89,8 @@ def _sidecar_of(photo: PhotoRecord, same_stem: list[PhotoRecord] | None,
         return _Sidecar(stem, stem if stem.is_file() else None, sharing)
     note = None
     if wants_stem:
-        names = [Path(p.path).name for p in same_stem]
-        note = (f"{', '.join(names)} share the name {stem.name} but are different photos: "
+        names = [shown(Path(p.path).name) for p in same_stem]
+        note = (f"{', '.join(names)} share the name {shown(stem.name)} but are different photos: "
                 f"their names go to {', '.join(n + '.xmp' for n in names)}")
     return _Sidecar(full, None, (photo,), note)
 
