@@ -80,12 +80,15 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
 
 
 @contextmanager
-def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
+def atomic_write(path: Path, mode: str = "wb", parents: bool = False) -> Iterator[IO]:
     """Write through a temporary file beside ``path`` and move it into place
     at the end, so a reader never sees half a file and an interruption or an
     error leaves the old one as it was. A replaced file keeps its mode and,
-    where allowed, its owner; a new one gets the umask's usual mode."""
+    where allowed, its owner; a new one gets the umask's usual mode. With
+    ``parents``, missing folders above ``path`` are made first."""
     path = Path(path).expanduser()
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         old = os.stat(path)
     except FileNotFoundError:

@@ -39,6 +39,7 @@ from facesort.errors import (
     LibraryBusyError,
     LibraryDamagedError,
     LibraryReadOnlyError,
+    is_damage,
     shown,
 )
 from facesort.scanning.lock import job_lock
@@ -143,7 +144,7 @@ def _environment_error(exc: Exception, db: Path | None) -> FacesortError | None:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or ""
         library = db_path_of(db)
-        if name.startswith("SQLITE_CORRUPT"):
+        if is_damage(exc):
             return LibraryDamagedError(library, str(exc))
         if name == "SQLITE_FULL":
             return DiskFullError(library, str(exc))

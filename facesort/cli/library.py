@@ -340,6 +340,5 @@ def export(
         if output is None:
             write(photos, sys.stdout, born)
         else:
-            output.parent.mkdir(parents=True, exist_ok=True)  # as 'show -o' does
-            with atomic_write(output, "w") as out:
+            with atomic_write(output, "w", parents=True) as out:  # as 'show -o' does
                 write(photos, out, born)

@@ -142,21 +142,24 @@ def _images(thumbs, width: int, height: int, way: str) -> Segments:
     """A row of images: blank lines make room for them (scrolling the screen
     if need be), then each is drawn from its top-left cell, the cursor kept
     where it was (ESC 7, ESC 8) as each protocol moves it its own way."""
+    cell = _cell_pixels() if way == "sixel" else None  # one ioctl a row, not one a tile
     out = ["\n" * height, f"\x1b[{height}A"]
     for index, thumb in enumerate(thumbs):
         out.append("\r" + (f"\x1b[{index * (width + 1)}C" if index else ""))
-        out += ["\x1b7", image_escape(thumb, width, height, way), "\x1b8"]
+        out += ["\x1b7", image_escape(thumb, width, height, way, cell), "\x1b8"]
     out.append(f"\r\x1b[{height}B")
     return Segments([Segment("".join(out))])
 
 
-def image_escape(image: Image, width: int, height: int, way: str) -> str:
+def image_escape(image: Image, width: int, height: int, way: str,
+                 cell: tuple[int, int] | None = None) -> str:
     """``image`` drawn over ``width`` x ``height`` cells from the cursor, in
-    the escape sequence of protocol ``way`` (kitty, iterm or sixel)."""
+    the escape sequence of protocol ``way`` (kitty, iterm or sixel); ``cell``
+    is a cell's size in pixels for sixel (asked of the terminal when None)."""
     from PIL.Image import Resampling
 
     if way == "sixel":
-        cell_w, cell_h = _cell_pixels()
+        cell_w, cell_h = cell or _cell_pixels()
         # Whole bands of six pixel rows that fit the cells: never a row more.
         pixels_h = max(6, height * cell_h // 6 * 6)
         return sixel(image.convert("RGB").resize((width * cell_w, pixels_h), Resampling.LANCZOS))

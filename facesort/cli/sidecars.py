@@ -67,10 +67,11 @@ def write(
                 console.stdout.print(f"{verb}{kind}: {path} ({', '.join(names) or 'no names'})",
                                      markup=False, highlight=False)
 
+        scope = _photos_in_scope(store, paths)
         report = sync.write_sidecars(
-            store, pack_id, _photos_in_scope(store, paths), person_id=person_id,
+            store, pack_id, scope, person_id=person_id,
             include_auto=not confirmed_only, stem_names=sidecar_name == "stem", dry_run=dry_run,
-            on_change=changed, on_error=console.error_line,
+            library=None if paths else scope, on_change=changed, on_error=console.error_line,
         )
     for note in report.notes if not quiet else ():
         console.warning_line(f"note: {note}")

@@ -95,7 +95,6 @@ def contact_sheet(thumbs: Sequence[Image.Image], labels: Sequence[str], title: s
 
 def save_sheet(sheet: Image.Image, path: Path) -> Path:
     """A viewer that has the old sheet open never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as out:
+    with atomic_write(path, parents=True) as out:
         sheet.save(out, format="PNG")
     return path

@@ -13,7 +13,7 @@ from PIL import Image
 from facesort.sidecars import xmp
 from facesort.scanning.decoding import swaps_axes
 from facesort.scanning.walk import is_raw_name, is_video_name
-from facesort.errors import FacesortError, PhotoError
+from facesort.errors import FacesortError, PhotoError, shown
 from facesort.files import atomic_write, remove_stale_temporaries
 from facesort.people.decisions import person_for_naming
 from facesort.store import PhotoRecord, Store
@@ -89,16 +89,16 @@ def _sidecar_of(photo: PhotoRecord, same_stem: list[PhotoRecord] | None,
         return _Sidecar(stem, stem if stem.is_file() else None, sharing)
     note = None
     if wants_stem:
-        names = [Path(p.path).name for p in same_stem]
-        note = (f"{', '.join(names)} share the name {stem.name} but are different photos: "
+        names = [shown(Path(p.path).name) for p in same_stem]
+        note = (f"{', '.join(names)} share the name {shown(stem.name)} but are different photos: "
                 f"their names go to {', '.join(n + '.xmp' for n in names)}")
     return _Sidecar(full, None, (photo,), note)
 
 
-def _photos_by_stem(store: Store) -> dict[tuple[str, str], list[PhotoRecord]]:
+def _photos_by_stem(library: list[PhotoRecord]) -> dict[tuple[str, str], list[PhotoRecord]]:
     """The library's photos that share their folder and stem with another."""
     by_stem: dict[tuple[str, str], list[PhotoRecord]] = {}
-    for photo in store.photos_in(None):
+    for photo in library:
         path = Path(photo.path)
         by_stem.setdefault((str(path.parent), path.stem), []).append(photo)
     return {key: photos for key, photos in by_stem.items() if len(photos) > 1}
@@ -113,6 +113,7 @@ def write_sidecars(
     include_auto: bool = True,
     stem_names: bool = False,
     dry_run: bool = False,
+    library: list[PhotoRecord] | None = None,
     on_change: Callable[[str, str, list[str]], None] = lambda *_: None,
     on_error: Callable[[str], None] = lambda _: None,
 ) -> WriteReport:
@@ -120,14 +121,16 @@ def write_sidecars(
 
     A sidecar that already exists (either name) is merged into; one is created
     only for a photo with named faces. ``on_change(kind, sidecar, names)`` is
-    told of each change, also in a dry run.
+    told of each change, also in a dry run. ``library`` is every photo in the
+    library, when the caller has already read it (shared stems are found among
+    all of them, not only among ``photos``).
     """
     report = WriteReport()
     cleaned: set[Path] = set()
     done: set[Path] = set()
     named = store.named_faces(pack_id, include_auto)
     wanted = store.photos_of_person(person_id, pack_id) if person_id is not None else None
-    by_stem = _photos_by_stem(store)
+    by_stem = _photos_by_stem(store.photos_in(None) if library is None else library)
     for photo in photos:
         if wanted is not None and photo.id not in wanted:
             continue

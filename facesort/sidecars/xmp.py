@@ -136,6 +136,10 @@ def _mp_rectangle(region: Region) -> str:
             f"{_fmt(region.w)}, {_fmt(region.h)}")
 
 
+def _mp_signature(region: Region) -> str:
+    return f"mp {_mp_rectangle(region)} {region.name}"
+
+
 # -- parsing ------------------------------------------------------------------------
 
 def _parse(text: bytes, source: Path) -> ET.Element:
@@ -312,7 +316,7 @@ def read_xmp(text: bytes, source: Path, people_tag: tuple[str, ...] = (DEFAULT_P
         regions += [r for r in mwg if _mwg_signature(r) not in ours]
         if not mwg:
             mp = [r for _, r in _mp_regions(description) if r is not None]
-            regions += [r for r in mp if f"mp {_mp_rectangle(r)} {r.name}" not in signatures]
+            regions += [r for r in mp if _mp_signature(r) not in signatures]
         people += _texts(description, "Iptc4xmpExt", "PersonInImage", own)
         for (prefix, name), separator in TREES.items():
             entries = _texts(description, prefix, name, own)
@@ -382,7 +386,7 @@ def merge(existing: bytes | None, source: Path, regions: list[Region], width: in
             if region is not None and _mwg_signature(region) in old_signatures:
                 _remove(description, li)
         for li, region in _mp_regions(description):
-            if region is not None and f"mp {_mp_rectangle(region)} {region.name}" in old_signatures:
+            if region is not None and _mp_signature(region) in old_signatures:
                 _remove(description, li)
         old_keywords = _keywords_of(old_names)
         for prefix, name, _kind in KEYWORDS:
@@ -455,5 +459,5 @@ def _add_regions(target: ET.Element, regions: list[Region], width: int, height: 
         ET.SubElement(mp_list, q("rdf", "li"), {
             q("MPReg", "Rectangle"): _mp_rectangle(region),
             q("MPReg", "PersonDisplayName"): region.name})
-        signatures += [_mwg_signature(region), f"mp {_mp_rectangle(region)} {region.name}"]
+        signatures += [_mwg_signature(region), _mp_signature(region)]
     return signatures
