@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facesort.people.gallery import UNKNOWN, Gallery, Recognition
+from facesort.people.gallery import CHUNK_CELLS, UNKNOWN, Gallery, Recognition
 
 # False: time is ignored, as before (bench/family.py measures both ways).
 TIME_AWARE = True
@@ -130,8 +130,11 @@ class Timeline:
         found = np.full(n, np.inf)
         if days is None:
             days = np.full(n, np.nan)
-        for start in range(0, n if k else 0, CHUNK):
-            part = slice(start, min(start + CHUNK, n))
+        # At most CHUNK_CELLS query x person similarities at once (nearest_people):
+        # grouping._rescue passes some 60,000 groups as people.
+        chunk = min(CHUNK, max(1, CHUNK_CELLS // max(k, 1)))
+        for start in range(0, n if k else 0, chunk):
+            part = slice(start, min(start + chunk, n))
             candidates = nearest_people(queries[part], self.gallery.centroids, CANDIDATES)
             d = self.distances(queries[part], days[part], candidates)
             order = np.argsort(d, axis=1)
