@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facesort.people.gallery import CHUNK_CELLS, UNKNOWN, Gallery, Recognition
+from facesort.people.gallery import CHUNK_CELLS, UNKNOWN, Gallery, Recognition, _distance
 
 # False: time is ignored, as before (bench/family.py measures both ways).
 TIME_AWARE = True
@@ -169,8 +169,7 @@ def nearest_people(queries: np.ndarray, centroids: np.ndarray, count: int) -> np
 
 def distances_to(queries: np.ndarray, centroids: np.ndarray, people: np.ndarray) -> np.ndarray:
     """Distance of each query row to each of its candidate centroids (n, c)."""
-    similarity = np.einsum("nd,ncd->nc", queries, centroids[people])
-    return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * similarity))
+    return _distance(np.einsum("nd,ncd->nc", queries, centroids[people]))
 
 
 def in_use(days: np.ndarray | None) -> bool:
