@@ -82,13 +82,16 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
 
     from facesort.people import timeline
 
-    gallery = Gallery.from_named(data.embeddings, data.person_ids)
-    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
-    if len(gallery.person_ids) == 0 or len(open_faces) == 0:
-        return []
     timed = timeline.in_use(data.days)
     if timed:
         people = timeline.Timeline.of(data.embeddings, data.person_ids, data.days)
+        gallery = people.gallery
+    else:
+        gallery = Gallery.from_named(data.embeddings, data.person_ids)
+    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
+    if len(gallery.person_ids) == 0 or len(open_faces) == 0:
+        return []
+    if timed:
         found = people.recognize(data.embeddings[open_faces], data.days[open_faces],
                                  thresholds.recognize, thresholds.margin)
     else:
