@@ -128,6 +128,7 @@ class Timeline:
         person = np.full(n, UNKNOWN, np.int64)
         nearest = np.full(n, UNKNOWN, np.int64)
         found = np.full(n, np.inf)
+        runner_up = np.full(n, np.inf)
         if days is None:
             days = np.full(n, np.nan)
         # At most CHUNK_CELLS query x person similarities at once (nearest_people):
@@ -145,7 +146,8 @@ class Timeline:
             nearest[part] = best
             person[part] = np.where((first <= distance) & (second - first >= margin), best, UNKNOWN)
             found[part] = first
-        return Recognition(person, nearest, found)
+            runner_up[part] = second
+        return Recognition(person, nearest, found, runner_up)
 
 
 def _window_sums(faces: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
