@@ -150,8 +150,6 @@ class KeepingQueries:
             return
         db.execute("DELETE FROM waiting_decisions WHERE content_hash = ?", (content_hash,))
         for photo_id, photo_records in _by_photo(photos, records):
-            for record in photo_records:
-                ids.of_record(record)
             self._carry_records(db, photo_id, photo_records, ids, report)
 
     def _carry_records(self, db: sqlite3.Connection, photo_id: int, records: list[dict],
@@ -296,12 +294,6 @@ class _People:
 
     def id(self, name: str) -> int:
         return self.ids.get(name.strip().casefold()) or self.add({"name": name})
-
-    def of_record(self, record: dict) -> None:
-        for name in [record["person"]] if record.get("person") else []:
-            self.id(name)
-        for name in record.get("rejected", ()):
-            self.id(name)
 
     def decision(self, record: dict) -> Decision:
         person = record.get("person")
