@@ -142,10 +142,10 @@ class KeepingQueries:
         if not photos:
             for record in records:
                 text = json.dumps(record, sort_keys=True, ensure_ascii=False)
-                known = db.execute("SELECT 1 FROM waiting_decisions WHERE record = ?", (text,)).fetchone()
-                if not known:
-                    db.execute("INSERT INTO waiting_decisions (content_hash, record) VALUES (?, ?)",
-                               (content_hash, text))
+                # A record already waiting is not added twice (record is UNIQUE); an
+                # ignored insert fires no trigger, so the copy is not marked changed.
+                db.execute("INSERT OR IGNORE INTO waiting_decisions (content_hash, record) VALUES (?, ?)",
+                           (content_hash, text))
                 report.waiting += 1
             return
         db.execute("DELETE FROM waiting_decisions WHERE content_hash = ?", (content_hash,))
