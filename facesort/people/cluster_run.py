@@ -82,13 +82,16 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
 
     from facesort.people import timeline
 
-    gallery = Gallery.from_named(data.embeddings, data.person_ids)
-    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
-    if len(gallery.person_ids) == 0 or len(open_faces) == 0:
-        return []
     timed = timeline.in_use(data.days)
     if timed:
         people = timeline.Timeline.of(data.embeddings, data.person_ids, data.days)
+        gallery = people.gallery
+    else:
+        gallery = Gallery.from_named(data.embeddings, data.person_ids)
+    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
+    if len(gallery.person_ids) == 0 or len(open_faces) == 0:
+        return []
+    if timed:
         found = people.recognize(data.embeddings[open_faces], data.days[open_faces],
                                  thresholds.recognize, thresholds.margin)
     else:
@@ -117,11 +120,13 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
             np.searchsorted(gallery.person_ids, anchor[rows])[:, None], penalty=False)[:, 0]
         # ... and only when the person nearest in time is the anchor, clearly
         # (timeline.ANCHOR_MARGIN): a group holding two children agrees with
-        # the faces of time only for the child it was named after.
-        nearest = people.recognize(data.embeddings[open_faces[rows]], data.days[open_faces[rows]],
-                                   np.inf, timeline.ANCHOR_MARGIN * thresholds.margin).person
+        # the faces of time only for the child it was named after. `found`
+        # already compared these faces with the same people on the same days.
+        clear = ((found.nearest[rows] == anchor[rows])
+                 & (found.runner_up[rows] - found.distance[rows]
+                    >= timeline.ANCHOR_MARGIN * thresholds.margin))
         person[rows[(distance[rows] > timeline.ANCHOR_REACH * thresholds.recognize)
-                    | (nearest != anchor[rows])]] = UNKNOWN
+                    | ~clear]] = UNKNOWN
     else:
         distance[by_anchor] = np.linalg.norm(
             data.embeddings[open_faces[by_anchor]]

@@ -102,7 +102,7 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
     rejected = store.rejected_pairs_for(person.id)
     already_there = store.photos_named_by_user(person.id, store.cluster_pack(group_id))
     born = store.birth_dates().get(person.id)
-    taken = store.capture_times(face.id for face in faces) if born else {}
+    early = faces_before_birth(store, (face.id for face in faces), born)
     left_out: dict[str, list[int]] = {}
     candidates = []
     for face in faces:
@@ -110,7 +110,7 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
             reason = f"you named it {face.person}"
         elif face.id in rejected:
             reason = f"you rejected it from {person.name}"
-        elif face.user_person_id is None and before_birth(born, taken.get(face.id)):
+        elif face.user_person_id is None and face.id in early:
             reason = f"the photo was taken before {person.name} was born ({born})"
         elif face.user_person_id is None and face.photo_id in already_there:
             reason = f"{person.name} is already named in the same photo"
@@ -202,11 +202,16 @@ def assign(store: Store, face_ids: Iterable[int], name: str) -> Person:
 
 def taken_before_birth(store: Store, face_ids: Iterable[int], person: Person) -> list[int]:
     """Of ``face_ids``, those in photos taken before ``person`` was born."""
-    born = store.birth_dates().get(person.id)
-    if born is None:
-        return []
+    return sorted(faces_before_birth(store, face_ids, store.birth_dates().get(person.id)))
+
+
+def faces_before_birth(store: Store, face_ids: Iterable[int], born: str | None) -> set[int]:
+    """Of ``face_ids``, those in photos taken before ``born`` (ages.before_birth);
+    none, and nothing read, without a birth date."""
+    if not born:
+        return set()
     taken = store.capture_times(face_ids)
-    return sorted(face for face, when in taken.items() if before_birth(born, when))
+    return {face for face, when in taken.items() if before_birth(born, when)}
 
 
 def set_born(store: Store, name: str, born: str | None) -> Person:

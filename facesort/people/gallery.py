@@ -67,6 +67,7 @@ class Recognition:
     person: np.ndarray  # the named person, or UNKNOWN
     nearest: np.ndarray  # the nearest person even when too far to name; UNKNOWN if none
     distance: np.ndarray  # to the nearest person
+    runner_up: np.ndarray | None = None  # to the next person (timeline.Timeline.recognize)
 
 
 def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: float) -> Recognition:

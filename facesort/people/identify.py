@@ -126,10 +126,11 @@ class NamedGallery:
             return cls(Gallery(np.zeros(0, np.int64), np.zeros((0, 0), np.float32)), {})
         adapter = adapter_for(store, pack_id)
         embeddings = adapter.apply(data.embeddings) if adapter else data.embeddings
-        gallery = Gallery.from_named(embeddings, data.person_ids)
         dated = timeline.in_use(data.days[data.person_ids > 0])
+        faces_of_time = Timeline.of(embeddings, data.person_ids, data.days) if dated else None
+        gallery = faces_of_time.gallery if dated else Gallery.from_named(embeddings, data.person_ids)
         return cls(gallery, {int(p): store.person_by_id(int(p)).name for p in gallery.person_ids},
-                   adapter, Timeline.of(embeddings, data.person_ids, data.days) if dated else None)
+                   adapter, faces_of_time)
 
     def thresholds(self, pack: PackThresholds) -> PackThresholds:
         return self.adapter.thresholds(pack) if self.adapter else pack

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from facesort.people import decisions
-from facesort.people.ages import before_birth
 from facesort.people.cluster_run import require_pack
 from facesort.errors import FacesortError
 from facesort.scanning.quality import POOR, best_first
@@ -278,8 +277,7 @@ def _before_birth(store: Store, group: int, born: str | None) -> bool:
     """Whether a face of ``group`` is in a photo taken before ``born``."""
     if born is None:
         return False
-    taken = store.capture_times(face.id for face in store.faces_in_cluster(group))
-    return any(before_birth(born, when) for when in taken.values())
+    return bool(decisions.faces_before_birth(store, (face.id for face in store.faces_in_cluster(group)), born))
 
 
 def next_to_name(remaining: Sequence[ClusterSummary], later: set[int]) -> list[ClusterSummary]:

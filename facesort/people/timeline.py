@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facesort.people.gallery import UNKNOWN, Gallery, Recognition
+from facesort.people.gallery import CHUNK_CELLS, UNKNOWN, Gallery, Recognition, _distance
 
 # False: time is ignored, as before (bench/family.py measures both ways).
 TIME_AWARE = True
@@ -128,10 +128,14 @@ class Timeline:
         person = np.full(n, UNKNOWN, np.int64)
         nearest = np.full(n, UNKNOWN, np.int64)
         found = np.full(n, np.inf)
+        runner_up = np.full(n, np.inf)
         if days is None:
             days = np.full(n, np.nan)
-        for start in range(0, n if k else 0, CHUNK):
-            part = slice(start, min(start + CHUNK, n))
+        # At most CHUNK_CELLS query x person similarities at once (nearest_people):
+        # grouping._rescue passes some 60,000 groups as people.
+        chunk = min(CHUNK, max(1, CHUNK_CELLS // max(k, 1)))
+        for start in range(0, n if k else 0, chunk):
+            part = slice(start, min(start + chunk, n))
             candidates = nearest_people(queries[part], self.gallery.centroids, CANDIDATES)
             d = self.distances(queries[part], days[part], candidates)
             order = np.argsort(d, axis=1)
@@ -142,7 +146,8 @@ class Timeline:
             nearest[part] = best
             person[part] = np.where((first <= distance) & (second - first >= margin), best, UNKNOWN)
             found[part] = first
-        return Recognition(person, nearest, found)
+            runner_up[part] = second
+        return Recognition(person, nearest, found, runner_up)
 
 
 def _window_sums(faces: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -166,8 +171,7 @@ def nearest_people(queries: np.ndarray, centroids: np.ndarray, count: int) -> np
 
 def distances_to(queries: np.ndarray, centroids: np.ndarray, people: np.ndarray) -> np.ndarray:
     """Distance of each query row to each of its candidate centroids (n, c)."""
-    similarity = np.einsum("nd,ncd->nc", queries, centroids[people])
-    return np.sqrt(np.maximum(0.0, 2.0 - 2.0 * similarity))
+    return _distance(np.einsum("nd,ncd->nc", queries, centroids[people]))
 
 
 def in_use(days: np.ndarray | None) -> bool:

@@ -142,16 +142,14 @@ class KeepingQueries:
         if not photos:
             for record in records:
                 text = json.dumps(record, sort_keys=True, ensure_ascii=False)
-                known = db.execute("SELECT 1 FROM waiting_decisions WHERE record = ?", (text,)).fetchone()
-                if not known:
-                    db.execute("INSERT INTO waiting_decisions (content_hash, record) VALUES (?, ?)",
-                               (content_hash, text))
+                # A record already waiting is not added twice (record is UNIQUE); an
+                # ignored insert fires no trigger, so the copy is not marked changed.
+                db.execute("INSERT OR IGNORE INTO waiting_decisions (content_hash, record) VALUES (?, ?)",
+                           (content_hash, text))
                 report.waiting += 1
             return
         db.execute("DELETE FROM waiting_decisions WHERE content_hash = ?", (content_hash,))
         for photo_id, photo_records in _by_photo(photos, records):
-            for record in photo_records:
-                ids.of_record(record)
             self._carry_records(db, photo_id, photo_records, ids, report)
 
     def _carry_records(self, db: sqlite3.Connection, photo_id: int, records: list[dict],
@@ -296,12 +294,6 @@ class _People:
 
     def id(self, name: str) -> int:
         return self.ids.get(name.strip().casefold()) or self.add({"name": name})
-
-    def of_record(self, record: dict) -> None:
-        for name in [record["person"]] if record.get("person") else []:
-            self.id(name)
-        for name in record.get("rejected", ()):
-            self.id(name)
 
     def decision(self, record: dict) -> Decision:
         person = record.get("person")

@@ -81,7 +81,8 @@ class PhotoQueries:
             " WHERE photo_id = ? AND pack_id = ? ORDER BY id",
             (photo_id, pack_id),
         ).fetchall()
-        tracks = self.track_faces([row[0] for row in rows])
+        # Only a clip's faces (with a clip_time) have tracks: photos ask nothing more.
+        tracks = self.track_faces([row[0] for row in rows if row[9] is not None])
         return [
             FaceRecord((x, y, w, h), json.loads(marks), score, blob_to_embedding(blob), quality,
                        time, tracks.get(face_id, ()))
