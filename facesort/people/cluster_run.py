@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from facesort.errors import FacesortError
 from facesort.people.ages import before_birth, is_child
@@ -58,7 +58,9 @@ def require_pack(store: Store, pack_name: str) -> int:
 
 
 def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThresholds,
-               rejected: set[tuple[int, int]], excluded: np.ndarray) -> list[tuple[int, int, float]]:
+               rejected: set[tuple[int, int]], excluded: np.ndarray,
+               allowed: Callable[[list[tuple[int, int, float]]], list[tuple[int, int, float]]] | None = None,
+               ) -> list[tuple[int, int, float]]:
     """Automatic ``(face, person, distance)`` for the faces the user has not
     decided, from the people the user named.
 
@@ -71,11 +73,47 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     With capture dates (people.timeline), a person is seen through their faces
     nearest in time to each face, and a group's anchor names only the faces
     within reach of those: babies crowd together, and groups there mix children.
-    A face that recognition gives to someone else than its group's anchor gets
-    no name. Never given: a person the user rejected for that face, a person
-    already named in the same photo, or one person to two faces of one photo
-    (the nearest face wins).
+    Names then chain through time (timeline.CHAIN_ROUNDS): the faces named in
+    one round stand for their person in the next, so a child named at 5 is
+    recognised at 6, then at 7, where a single comparison with the photos at 5
+    could not. A face that recognition gives to someone else than its group's
+    anchor gets no name. Never given: a person the user rejected for that face,
+    a person already named in the same photo, one person to two faces of one
+    photo (the nearest face wins), or a name that ``allowed`` (the birth dates)
+    drops: a dropped name is never evidence for the next.
     """
+    import numpy as np
+
+    from facesort.people import timeline
+
+    allowed = allowed or (lambda names: names)
+    evidence = data.person_ids.copy()
+    examine = (evidence == 0) & ~excluded
+    by_id = np.argsort(data.face_ids)
+    given: list[tuple[int, int, float]] = []
+    for _ in range(timeline.CHAIN_ROUNDS if timeline.in_use(data.days) else 1):
+        names, rows, watched = _names_from(data, evidence, labels, thresholds, rejected, examine)
+        names = allowed(names)
+        if not names:
+            break
+        given += names
+        named = by_id[np.searchsorted(data.face_ids, [face for face, _, _ in names], sorter=by_id)]
+        gained = np.unique([person for _, person, _ in names])
+        evidence[named] = [person for _, person, _ in names]
+        # A face's answer changes when its nearest or next person gains faces
+        # of its time; the others are not compared again.
+        examine[:] = False
+        examine[rows[np.isin(watched, gained).any(axis=1)]] = True
+        examine &= evidence == 0
+    return given
+
+
+def _names_from(data: GroupingInput, evidence: np.ndarray, labels: np.ndarray,
+                thresholds: PackThresholds, rejected: set[tuple[int, int]], examine: np.ndarray,
+                ) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
+    """One round of ``auto_names``: names for the faces to ``examine``, from
+    ``evidence`` (the user's names and the automatic names given so far, 0
+    for none); with the rows examined and each one's nearest two people."""
     import numpy as np
 
     from facesort.people.gallery import UNKNOWN, Gallery, recognize
@@ -84,18 +122,20 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
 
     timed = timeline.in_use(data.days)
     if timed:
-        people = timeline.Timeline.of(data.embeddings, data.person_ids, data.days)
+        people = timeline.Timeline.of(data.embeddings, evidence, data.days)
         gallery = people.gallery
     else:
-        gallery = Gallery.from_named(data.embeddings, data.person_ids)
-    open_faces = np.flatnonzero((data.person_ids == 0) & ~excluded)
+        gallery = Gallery.from_named(data.embeddings, evidence)
+    open_faces = np.flatnonzero(examine)
     if len(gallery.person_ids) == 0 or len(open_faces) == 0:
-        return []
+        return [], open_faces, np.zeros((len(open_faces), 2), np.int64)
     if timed:
         found = people.recognize(data.embeddings[open_faces], data.days[open_faces],
                                  thresholds.recognize, thresholds.margin)
+        watched = np.stack([found.nearest, found.second], axis=1)
     else:
         found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
+        watched = np.zeros((len(open_faces), 2), np.int64)
     # A group's anchor: the one person its user-named faces are, if one.
     both = (labels >= 0) & (data.person_ids > 0)
     pairs = np.unique(np.stack([labels[both], data.person_ids[both]], axis=1), axis=0)
@@ -135,9 +175,9 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     rows, person, distance = open_faces[keep], person[keep], distance[keep]
     faces, photos = data.face_ids[rows], data.photo_ids[rows]
     # A person already named in the photo, or rejected for the face, is never given.
-    span = int(max(person.max(initial=0), data.person_ids.max(initial=0))) + 1
-    named = data.person_ids > 0
-    taken = np.isin(photos * span + person, data.photo_ids[named] * span + data.person_ids[named])
+    span = int(max(person.max(initial=0), evidence.max(initial=0))) + 1
+    named = evidence > 0
+    taken = np.isin(photos * span + person, data.photo_ids[named] * span + evidence[named])
     refused = np.isin(faces * span + person,
                       [face * span + rejected_person for face, rejected_person in rejected
                        if rejected_person < span])
@@ -147,7 +187,8 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     order = np.lexsort((np.arange(len(faces)), distance, photos * span + person))
     _, first_of_pair = np.unique((photos * span + person)[order], return_index=True)
     chosen = order[first_of_pair]
-    return [(int(f), int(p), float(d)) for f, p, d in zip(faces[chosen], person[chosen], distance[chosen])]
+    names = [(int(f), int(p), float(d)) for f, p, d in zip(faces[chosen], person[chosen], distance[chosen])]
+    return names, open_faces, watched
 
 
 def within_ages(store: Store, names: list[tuple[int, int, float]],
@@ -257,8 +298,8 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         if adapter is not None:
             named_from = replace(data, embeddings=adapter.apply(data.embeddings))
             thresholds = adapter.thresholds(thresholds)
-        names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded)
-        names = within_ages(store, names, thresholds)
+        names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded,
+                           allowed=lambda found: within_ages(store, found, thresholds))
     store.save_auto_names(pack_id, names)
     report = ClusterReport(
         faces=len(data.face_ids),

@@ -68,6 +68,7 @@ class Recognition:
     nearest: np.ndarray  # the nearest person even when too far to name; UNKNOWN if none
     distance: np.ndarray  # to the nearest person
     runner_up: np.ndarray | None = None  # to the next person (timeline.Timeline.recognize)
+    second: np.ndarray | None = None  # the next person; UNKNOWN if none (timeline too)
 
 
 def recognize(queries: np.ndarray, gallery: Gallery, distance: float, margin: float) -> Recognition:
