@@ -1,0 +1,69 @@
+"""Faults a code review found (fault zoo, round three): each test says in its
+docstring what facesort survives, and failed before its fix."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sqlite3
+
+import pytest
+
+from conftest import faces
+
+
+# -- a copy of the decisions whose header is not a JSON object ---------------------------------
+
+@pytest.mark.parametrize("first_line", ["[1, 2]", '"facesort decisions"', "42"],
+                         ids=["list", "string", "number"])
+def test_a_copy_whose_header_is_not_a_json_object_is_a_damaged_copy(cli, library, db_path, tmp_path,
+                                                                     first_line):
+    """facesort survives a copy of the decisions whose first line is JSON but not an object:
+    'assign' used to end in an AttributeError traceback. It is a damaged copy: replaced by
+    this library's, and 'restore' from it is one line saying it is not a copy."""
+    copy = db_path.with_name(db_path.name + ".decisions.jsonl.gz")
+    with gzip.open(copy, "wt") as out:
+        out.write(first_line + "\n")
+    damaged = tmp_path / "damaged.decisions.jsonl.gz"
+    shutil.copy(copy, damaged)
+    result = cli("assign", str(faces(cli)[0]["id"]), "Someone")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    with gzip.open(copy, "rt") as lines:
+        assert json.loads(lines.readline())["format"] == "facesort decisions"
+    restored = cli("restore", str(damaged))
+    assert restored.exit_code == 2, restored.output
+    assert restored.stderr.strip() == f"error: {damaged}: not a copy of facesort decisions"
+
+
+HEADER = {"format": "facesort decisions", "version": 1, "library": "x", "people": []}
+UNNAMED = {"photo": "0" * 32, "pack": "sc_dlib", "box": [0.3, 0.3, 0.3, 0.4], "orientation": 1}
+DECISION = {**UNNAMED, "person": "Colin"}
+
+
+@pytest.mark.parametrize("header, decision, says", [
+    ({**HEADER, "library": ["x"]}, DECISION, "not a copy of facesort decisions"),
+    ({**HEADER, "people": [{"name": "Colin", "born": [1941]}]}, DECISION,
+     "its list of people is not one facesort wrote"),
+    (HEADER, {**DECISION, "path": ["/a.jpg"]}, "line 2: not a decision"),
+    (HEADER, {**DECISION, "orientation": "up"}, "line 2: not a decision"),
+    (HEADER, {**DECISION, "source": ["user"]}, "line 2: not a decision"),
+    (HEADER, {**UNNAMED, "rejected": "Bob"}, "line 2: not a decision"),
+    (HEADER, {**UNNAMED, "ignored": "no"}, "line 2: not a decision"),
+], ids=["library", "born", "path", "orientation", "source", "rejected", "ignored"])
+def test_restore_from_a_copy_with_a_field_of_the_wrong_json_type_is_one_line(cli, library, db_path, tmp_path,
+                                                                              header, decision, says):
+    """facesort survives 'restore' from a copy whose fields have the wrong JSON type: each
+    used to end in a traceback (an unhashable list, int('up'), a list SQLite cannot bind) or,
+    worse, to reject the face from people named 'B', 'o' and 'b'. One line naming the copy."""
+    with sqlite3.connect(db_path) as db:  # a photo of the library's: the decision is not left waiting
+        decision = {**decision, "photo": db.execute("SELECT content_hash FROM photos").fetchone()[0]}
+    copy = tmp_path / "odd.decisions.jsonl.gz"
+    with gzip.open(copy, "wt") as out:
+        out.write(json.dumps(header) + "\n" + json.dumps(decision) + "\n")
+    result = cli("restore", str(copy))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.strip().startswith(f"error: {copy}"), result.stderr
+    assert says in result.stderr
