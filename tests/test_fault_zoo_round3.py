@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +69,32 @@ def test_restore_from_a_copy_with_a_field_of_the_wrong_json_type_is_one_line(cli
     assert "Traceback" not in result.output
     assert result.stderr.strip().startswith(f"error: {copy}"), result.stderr
     assert says in result.stderr
+
+
+# -- a capture time with an offset, on both sides of who's comparison -------------------------
+
+@pytest.mark.parametrize("taken_at", ["2024-01-01T01:30:00+05:00", "2023-12-31T20:00:00-08:00",
+                                      "2024-01-01T00:30:00Z", "2024-01-01T00:30:00"])
+def test_who_reads_a_capture_time_with_an_offset_as_the_library_does(library, db_path, taken_at):
+    """facesort survives a photo taken at 01:30 at +05:00 (20:30 UTC the day before): 'who'
+    dropped the offset and put the photo 5 hours later than the named faces it is compared
+    with, which SQLite's julianday() reads in UTC; across a day, a year or the two-year
+    window of faces nearest in time, the two disagreed."""
+    from facesort.people.identify import faces_in_library, julian_day
+    from facesort.store import Store
+
+    with sqlite3.connect(db_path) as db:
+        face_id, photo_id, path = db.execute("SELECT f.id, p.id, p.path FROM faces f"
+                                             " JOIN photos p ON p.id = f.photo_id LIMIT 1").fetchone()
+        db.execute("UPDATE photos SET taken_at = ? WHERE id = ?", (taken_at, photo_id))
+    photo = Path(os.fsdecode(path))
+    with Store(db_path) as store:
+        pack_id = store.find_pack(store.pack_names()[0])
+        [known] = faces_in_library(store, pack_id, photo)  # 'who' on a photo of the library
+        data = store.grouping_input(pack_id)  # the named faces it is compared with
+    [stored] = data.days[data.face_ids == face_id]
+    assert known.face.day == pytest.approx(stored, abs=1e-9)
+    assert julian_day(taken_at) == pytest.approx(stored, abs=1e-9)  # 'who' on a file
+    # 20:30 UTC on 31 December: the day before the one written, as SQLite has it.
+    if taken_at.endswith("+05:00"):
+        assert julian_day(taken_at) < julian_day("2024-01-01T00:00:00")
