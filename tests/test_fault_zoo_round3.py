@@ -3,11 +3,13 @@ docstring what facesort survives, and failed before its fix."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
 import shutil
 import sqlite3
+import struct
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,58 @@ def test_who_reads_a_capture_time_with_an_offset_as_the_library_does(library, db
     # 20:30 UTC on 31 December: the day before the one written, as SQLite has it.
     if taken_at.endswith("+05:00"):
         assert julian_day(taken_at) < julian_day("2024-01-01T00:00:00")
+
+
+# -- a camera RAW with a damaged EXIF directory -------------------------------------------------
+
+def test_a_raw_with_a_damaged_exif_directory_is_one_line_naming_it(tmp_path):
+    """facesort survives a RAW whose directory claims a tag longer than the file: Pillow's
+    warnings (one for each tag it then skips) reached the terminal raw, with Pillow's file
+    and line but not the RAW's name. One line naming the RAW; it is scanned, with its date."""
+    from PIL import Image
+
+    from bayer_dng import bayer_dng
+    from conftest import DLIB_PACK, GROUP
+    from test_fault_zoo_round2 import run_facesort
+
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo = Image.open(GROUP / "two_people.jpg").convert("RGB").crop((0, 0, 800, 600))
+    raw = bayer_dng(photo, folder / "IMG_0001.DNG", preview=photo)
+    data = bytearray(raw.read_bytes())
+    model = data.index(struct.pack("<HH", 272, 2))  # the camera model's entry, ASCII
+    data[model + 4:model + 8] = struct.pack("<I", 0x7FFFFFFF)  # its length: 2 GB
+    raw.write_bytes(data)
+    result = run_facesort("scan", str(folder), "--db", str(tmp_path / "library.db"),
+                          env={"FACESORT_MODEL": str(DLIB_PACK)})
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{raw}: Tag data larger than file"), lines
+    assert b"1 new" in result.stdout
+
+
+# -- export of a file name that is not UTF-8 ------------------------------------------------------
+
+def test_export_writes_a_name_that_is_not_utf8_as_find_does_so_a_script_finds_the_file(cli, library,
+                                                                                      db_path, tmp_path):
+    """A review saw export print a Latin-1 name as U+FFFD (CliRunner's reading of the bytes).
+    export's jsonl and csv, to stdout or a file, hold the name's own bytes, as 'find' and
+    'find --json' print it: a script reading them with surrogateescape opens the file.
+    (Messages on stderr show it with \\xNN escapes; that is for people, not for scripts.)"""
+    with sqlite3.connect(db_path) as db:
+        photo_id, face_id, path = db.execute("SELECT p.id, f.id, p.path FROM faces f"
+                                             " JOIN photos p ON p.id = f.photo_id LIMIT 1").fetchone()
+        odd = os.path.join(os.path.dirname(os.fsencode(path)), b"caf\xe9.jpg")  # Latin-1 "cafe"
+        os.rename(path, odd)
+        db.execute("UPDATE photos SET path = ? WHERE id = ?", (odd, photo_id))
+    assert cli("assign", str(face_id), "Colin").exit_code == 0
+    found = cli("find", "Colin", "--json")
+    assert found.exit_code == 0, found.output
+    [hit] = json.loads(found.stdout_bytes.decode("utf-8", "surrogateescape"))
+    lines = cli("export").stdout_bytes.decode("utf-8", "surrogateescape").splitlines()
+    [exported] = [json.loads(line) for line in lines if json.loads(line)["path"] == hit["path"]]
+    assert os.fsencode(exported["path"]) == odd and os.path.exists(exported["path"])
+    out = tmp_path / "faces.csv"
+    assert cli("export", "--format", "csv", "-o", str(out)).exit_code == 0
+    with open(out, encoding="utf-8", errors="surrogateescape", newline="") as rows:
+        assert hit["path"] in {row["path"] for row in csv.DictReader(rows)}

@@ -35,6 +35,7 @@ from facesort.errors import PhotoError, shown
 from facesort.scanning.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
 from facesort.scanning.walk import FileEntry, is_raw_name, is_video_name, walk_photos
+from facesort.text import plural
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -493,9 +494,11 @@ class Scanner:
                 for d, shown in ((d, d.scaled(photo.scale)) for d in detections)
             ]
             info = photo.info
-            for note in photo.notes:
-                self.events.on_warning(f"{shown(item.entry.path)}: {note} (the photo is read; "
-                                       "its orientation or date may be missing)")
+            if photo.notes:
+                # One line a photo: a damaged directory makes Pillow skip each tag after it.
+                more = f"; and {plural(len(photo.notes) - 1, 'more warning')}" if len(photo.notes) > 1 else ""
+                self.events.on_warning(f"{shown(item.entry.path)}: {photo.notes[0]}{more} (the photo "
+                                       "is read; its orientation or date may be missing)")
             since = time.perf_counter()
             self.report.decisions.add(self.store.save_photo(
                 item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,
