@@ -155,3 +155,104 @@ def test_export_writes_a_name_that_is_not_utf8_as_find_does_so_a_script_finds_th
     assert cli("export", "--format", "csv", "-o", str(out)).exit_code == 0
     with open(out, encoding="utf-8", errors="surrogateescape", newline="") as rows:
         assert hit["path"] in {row["path"] for row in csv.DictReader(rows)}
+
+
+# -- clips in a library from before clip capture times were read -----------------------------------
+
+def _clips_with_and_without_a_time(folder: Path) -> None:
+    from test_video import _scene, _set_mvhd_time, write_clip
+
+    frames = [_scene("Colin_Powell", 20)] * 2
+    for name, moment in (("unchanged", "2021-03-04T05:06:07+00:00"), ("touched", "2020-01-02T03:04:05+00:00"),
+                         ("moved", "2019-05-06T07:08:09+00:00"), ("undated", None)):
+        clip = write_clip(folder / f"{name}.mp4", frames)
+        if moment:
+            _set_mvhd_time(clip, moment)
+
+
+def _taken(db_path: Path) -> dict[str, str | None]:
+    with sqlite3.connect(db_path) as db:
+        return {Path(os.fsdecode(path)).stem: taken
+                for path, taken in db.execute("SELECT path, taken_at FROM photos WHERE media = 'video'")}
+
+
+def test_clips_scanned_before_clip_times_were_read_get_theirs_at_the_next_scan(db_path, pack, tmp_path,
+                                                                               monkeypatch):
+    """facesort survives an upgrade over clips scanned before their capture time was read:
+    an unchanged clip kept no date until it changed. The next scan reads the date of each
+    clip without one (unchanged, touched or moved) from its header, decodes nothing, and
+    never reads the header of a clip without a date again."""
+    from facesort.scanning import clip_time
+    from facesort.scanning.scanner import scan
+    from facesort.store import Store
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    _clips_with_and_without_a_time(folder)
+    with Store(db_path) as store:
+        assert scan(store, [folder], pack).clips.new == 4
+    # As the library was before: no clip dated, and the migration not applied.
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE photos SET taken_at = NULL")
+        db.execute("DROP TABLE IF EXISTS undated_clips")
+        db.execute("DELETE FROM _migrations WHERE name LIKE '0015_%'")
+    os.utime(folder / "touched.mp4")
+    (folder / "moved.mp4").rename(folder / "renamed.mp4")
+
+    read = []
+    real = clip_time.creation_time
+    monkeypatch.setattr(clip_time, "creation_time", lambda path: read.append(path) or real(path))
+    with Store(db_path) as store:
+        report = scan(store, [folder], pack)
+    assert (report.clips.unchanged, report.clips.moved, report.clips.new, report.clips.changed) == (3, 1, 0, 0)
+    assert report.device is None  # the model was not even loaded: nothing was decoded
+    assert len(read) == 4
+    assert _taken(db_path) == {"unchanged": "2021-03-04T05:06:07+00:00", "touched": "2020-01-02T03:04:05+00:00",
+                               "renamed": "2019-05-06T07:08:09+00:00", "undated": None}
+    read.clear()
+    with Store(db_path) as store:
+        scan(store, [folder], pack)
+    assert read == []  # the clip without a date is not read again
+
+
+def test_a_fresh_library_reads_a_clips_time_once_when_it_is_scanned(db_path, pack, tmp_path, monkeypatch):
+    """The same in a library made now: each clip's header is read once, by its scan."""
+    from facesort.scanning import clip_time
+    from facesort.scanning.scanner import scan
+    from facesort.store import Store
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    _clips_with_and_without_a_time(folder)
+    with Store(db_path) as store:
+        scan(store, [folder], pack)
+    read = []
+    monkeypatch.setattr(clip_time, "creation_time", lambda path: read.append(path))
+    os.utime(folder / "undated.mp4")
+    with Store(db_path) as store:
+        assert scan(store, [folder], pack).clips.unchanged == 4
+    assert read == []
+    assert _taken(db_path)["unchanged"] == "2021-03-04T05:06:07+00:00"
+
+
+def test_the_undated_clips_migration_on_an_old_and_a_fresh_library(db_path, tmp_path):
+    """0015_undated_clips: an upgraded library lists its clips without a time (not its photos,
+    nor its dated clips); a fresh one lists none, and the list goes with a deleted clip."""
+    from facesort.store import Store
+    from facesort.store.migrations import MIGRATIONS, migrate
+
+    db = sqlite3.connect(db_path, isolation_level=None)
+    migrate(db, [m for m in MIGRATIONS if m[0] < "0015"])
+    for path, media, taken in (("/a.mp4", "video", None), ("/b.mp4", "video", "2020-01-01T00:00:00+00:00"),
+                               ("/c.jpg", "photo", None), ("/d.mkv", "video", None)):
+        db.execute("INSERT INTO photos (path, size, mtime_ns, status, scanned_at, media, taken_at)"
+                   " VALUES (?, 1, 1, 'ok', 'then', ?, ?)", (path, media, taken))
+    db.close()
+    with Store(db_path) as store:
+        undated = store.undated_clips()
+        ids = dict(store.db.execute("SELECT path, id FROM photos"))
+        assert undated == {ids["/a.mp4"], ids["/d.mkv"]}
+        store.delete_photos([ids["/d.mkv"]])
+        assert store.undated_clips() == {ids["/a.mp4"]}
+    with Store(tmp_path / "fresh.db") as fresh:
+        assert fresh.undated_clips() == set()
