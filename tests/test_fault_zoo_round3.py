@@ -180,7 +180,7 @@ def test_clips_scanned_before_clip_times_were_read_get_theirs_at_the_next_scan(d
                                                                                monkeypatch):
     """facesort survives an upgrade over clips scanned before their capture time was read:
     an unchanged clip kept no date until it changed. The next scan reads the date of each
-    clip without one (unchanged, touched or moved) from its header, decodes nothing, and
+    clip without one (unchanged, touched, moved or copied) from its header, decodes nothing, and
     never reads the header of a clip without a date again."""
     from facesort.scanning import clip_time
     from facesort.scanning.scanner import scan
@@ -198,20 +198,25 @@ def test_clips_scanned_before_clip_times_were_read_get_theirs_at_the_next_scan(d
         db.execute("DELETE FROM _migrations WHERE name LIKE '0015_%'")
     os.utime(folder / "touched.mp4")
     (folder / "moved.mp4").rename(folder / "renamed.mp4")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(folder / "unchanged.mp4", elsewhere / "copy.mp4")  # takes its source's faces and time
 
     read = []
     real = clip_time.creation_time
     monkeypatch.setattr(clip_time, "creation_time", lambda path: read.append(path) or real(path))
     with Store(db_path) as store:
+        assert scan(store, [elsewhere], pack).clips.new == 1  # its source not scanned now
         report = scan(store, [folder], pack)
     assert (report.clips.unchanged, report.clips.moved, report.clips.new, report.clips.changed) == (3, 1, 0, 0)
     assert report.device is None  # the model was not even loaded: nothing was decoded
     assert len(read) == 4
-    assert _taken(db_path) == {"unchanged": "2021-03-04T05:06:07+00:00", "touched": "2020-01-02T03:04:05+00:00",
-                               "renamed": "2019-05-06T07:08:09+00:00", "undated": None}
+    assert _taken(db_path) == {"unchanged": "2021-03-04T05:06:07+00:00", "copy": "2021-03-04T05:06:07+00:00",
+                               "touched": "2020-01-02T03:04:05+00:00", "renamed": "2019-05-06T07:08:09+00:00",
+                               "undated": None}
     read.clear()
     with Store(db_path) as store:
-        scan(store, [folder], pack)
+        scan(store, [folder, elsewhere], pack)
     assert read == []  # the clip without a date is not read again
 
 
