@@ -100,7 +100,7 @@ def test_an_upgrade_keeps_the_photos_and_faces_already_stored(db_path, pack):
         old.execute("ALTER TABLE faces DROP COLUMN clip_time")
         for column in ("media", "duration"):
             old.execute(f"ALTER TABLE photos DROP COLUMN {column}")
-        for table in ("library", "decision_copy", "waiting_decisions", "track_faces", "adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
+        for table in ("undated_clips", "library", "decision_copy", "waiting_decisions", "track_faces", "adapters", "cluster_runs", "decision_changes", "refusals", "orphan_rejections",
                       "orphans", "rejections", "clusters", "people"):
             old.execute(f"DROP TABLE {table}")
         old.execute("DELETE FROM _migrations WHERE name != '0001_initial'")

@@ -97,15 +97,18 @@ def faces_in_photo(engine: FaceEngine, path: Path, min_face_size: int) -> list[F
 
 
 def julian_day(taken_at: str | None) -> float:
-    """A capture time as the store reads it (SQLite's julianday), NaN for none."""
-    from datetime import datetime
+    """A capture time as the store reads it (SQLite's julianday), NaN for none:
+    a time with an offset in UTC, one without as it is written."""
+    from datetime import datetime, timezone
 
     if not taken_at:
         return float("nan")
     try:
-        moment = datetime.fromisoformat(taken_at).replace(tzinfo=None)
+        moment = datetime.fromisoformat(taken_at)
     except ValueError:
         return float("nan")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     # Julian day 2440587.5 is 1970-01-01T00:00.
     return 2440587.5 + (moment - datetime(1970, 1, 1)).total_seconds() / 86400
 

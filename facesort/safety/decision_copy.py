@@ -107,11 +107,21 @@ def _free_name(path: Path, tag: str) -> Path:
 
 
 def _header_or_none(path: Path) -> dict | None:
+    """The copy's header; None where there is no copy or a damaged one (a
+    first line that is not a JSON object, as read_copy also refuses)."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
-            return json.loads(lines.readline())
+            header = json.loads(lines.readline())
     except (OSError, EOFError, ValueError):
         return None
+    return header if isinstance(header, dict) else None
+
+
+def _is(value, kind: type) -> bool:
+    """Whether an optional field of the copy is absent or of its JSON type:
+    restoring trusts them (a path looked up in a set, a string rejected from
+    would be each of its letters)."""
+    return value is None or isinstance(value, kind)
 
 
 @dataclass
@@ -132,7 +142,7 @@ def read_copy(path: Path) -> Copy:
         raise FacesortError(f"{shown(path)}: no copy of decisions here") from None
     except (OSError, EOFError, ValueError) as exc:
         raise FacesortError(f"{shown(path)}: not a copy of facesort decisions ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT or not _is(header.get("library"), str):
         raise FacesortError(f"{shown(path)}: not a copy of facesort decisions")
     if not isinstance(header.get("version"), int) or header["version"] > VERSION:
         raise FacesortError(
@@ -140,7 +150,7 @@ def read_copy(path: Path) -> Copy:
             f"this one reads {VERSION}): update facesort to restore it")
     people = header.get("people", [])
     if not isinstance(people, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
-                                               for p in people):
+                                               and _is(p.get("born"), str) for p in people):
         raise FacesortError(f"{shown(path)}: its list of people is not one facesort wrote")
 
     def records() -> Iterator[dict]:
@@ -154,6 +164,10 @@ def read_copy(path: Path) -> Copy:
                              and len(record["box"]) == 4
                              and all(isinstance(v, (int, float)) for v in record["box"])
                              and isinstance(record.get("person", ""), str)
+                             and _is(record.get("source"), str) and _is(record.get("path"), str)
+                             and _is(record.get("orientation"), int)
+                             and isinstance(record.get("ignored", False), bool)
+                             and isinstance(record.get("rejected", []), list)
                              and all(isinstance(n, str) for n in record.get("rejected", [])))
                 except (ValueError, KeyError, TypeError) as exc:
                     valid, why = False, f" ({exc})"

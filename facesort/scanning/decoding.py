@@ -291,9 +291,11 @@ def decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
         raise PhotoError(path, "empty file (0 bytes)")
     with _notes() as notes:
         photo = _decode(path, data, long_side)
-    if notes:
-        photo = replace(photo, notes=tuple(dict.fromkeys(notes)))
-    return photo
+    return _noted(photo, notes)
+
+
+def _noted(photo: DecodedPhoto, notes: list[str]) -> DecodedPhoto:
+    return replace(photo, notes=tuple(dict.fromkeys(notes))) if notes else photo
 
 
 def _decode(path: Path, data: bytes, long_side: int | None) -> DecodedPhoto:
@@ -335,7 +337,11 @@ def read_and_decode(path: Path, long_side: int | None = None) -> DecodedPhoto:
             # Imported here: rawpy is loaded only once a RAW is met.
             from facesort.scanning import raw
 
-            return raw.decode_raw(Path(path), long_side)
+            # Pillow reads the RAW's EXIF directories and its preview: what it
+            # warns of is the photo's, as for any other photo.
+            with _notes() as notes:
+                photo = raw.decode_raw(Path(path), long_side)
+            return _noted(photo, notes)
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PhotoError(path, (exc.strerror or str(exc)).lower()) from exc

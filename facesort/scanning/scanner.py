@@ -28,13 +28,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from facesort.scanning import decoding, tracks, video
+from facesort.scanning import clip_time, decoding, tracks, video
 from facesort.config import DEFAULT_DET_SIZE, DEFAULT_MIN_FACE_SIZE, PackRef
 from facesort.engine.face_engine import FaceEngine, available_providers, choose_providers, load_engine
 from facesort.errors import PhotoError, shown
 from facesort.scanning.quality import face_quality, sharpness
 from facesort.store import CarryReport, FaceRecord, PhotoMeta, PhotoState, Store
 from facesort.scanning.walk import FileEntry, is_raw_name, is_video_name, walk_photos
+from facesort.text import plural
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -257,6 +258,8 @@ class Scanner:
         # Paths the library stores photos under that were reached by another
         # path (through a symbolic link) in this scan.
         self._reached_otherwise: set[str] = set()
+        # Clips stored before their capture time was read: each gets it once.
+        self._undated_clips: set[int] = set()
         self.pack_id = -1
 
     @property
@@ -276,6 +279,7 @@ class Scanner:
             # A device insisted on is checked even when no photo needs the model.
             choose_providers(available_providers(), self.options.device)
         self.pack_id = self.store.pack_id(self.pack.name, self.pack.fingerprint())
+        self._undated_clips = self.store.undated_clips()
         entries, walked_roots = self._walk(roots)
         clips = sum(is_video_name(entry.path) for entry in entries)
         self.events.on_total(len(entries) - clips)
@@ -352,6 +356,7 @@ class Scanner:
                 and state.mtime_ns == entry.mtime_ns
             ):
                 item = _Item(entry, state)
+                self._date_if_undated(state.id, entry.path)
                 self._counts(item).unchanged += 1
                 self._done(item, 0)
                 continue
@@ -399,6 +404,7 @@ class Scanner:
             # Also after a failure: the content is back to what was scanned.
             if state.content_hash == item.content_hash and state.scanned_with_pack:
                 self.store.update_file_stat(state.id, entry.size, entry.mtime_ns)
+                self._date_if_undated(state.id, entry.path)
                 counts.unchanged += 1
                 return True
             return False
@@ -420,6 +426,7 @@ class Scanner:
                     self.store.move_photo(twin.id, entry.path, entry.size, entry.mtime_ns,
                                           entry.real_path)
                     counts.moved += 1
+                    self._date_if_undated(twin.id, entry.path)
                     if twin.scanned_with_pack:
                         twins.checked = twin.id
                         twins.source = twins.source or twin.id
@@ -435,6 +442,7 @@ class Scanner:
             return False
         # A copy of a photo already scanned: same faces, own face ids.
         if twins.faces is None:
+            self._date_if_undated(twins.source, entry.path)  # the copy's time is the source's
             twins.faces = self.store.faces_of(twins.source, self.pack_id)
             twins.meta = self.store.photo_meta(twins.source)
         self.store.save_photo(entry.path, entry.size, entry.mtime_ns, item.content_hash,
@@ -442,6 +450,16 @@ class Scanner:
         counts.new += 1
         counts.faces += len(twins.faces)
         return True
+
+    def _date_if_undated(self, photo_id: int, path: str) -> None:
+        """Read the capture time of a clip stored before clip times were read,
+        from its header only (a few KiB): a clip the scan skips as unchanged
+        would never get one."""
+        if photo_id in self._undated_clips:
+            self._undated_clips.discard(photo_id)
+            since = time.perf_counter()
+            self.store.date_clip(photo_id, clip_time.creation_time(path))
+            self._timings.add("read", since)
 
     def _decode(self, item: _Item) -> _Item:
         since = time.perf_counter()
@@ -493,9 +511,11 @@ class Scanner:
                 for d, shown in ((d, d.scaled(photo.scale)) for d in detections)
             ]
             info = photo.info
-            for note in photo.notes:
-                self.events.on_warning(f"{shown(item.entry.path)}: {note} (the photo is read; "
-                                       "its orientation or date may be missing)")
+            if photo.notes:
+                # One line a photo: a damaged directory makes Pillow skip each tag after it.
+                more = f"; and {plural(len(photo.notes) - 1, 'more warning')}" if len(photo.notes) > 1 else ""
+                self.events.on_warning(f"{shown(item.entry.path)}: {photo.notes[0]}{more} (the photo "
+                                       "is read; its orientation or date may be missing)")
             since = time.perf_counter()
             self.report.decisions.add(self.store.save_photo(
                 item.entry.path, item.entry.size, item.entry.mtime_ns, item.content_hash,

@@ -437,6 +437,23 @@ def _decision_copy(db: sqlite3.Connection) -> None:
     )
 
 
+def _undated_clips(db: sqlite3.Connection) -> None:
+    """Clips stored before their capture time was read from the container
+    (0013_video came first): the next scan reads each one's time from its
+    header even when the clip is unchanged, once, found or not. A clip
+    scanned since had its time read then."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE undated_clips (
+            photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE
+        );
+        INSERT INTO undated_clips (photo_id)
+            SELECT id FROM photos WHERE media = 'video' AND taken_at IS NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_people_and_groups", _people_and_groups),
@@ -452,6 +469,7 @@ MIGRATIONS: list[Migration] = [
     ("0012_birth_dates", _birth_dates),
     ("0013_video", _video),
     ("0014_decision_copy", _decision_copy),
+    ("0015_undated_clips", _undated_clips),
 ]
 
 

@@ -203,6 +203,18 @@ class PhotoQueries:
                 (new_path, size, mtime_ns, real_path if real_path != new_path else None, photo_id),
             )
 
+    def undated_clips(self) -> set[int]:
+        """The clips stored before their capture time was read (0015_undated_clips)."""
+        return {row[0] for row in self.db.execute("SELECT photo_id FROM undated_clips")}
+
+    def date_clip(self, photo_id: int, taken_at: str | None) -> None:
+        """The capture time read for one of the undated clips; None: it has
+        none, and it is not looked for again."""
+        with self.transaction() as db:
+            db.execute("UPDATE photos SET taken_at = coalesce(taken_at, ?) WHERE id = ?",
+                       (taken_at, photo_id))
+            db.execute("DELETE FROM undated_clips WHERE photo_id = ?", (photo_id,))
+
     def update_file_stat(self, photo_id: int, size: int, mtime_ns: int) -> None:
         """The file was touched but its content is what was scanned."""
         with self.transaction() as db:
