@@ -88,3 +88,28 @@ def test_the_store_gives_each_face_its_capture_time(tmp_path):
     assert abs(days[1] - (DAY_2000 + 3835.4167)) < 1e-3  # 2010-07-02 10:00 UTC
     assert np.isnan(days[2])
 
+
+
+def _growing_up(steps: int) -> list[np.ndarray]:
+    """Photos of one child every 2.5 years, each 0.54 from the one before and
+    drifting away: the third is 1.05 from the first."""
+    return [_unit((0, np.cos(0.55 * k)), (1, np.sin(0.55 * k))) for k in range(steps)]
+
+
+def test_names_chain_through_time_from_one_named_photo():
+    faces = _growing_up(6)
+    days = [DAY_2000 + 2.5 * YEAR * k for k in range(6)]
+    # Named once, as a baby: each later photo is near the one before it.
+    assert _names(faces, [7, 0, 0, 0, 0, 0], days) == {2: 7, 3: 7, 4: 7, 5: 7, 6: 7}
+    # Without dates there is no chain: only the photo near the named one.
+    assert _names(faces, [7, 0, 0, 0, 0, 0], [np.nan] * 6) == {2: 7}
+
+
+def test_a_name_the_birth_date_drops_is_never_a_link_of_the_chain():
+    faces = _growing_up(3)
+    data = GroupingInput(
+        face_ids=np.arange(1, 4), photo_ids=np.arange(1, 4), embeddings=np.stack(faces),
+        cluster_ids=np.zeros(3, np.int64), person_ids=np.array([7, 0, 0]), ignored=np.zeros(3, bool),
+        days=np.array([DAY_2000 + 2.5 * YEAR * k for k in range(3)]))
+    without_face_2 = lambda names: [name for name in names if name[0] != 2]  # noqa: E731
+    assert auto_names(data, np.full(3, -1), SFACE, set(), np.zeros(3, bool), allowed=without_face_2) == []
