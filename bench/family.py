@@ -9,7 +9,8 @@ rescans nothing), one face a photo kept (the one nearest the centre), and then
 measured through the functions the commands call, twice in one process: as
 on main ("baseline": time ignored) and with capture time as evidence ("new"),
 and with the user giving each person they name their true birth date
-(`facesort person NAME --born`: "new+born").
+(`facesort person NAME --born`: "new+born"); "new-chain" names in one round,
+as before automatic names chained through time.
 
 - Chronological protocol: the photos arrive in three batches by date; after
   each, `facesort cluster`, then a simulated user names every group holding
@@ -20,7 +21,9 @@ and with the user giving each person they name their true birth date
   the "Also Alice?" offers, right when the group's majority is that person.
 - Ceiling: the best any simple linkage reaches on the same embeddings, and
   the most new faces an oracle gallery (every earlier face named right) can
-  name at <= 1% wrong: by centroid, by nearest face, by faces nearest in time.
+  name at <= 1% wrong: by centroid, by nearest face, by faces nearest in time;
+  and by faces nearest in time chained as facesort chains its names, at the
+  pack's own distance and margin.
 
     python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream] [--modes baseline,new,new+born]
     python bench/family.py --modes new,new+born --sweep-anchor-margin 0,0.25,0.5,0.75,1,1.25
@@ -47,6 +50,7 @@ import numpy as np
 from cluster_quality import scores
 from lfw import CACHE, SHARED
 from facesort.config import resolve_pack
+from facesort.engine.thresholds import thresholds_for
 from facesort.people.ages import parse_born
 from facesort.people import decisions, suggestions, timeline
 from facesort.people.cluster_run import update_groups
@@ -321,22 +325,8 @@ def naming_ceiling(x: np.ndarray, people: np.ndarray, days: np.ndarray, steps: l
     best = []
     for number in range(1, len(steps)):
         before, now = np.concatenate(steps[:number]), steps[number]
-        named = sorted(set(people[before]))
-        d = np.full((len(now), len(named)), np.inf)
-        for j, person in enumerate(named):
-            mine = before[people[before] == person]
-            if how == "centroid":
-                c = x[mine].mean(axis=0)
-                d[:, j] = np.linalg.norm(x[now] - c / np.linalg.norm(c), axis=1)
-            elif how == "nearest face":
-                d[:, j] = np.linalg.norm(x[now][:, None] - x[mine][None], axis=2).min(axis=1)
-            else:
-                gap = np.abs(days[now][:, None] - days[mine][None]) / 365.25
-                near = gap <= np.maximum(2.0, gap.min(axis=1, keepdims=True))
-                for i in range(len(now)):
-                    c = x[mine[near[i]]].mean(axis=0)
-                    d[i, j] = np.linalg.norm(x[now[i]] - c / np.linalg.norm(c))
-        best.append((d, np.array(named), people[now]))
+        d, named = _person_distances(x, days, before, people[before], now, how)
+        best.append((d, named, people[now]))
     dist = np.concatenate([np.min(d, axis=1) for d, _, _ in best])
     right = np.concatenate([n[np.argmin(d, axis=1)] == p for d, n, p in best])
     order = np.argsort(dist)
@@ -347,6 +337,52 @@ def naming_ceiling(x: np.ndarray, people: np.ndarray, days: np.ndarray, steps: l
             float(right.mean()))
 
 
+def chained_ceiling(x: np.ndarray, people: np.ndarray, days: np.ndarray, steps: list[np.ndarray],
+                    distance: float, margin: float) -> tuple[int, int]:
+    """The oracle gallery naming by faces nearest in time, at the pack's
+    recognition distance and margin, its names chained as facesort's are
+    (timeline.CHAIN_ROUNDS): the faces named in one round stand for their
+    person in the next. (right, wrong) over the later steps."""
+    right = wrong = 0
+    for number in range(1, len(steps)):
+        gallery = np.concatenate(steps[:number])
+        owners, left = people[gallery], steps[number]
+        for _ in range(timeline.CHAIN_ROUNDS):
+            d, named = _person_distances(x, days, gallery, owners, left, "nearest in time")
+            ranked = np.sort(d, axis=1)
+            second = ranked[:, 1] if d.shape[1] > 1 else np.full(len(left), np.inf)
+            ok = (ranked[:, 0] <= distance) & (second - ranked[:, 0] >= margin)
+            if not ok.any():
+                break
+            given = named[np.argmin(d[ok], axis=1)]
+            right += int((given == people[left[ok]]).sum())
+            wrong += int((given != people[left[ok]]).sum())
+            gallery, owners, left = np.concatenate([gallery, left[ok]]), np.concatenate([owners, given]), left[~ok]
+    return right, wrong
+
+
+def _person_distances(x: np.ndarray, days: np.ndarray, gallery: np.ndarray, owners: np.ndarray,
+                      now: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each face of ``now`` to each person of the ``gallery``
+    faces (their ``owners``), and those people."""
+    named = sorted(set(owners))
+    d = np.full((len(now), len(named)), np.inf)
+    for j, person in enumerate(named):
+        mine = gallery[owners == person]
+        if how == "centroid":
+            c = x[mine].mean(axis=0)
+            d[:, j] = np.linalg.norm(x[now] - c / np.linalg.norm(c), axis=1)
+        elif how == "nearest face":
+            d[:, j] = np.linalg.norm(x[now][:, None] - x[mine][None], axis=2).min(axis=1)
+        else:
+            gap = np.abs(days[now][:, None] - days[mine][None]) / 365.25
+            near = gap <= np.maximum(2.0, gap.min(axis=1, keepdims=True))
+            for i in range(len(now)):
+                c = x[mine[near[i]]].mean(axis=0)
+                d[i, j] = np.linalg.norm(x[now[i]] - c / np.linalg.norm(c))
+    return d, np.array(named)
+
+
 def album_embeddings(arrivals: Arrivals) -> tuple[list[int], np.ndarray]:
     """The album's faces (one a photo) by id, and their stored embeddings."""
     with Store(arrivals.path) as store:
@@ -354,7 +390,7 @@ def album_embeddings(arrivals: Arrivals) -> tuple[list[int], np.ndarray]:
     return [r[0] for r in rows], np.stack([blob_to_embedding(r[1]) for r in rows])
 
 
-def ceiling(arrivals: Arrivals, steps: list[list[int]], x: np.ndarray | None = None) -> None:
+def ceiling(arrivals: Arrivals, steps: list[list[int]], pack: str, x: np.ndarray | None = None) -> None:
     """What the pack allows on these embeddings, whatever facesort does."""
     faces, stored = album_embeddings(arrivals)
     x = stored if x is None else x
@@ -378,6 +414,10 @@ def ceiling(arrivals: Arrivals, steps: list[list[int]], x: np.ndarray | None = N
         right, total, at, rank1 = naming_ceiling(x, people, days, rows, how)
         print(f"   {how:<16} {right} of {total} right ({right / total:.1%}) at distance <= "
               f"{at:.3f}; rank-1 right {rank1:.1%}")
+    limits = thresholds_for(pack)
+    right, wrong = chained_ceiling(x, people, days, rows, limits.recognize, limits.margin)
+    print(f"   nearest in time, chained ({timeline.CHAIN_ROUNDS} rounds) at the pack's distance"
+          f" {limits.recognize} and margin {limits.margin}: {right} right, {wrong} wrong of {len(np.concatenate(rows[1:]))}")
 
 
 def three_batches(arrivals: Arrivals) -> list[list[int]]:
@@ -386,14 +426,17 @@ def three_batches(arrivals: Arrivals) -> list[list[int]]:
 
 
 @contextlib.contextmanager
-def mode(new: bool):
-    """The new code path, or the code path as on main."""
-    before = timeline.TIME_AWARE
-    timeline.TIME_AWARE = new
+def mode(label: str):
+    """The code path a mode names: "baseline" ignores capture time, as before
+    it counted; "-chain" names in one round, as before names chained."""
+    before = timeline.TIME_AWARE, timeline.CHAIN_ROUNDS
+    timeline.TIME_AWARE = not label.startswith("baseline")
+    if "-chain" in label:
+        timeline.CHAIN_ROUNDS = 1
     try:
         yield
     finally:
-        timeline.TIME_AWARE = before
+        timeline.TIME_AWARE, timeline.CHAIN_ROUNDS = before
 
 
 def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins: list[float],
@@ -412,7 +455,7 @@ def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins:
             cells = []
             for protocol, steps in protocols.items():
                 for label in labels:
-                    with mode(True):
+                    with mode(label):
                         r = run(arrivals, work, f"{label}-{margin}", pack, steps, born="+born" in label)
                     cells.append(f"{r['auto right']} / {r['auto wrong']} ({r['auto wrong % of auto']:.1f}%)")
             print(f"{margin:<8}" + "".join(f"{c:>28}" for c in cells), flush=True)
@@ -427,7 +470,8 @@ def main() -> None:
     parser.add_argument("--no-stream", action="store_true", help="skip the month-by-month variant")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--modes", default="baseline,new,new+born",
-                        help="baseline (time ignored), new; +tune: `facesort tune` after each batch;"
+                        help="baseline (time ignored), new; -chain: names in one round, not chained"
+                             " through time; +tune: `facesort tune` after each batch;"
                              " +born: the user gives each person they name their birth date")
     parser.add_argument("--sweep-anchor-margin", metavar="M,M,...",
                         help="instead of the tables: automatic names right / wrong of the modes"
@@ -455,7 +499,7 @@ def main() -> None:
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
         tune, born = "+tune" in label, "+born" in label
-        with mode(not label.startswith("baseline")):
+        with mode(label):
             results.setdefault("three batches", {})[label] = {
                 **run(arrivals, work, f"{label}-batches", pack, three, tune=tune, born=born),
                 **suggestion_run(arrivals, work, label, pack, born=born)}
@@ -471,7 +515,7 @@ def main() -> None:
             print(f"{key:<24}" + "".join(f"{v:>12.3f}" if isinstance(v, float) else f"{v:>12}"
                                          for v in cells))
     if not args.no_ceiling:
-        ceiling(arrivals, three)
+        ceiling(arrivals, three, pack)
     shutil.rmtree(work)
 
 
