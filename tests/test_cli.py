@@ -51,7 +51,10 @@ def test_help_reads_as_options_and_values_not_python_types(cli):
 def _in_bash(*args: str, **env: str) -> subprocess.CompletedProcess:
     """facesort run from a bash, as a user's shell runs it."""
     command = " ".join([shlex.quote(sys.executable), "-m", "facesort", *map(shlex.quote, args)])
-    return subprocess.run(["bash", "--norc", "--noprofile", "-c", command], capture_output=True,
+    # "; exit $?": bash runs facesort as its child, as an interactive shell does,
+    # instead of becoming it; completion finds the shell among facesort's parents
+    # however pytest itself was started.
+    return subprocess.run(["bash", "--norc", "--noprofile", "-c", f"{command}; exit $?"], capture_output=True,
                           text=True, timeout=60, env={**os.environ, **env})
 
 
