@@ -341,17 +341,18 @@ def chained_ceiling(x: np.ndarray, people: np.ndarray, days: np.ndarray, steps: 
                     distance: float, margin: float) -> tuple[int, int]:
     """The oracle gallery naming by faces nearest in time, at the pack's
     recognition distance and margin, its names chained as facesort's are
-    (timeline.CHAIN_ROUNDS): the faces named in one round stand for their
-    person in the next. (right, wrong) over the later steps."""
+    (timeline.CHAIN_ROUNDS, CHAIN_MARGIN): the faces named in one round stand
+    for their person in the next. (right, wrong) over the later steps."""
     right = wrong = 0
     for number in range(1, len(steps)):
         gallery = np.concatenate(steps[:number])
         owners, left = people[gallery], steps[number]
-        for _ in range(timeline.CHAIN_ROUNDS):
+        for chained in range(timeline.CHAIN_ROUNDS):
+            needed = margin * (timeline.CHAIN_MARGIN if chained else 1.0)
             d, named = _person_distances(x, days, gallery, owners, left, "nearest in time")
             ranked = np.sort(d, axis=1)
             second = ranked[:, 1] if d.shape[1] > 1 else np.full(len(left), np.inf)
-            ok = (ranked[:, 0] <= distance) & (second - ranked[:, 0] >= margin)
+            ok = (ranked[:, 0] <= distance) & (second - ranked[:, 0] >= needed)
             if not ok.any():
                 break
             given = named[np.argmin(d[ok], axis=1)]

@@ -91,8 +91,9 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     examine = (evidence == 0) & ~excluded
     by_id = np.argsort(data.face_ids)
     given: list[tuple[int, int, float]] = []
+    limits = thresholds
     for _ in range(timeline.CHAIN_ROUNDS if timeline.in_use(data.days) else 1):
-        names, rows, watched = _names_from(data, evidence, labels, thresholds, rejected, examine)
+        names, rows, watched = _names_from(data, evidence, labels, limits, rejected, examine)
         names = allowed(names)
         if not names:
             break
@@ -105,6 +106,7 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
         examine[:] = False
         examine[rows[np.isin(watched, gained).any(axis=1)]] = True
         examine &= evidence == 0
+        limits = replace(thresholds, margin=timeline.CHAIN_MARGIN * thresholds.margin)
     return given
 
 
