@@ -113,3 +113,24 @@ def test_a_name_the_birth_date_drops_is_never_a_link_of_the_chain():
         days=np.array([DAY_2000 + 2.5 * YEAR * k for k in range(3)]))
     without_face_2 = lambda names: [name for name in names if name[0] != 2]  # noqa: E731
     assert auto_names(data, np.full(3, -1), SFACE, set(), np.zeros(3, bool), allowed=without_face_2) == []
+
+
+def test_a_face_whose_time_says_someone_else_leaves_the_named_group():
+    # Alice (named in 2000) and a face of 2010 are grouped; Bob is named in
+    # 2010, apart. The face leaves Alice's group when Bob is nearer to it
+    # than Alice is even with her ten-year gap waived; otherwise it stays.
+    from facesort.people.cluster_run import apart_from_others
+
+    alice, bob = _unit((0, 1.0)), _unit((1, 1.0))
+
+    def labels_after(face, days):
+        data = GroupingInput(
+            face_ids=np.arange(1, 4), photo_ids=np.arange(1, 4), embeddings=np.stack([alice, bob, face]),
+            cluster_ids=np.zeros(3, np.int64), person_ids=np.array([7, 8, 0]), ignored=np.zeros(3, bool),
+            days=np.array(days, np.float64))
+        return apart_from_others(np.array([0, 1, 0]), data).tolist()
+
+    dated = [DAY_2000, DAY_2000 + 10 * YEAR, DAY_2000 + 10 * YEAR]
+    assert labels_after(_at(1.05, 0.98), dated) == [0, 1, -1]
+    assert labels_after(_at(0.95, 0.98), dated) == [0, 1, 0]  # Alice is nearer, gap aside
+    assert labels_after(_at(1.05, 0.98), [np.nan] * 3) == [0, 1, 0]  # no dates: as before

@@ -138,13 +138,7 @@ def _names_from(data: GroupingInput, evidence: np.ndarray, labels: np.ndarray,
     else:
         found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
         watched = np.zeros((len(open_faces), 2), np.int64)
-    # A group's anchor: the one person its user-named faces are, if one.
-    both = (labels >= 0) & (data.person_ids > 0)
-    pairs = np.unique(np.stack([labels[both], data.person_ids[both]], axis=1), axis=0)
-    group, first, people_in_group = np.unique(pairs[:, 0], return_index=True, return_counts=True)
-    anchor_of = np.zeros(int(labels.max(initial=-1)) + 2, np.int64)  # by label + 1; 0 for none
-    anchor_of[group[people_in_group == 1] + 1] = pairs[first[people_in_group == 1], 1]
-    anchor = anchor_of[labels[open_faces] + 1]
+    anchor = anchors(labels, data.person_ids)[open_faces]
     anchored = anchor > 0
     disagrees = anchored & (found.person != UNKNOWN) & (found.person != anchor)
     person = np.where(anchored, anchor, found.person)
@@ -215,6 +209,53 @@ def apart_from_rejected(labels: np.ndarray, data: GroupingInput,
     rows = rows[present]
     people = np.array([person for _, person in rejected])[present]
     out = rows[(labels[rows] >= 0) & np.isin(labels[rows] * span + people, held)]
+    if not len(out):
+        return labels
+    labels = labels.copy()
+    labels[out] = -1
+    return labels
+
+
+def anchors(labels: np.ndarray, person_ids: np.ndarray) -> np.ndarray:
+    """Each face's group anchor: the one person its group's user-named faces
+    are, if one; 0 for none."""
+    import numpy as np
+
+    both = (labels >= 0) & (person_ids > 0)
+    pairs = np.unique(np.stack([labels[both], person_ids[both]], axis=1), axis=0)
+    group, first, people_in_group = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    anchor_of = np.zeros(int(labels.max(initial=-1)) + 2, np.int64)  # by label + 1; 0 for none
+    anchor_of[group[people_in_group == 1] + 1] = pairs[first[people_in_group == 1], 1]
+    return anchor_of[labels + 1]
+
+
+def apart_from_others(labels: np.ndarray, data: GroupingInput) -> np.ndarray:
+    """``labels`` with each undecided dated face of a group the user named as
+    one person taken out of it (label -1) when the user's photos of its time
+    say it is someone else: another person they named is nearer to it than
+    the group's person, whose gap in time is not even counted. Look-alike
+    children end up in one group, photographed years apart; this keeps the
+    group to one child. Family albums (bench/family.py), three batches:
+    children's BCubed precision 0.982 -> 1.000 and 0.974 -> 0.989, recall
+    0.579 -> 0.576 and 0.589 -> 0.570, the same names."""
+    import numpy as np
+
+    from facesort.people import timeline
+
+    if not timeline.in_use(data.days):
+        return labels
+    anchor = anchors(labels, data.person_ids)
+    rows = np.flatnonzero((anchor > 0) & (data.person_ids == 0) & np.isfinite(data.days))
+    if not len(rows):
+        return labels
+    people = timeline.Timeline.of(data.embeddings, data.person_ids, data.days)
+    if len(people.gallery.person_ids) < 2:
+        return labels
+    found = people.recognize(data.embeddings[rows], data.days[rows], 0.0, 0.0)
+    theirs = people.distances(data.embeddings[rows], data.days[rows],
+                              np.searchsorted(people.gallery.person_ids, anchor[rows])[:, None],
+                              penalty=False)[:, 0]
+    out = rows[(found.nearest != anchor[rows]) & (theirs > found.distance)]
     if not len(out):
         return labels
     labels = labels.copy()
@@ -302,7 +343,7 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         if new.any():
             labels = cluster_new_faces(data.embeddings, labels, new, params, blocking, data.days)
     rejected = store.rejected_pairs(pack_id)
-    labels = apart_from_rejected(labels, data, rejected)
+    labels = apart_from_others(apart_from_rejected(labels, data, rejected), data)
     kept = match_groups(labels, data.cluster_ids)
     ignored_before = store.ignored_clusters(pack_id)
     groups = []
