@@ -24,6 +24,7 @@ MODELS = SHARED / "models"
 DATA = SHARED / "data"
 LFW = DATA / "lfw"
 GROUP = DATA / "group"
+FGNET = DATA / "fgnet"  # family photos from infancy on: identity and age in each name
 DLIB_PACK = MODELS / "sc_dlib"
 FACERES_PACK = MODELS / "sc_faceres"
 SFACE_PACK = MODELS / "sc_sface"  # SCRFD-500MF + the same SFace as the built-in pack
@@ -38,7 +39,7 @@ GROUP_FACES = {
 }
 
 
-SHARED_MISSING = [p for p in (DLIB_PACK, FACERES_PACK, LFW, GROUP) if not p.is_dir()]
+SHARED_MISSING = [p for p in (DLIB_PACK, FACERES_PACK, LFW, GROUP, FGNET) if not p.is_dir()]
 MISSING_REASON = (
     "the shared models and data are missing: " + ", ".join(map(str, SHARED_MISSING))
     + " (set FACESORT_SHARED to the folder that holds models/ and data/)"
@@ -56,7 +57,7 @@ def pytest_sessionstart(session):
 
 
 # Names of this module a test that reads the shared data refers to.
-SHARED_NAMES = {"SHARED", "MODELS", "DATA", "LFW", "GROUP", "GROUP_FACES", "DLIB_PACK", "FACERES_PACK",
+SHARED_NAMES = {"SHARED", "MODELS", "DATA", "LFW", "GROUP", "FGNET", "GROUP_FACES", "DLIB_PACK", "FACERES_PACK",
                 "SFACE_PACK", "lfw_photo", "copy_people"}
 
 
