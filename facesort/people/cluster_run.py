@@ -89,7 +89,6 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     allowed = allowed or (lambda names: names)
     evidence = data.person_ids.copy()
     examine = (evidence == 0) & ~excluded
-    by_id = np.argsort(data.face_ids)
     given: list[tuple[int, int, float]] = []
     limits = thresholds
     for _ in range(timeline.CHAIN_ROUNDS if timeline.in_use(data.days) else 1):
@@ -98,7 +97,7 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
         if not names:
             break
         given += names
-        named = by_id[np.searchsorted(data.face_ids, [face for face, _, _ in names], sorter=by_id)]
+        named, _ = _rows_of(data.face_ids, [face for face, _, _ in names])
         gained = np.unique([person for _, person, _ in names])
         evidence[named] = [person for _, person, _ in names]
         # A face's answer changes when its nearest or next person gains faces
@@ -201,12 +200,8 @@ def apart_from_rejected(labels: np.ndarray, data: GroupingInput,
     named = (labels >= 0) & (data.person_ids > 0)
     span = int(max(data.person_ids.max(initial=0), max(person for _, person in rejected))) + 1
     held = np.unique(labels[named] * span + data.person_ids[named])
-    by_id = np.argsort(data.face_ids)
-    faces = np.array([face for face, _ in rejected])
-    place = np.minimum(np.searchsorted(data.face_ids, faces, sorter=by_id), len(by_id) - 1)
-    rows = by_id[place]
-    present = data.face_ids[rows] == faces  # only the faces being grouped
-    rows = rows[present]
+    rows, present = _rows_of(data.face_ids, [face for face, _ in rejected])
+    rows = rows[present]  # only the faces being grouped
     people = np.array([person for _, person in rejected])[present]
     out = rows[(labels[rows] >= 0) & np.isin(labels[rows] * span + people, held)]
     if not len(out):
@@ -214,6 +209,17 @@ def apart_from_rejected(labels: np.ndarray, data: GroupingInput,
     labels = labels.copy()
     labels[out] = -1
     return labels
+
+
+def _rows_of(face_ids: np.ndarray, wanted: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The row of each wanted face id in ``face_ids`` (not empty, any order),
+    and whether it is there at all."""
+    import numpy as np
+
+    wanted = np.asarray(wanted, np.int64)
+    by_id = np.argsort(face_ids)
+    rows = by_id[np.minimum(np.searchsorted(face_ids, wanted, sorter=by_id), len(by_id) - 1)]
+    return rows, face_ids[rows] == wanted
 
 
 def anchors(labels: np.ndarray, person_ids: np.ndarray) -> np.ndarray:
