@@ -16,7 +16,7 @@ from facesort.scanning.walk import is_video_name
 from facesort.engine.face_engine import FaceEngine
 from facesort.errors import FacesortError, PhotoError, shown
 from facesort.people import timeline
-from facesort.people.gallery import Gallery, recognize
+from facesort.people.gallery import UNKNOWN, Gallery, Recognition, recognize
 from facesort.people.timeline import Timeline
 from facesort.store import Store
 from facesort.engine.thresholds import PackThresholds
@@ -121,6 +121,9 @@ class NamedGallery:
     names: dict[int, str]
     adapter: Adapter | None = None  # the one 'facesort tune' kept for this pack
     timeline: Timeline | None = None  # the named faces by capture time, when any has a date
+    # ... with the faces named automatically too: the names chained through
+    # time (cluster_run.auto_names), for a dated photo outside the library.
+    chained: Timeline | None = None
 
     @classmethod
     def of_library(cls, store: Store, pack_id: int) -> NamedGallery:
@@ -132,8 +135,12 @@ class NamedGallery:
         dated = timeline.in_use(data.days[data.person_ids > 0])
         faces_of_time = Timeline.of(embeddings, data.person_ids, data.days) if dated else None
         gallery = faces_of_time.gallery if dated else Gallery.from_named(embeddings, data.person_ids)
-        return cls(gallery, {int(p): store.person_by_id(int(p)).name for p in gallery.person_ids},
-                   adapter, faces_of_time)
+        evidence = np.where(data.person_ids > 0, data.person_ids, data.auto_person_ids)
+        chained = (Timeline.of(embeddings, evidence, data.days)
+                   if dated and (evidence != data.person_ids).any() else None)
+        known = set(gallery.person_ids) | set(chained.gallery.person_ids if chained else ())
+        names = {int(p): store.person_by_id(int(p)).name for p in known}
+        return cls(gallery, names, adapter, faces_of_time, chained)
 
     def thresholds(self, pack: PackThresholds) -> PackThresholds:
         return self.adapter.thresholds(pack) if self.adapter else pack
@@ -158,6 +165,8 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
         if people.timeline is not None and timeline.in_use(days):
             # A dated photo: each person through their faces nearest in time.
             found = people.timeline.recognize(queries, days, thresholds.recognize, thresholds.margin)
+            if known is None and people.chained is not None:
+                found = _through_the_chain(found, people.chained, queries, days, thresholds)
         else:
             found = recognize(queries, people.gallery, thresholds.recognize, thresholds.margin)
         model = [(people.names.get(int(person)), people.names.get(int(nearest)),
@@ -167,6 +176,20 @@ def who(engine: FaceEngine, people: NamedGallery, thresholds: PackThresholds, pa
         return [Identified(face, *answer) for face, answer in zip(faces, model)]
     return [Identified(k.face, k.person, nearest, distance, k.source, person, in_library=True)
             for k, (person, nearest, distance) in zip(known, model)]
+
+
+def _through_the_chain(found: Recognition, chained: Timeline, queries: np.ndarray,
+                       days: np.ndarray, thresholds: PackThresholds) -> Recognition:
+    """``found`` where it names someone; elsewhere, the person the library's
+    automatic names of that time point to, as a cluster run would name the
+    face: clearly nearest by timeline.CHAIN_MARGIN times the margin."""
+    again = chained.recognize(queries, days, thresholds.recognize,
+                              timeline.CHAIN_MARGIN * thresholds.margin)
+    take = (found.person == UNKNOWN) & (again.person != UNKNOWN)
+    if not take.any():
+        return found
+    return Recognition(np.where(take, again.person, found.person), np.where(take, again.nearest, found.nearest),
+                       np.where(take, again.distance, found.distance))
 
 
 # A face whose area is this many times every other face's is the one a

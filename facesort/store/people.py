@@ -61,29 +61,30 @@ class PeopleQueries:
             "SELECT count(*), (SELECT length(embedding) / 4 FROM faces WHERE pack_id = ?1 LIMIT 1)"
             " FROM faces WHERE pack_id = ?1 AND" + _JUDGEABLE.replace("?", "?2"),
             (pack_id, POOR_QUALITY)).fetchone()
-        columns = np.zeros((count, 5), np.int64)
+        columns = np.zeros((count, 6), np.int64)
         days = np.empty(count, np.float64)
         embeddings = np.empty((count, dims or 0), np.float32)
         # The capture time ('find --year' reads the same column) as a Julian
         # day: NULL, hence NaN, for a photo without a date.
         rows = self.db.execute(
             "SELECT f.id, f.photo_id, coalesce(f.cluster_id, 0), coalesce(f.person_id, 0), f.ignored,"
-            " julianday(p.taken_at), f.embedding FROM faces f JOIN photos p ON p.id = f.photo_id"
+            " coalesce(f.auto_person_id, 0), julianday(p.taken_at), f.embedding"
+            " FROM faces f JOIN photos p ON p.id = f.photo_id"
             " WHERE f.pack_id = ? AND" + _JUDGEABLE.replace("quality", "f.quality")
             .replace("person_id", "f.person_id") + " ORDER BY f.id",
             (pack_id, POOR_QUALITY))
         start = 0
         while chunk := rows.fetchmany(_GROUPING_CHUNK):
             end = start + len(chunk)
-            columns[start:end] = [row[:5] for row in chunk]
-            days[start:end] = [np.nan if row[5] is None else row[5] for row in chunk]
-            embeddings[start:end] = np.frombuffer(b"".join(row[6] for row in chunk),
+            columns[start:end] = [row[:6] for row in chunk]
+            days[start:end] = [np.nan if row[6] is None else row[6] for row in chunk]
+            embeddings[start:end] = np.frombuffer(b"".join(row[7] for row in chunk),
                                                   EMBEDDING_DTYPE).reshape(len(chunk), -1)
             start = end
         return GroupingInput(
             face_ids=columns[:, 0].copy(), photo_ids=columns[:, 1].copy(), embeddings=embeddings,
             cluster_ids=columns[:, 2].copy(), person_ids=columns[:, 3].copy(),
-            ignored=columns[:, 4].astype(bool), days=days)
+            ignored=columns[:, 4].astype(bool), days=days, auto_person_ids=columns[:, 5].copy())
 
     def ignored_clusters(self, pack_id: int) -> set[int]:
         return {row[0] for row in self.db.execute(

@@ -157,6 +157,8 @@ class GroupingInput:
     # Capture time of each face's photo in days (Julian day), NaN when the
     # photo carries no date; None when not read at all.
     days: np.ndarray | None = None
+    # The person each face was named automatically by the last cluster run; 0 for none.
+    auto_person_ids: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
