@@ -418,7 +418,8 @@ def ceiling(arrivals: Arrivals, steps: list[list[int]], pack: str, x: np.ndarray
     limits = thresholds_for(pack)
     right, wrong = chained_ceiling(x, people, days, rows, limits.recognize, limits.margin)
     print(f"   nearest in time, chained ({timeline.CHAIN_ROUNDS} rounds) at the pack's distance"
-          f" {limits.recognize} and margin {limits.margin}: {right} right, {wrong} wrong of {len(np.concatenate(rows[1:]))}")
+          f" {limits.recognize} and margin {limits.margin} (x{timeline.CHAIN_MARGIN} once chained):"
+          f" {right} right, {wrong} wrong of {len(np.concatenate(rows[1:]))}")
 
 
 def three_batches(arrivals: Arrivals) -> list[list[int]]:
