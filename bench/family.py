@@ -197,9 +197,10 @@ def auto_given(store: Store) -> dict[int, str]:
 
 
 def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, share: float = 1.0,
-                born: bool = False) -> None:
+                born: bool = False, careless: bool = False) -> None:
     """The user names every group (or the largest ``share`` of them) holding no
-    name of theirs, after its majority, x-ing the faces that are not; with
+    name of theirs, after its majority, x-ing the faces that are not (unless
+    ``careless``: the whole group, as one who cannot tell babies apart); with
     ``born``, a person named for the first time also gets their true birth
     date (`facesort person NAME --born`), as a family user knows it."""
     pack_id = store.find_pack(pack)
@@ -209,7 +210,7 @@ def name_groups(store: Store, pack: str, truth: dict[int, Face], tally: Tally, s
         majority, _ = Counter(truth[f.id].person for f in faces).most_common(1)[0]
         if all(f.person == majority for f in faces):
             continue  # named automatically, and right: nothing to do
-        wrong = [f.id for f in faces if truth[f.id].person != majority]
+        wrong = [] if careless else [f.id for f in faces if truth[f.id].person != majority]
         decisions.name_group(store, group.id, majority, exclude=wrong)
         tally.decisions += 1
         tally.exclusions += len(wrong)
@@ -230,7 +231,7 @@ def labels_of(store: Store, faces: list[int]) -> np.ndarray:
 
 
 def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[int]],
-        tune: bool = False, born: bool = False) -> dict:
+        tune: bool = False, born: bool = False, careless: bool = False) -> dict:
     """Photos arriving in ``steps`` (face ids), each followed by a cluster run
     and the user's naming (and `facesort tune` with ``tune``, birth dates
     with ``born``); the figures at the end."""
@@ -249,7 +250,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
             update_groups(store, pack)
             if number:
                 tally.add_new(auto_given(store), faces, truth)
-            name_groups(store, pack, truth, tally, born=born)
+            name_groups(store, pack, truth, tally, born=born, careless=careless)
             if tune:
                 with contextlib.suppress(FacesortError):  # too few names yet
                     kept += tune_library(store, pack).kept
@@ -473,7 +474,8 @@ def main() -> None:
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--modes", default="baseline,new,new+born",
                         help="baseline (time ignored), new; -chain: names in one round, not chained"
-                             " through time; +tune: `facesort tune` after each batch;"
+                             " through time; +tune: `facesort tune` after each batch; +careless: the user"
+                             " names whole groups, never x-ing a face;"
                              " +born: the user gives each person they name their birth date")
     parser.add_argument("--sweep-anchor-margin", metavar="M,M,...",
                         help="instead of the tables: automatic names right / wrong of the modes"
@@ -500,14 +502,14 @@ def main() -> None:
         return
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
-        tune, born = "+tune" in label, "+born" in label
+        tune, born, careless = "+tune" in label, "+born" in label, "+careless" in label
         with mode(label):
             results.setdefault("three batches", {})[label] = {
-                **run(arrivals, work, f"{label}-batches", pack, three, tune=tune, born=born),
+                **run(arrivals, work, f"{label}-batches", pack, three, tune=tune, born=born, careless=careless),
                 **suggestion_run(arrivals, work, label, pack, born=born)}
             if not args.no_stream and not tune:
                 results.setdefault("month by month", {})[label] = run(
-                    arrivals, work, f"{label}-months", pack, list(months.values()), born=born)
+                    arrivals, work, f"{label}-months", pack, list(months.values()), born=born, careless=careless)
         print(f"  {label}: done", flush=True)
     for protocol, by_mode in results.items():
         print(f"\n{protocol}:")
