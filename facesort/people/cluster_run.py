@@ -89,10 +89,12 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     allowed = allowed or (lambda names: names)
     evidence = data.person_ids.copy()
     examine = (evidence == 0) & ~excluded
+    # A group's anchor: the user's names only, the same in every round.
+    anchor = anchors(labels, data.person_ids)
     given: list[tuple[int, int, float]] = []
     limits = thresholds
     for _ in range(timeline.CHAIN_ROUNDS if timeline.in_use(data.days) else 1):
-        names, rows, watched = _names_from(data, evidence, labels, limits, rejected, examine)
+        names, rows, watched = _names_from(data, evidence, anchor, limits, rejected, examine)
         names = allowed(names)
         if not names:
             break
@@ -109,12 +111,13 @@ def auto_names(data: GroupingInput, labels: np.ndarray, thresholds: PackThreshol
     return given
 
 
-def _names_from(data: GroupingInput, evidence: np.ndarray, labels: np.ndarray,
+def _names_from(data: GroupingInput, evidence: np.ndarray, anchor: np.ndarray,
                 thresholds: PackThresholds, rejected: set[tuple[int, int]], examine: np.ndarray,
                 ) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
     """One round of ``auto_names``: names for the faces to ``examine``, from
     ``evidence`` (the user's names and the automatic names given so far, 0
-    for none); with the rows examined and each one's nearest two people."""
+    for none) and each face's group ``anchor`` (0 for none); with the rows
+    examined and each one's nearest two people."""
     import numpy as np
 
     from facesort.people.gallery import UNKNOWN, Gallery, recognize
@@ -137,7 +140,7 @@ def _names_from(data: GroupingInput, evidence: np.ndarray, labels: np.ndarray,
     else:
         found = recognize(data.embeddings[open_faces], gallery, thresholds.recognize, thresholds.margin)
         watched = np.zeros((len(open_faces), 2), np.int64)
-    anchor = anchors(labels, data.person_ids)[open_faces]
+    anchor = anchor[open_faces]
     anchored = anchor > 0
     disagrees = anchored & (found.person != UNKNOWN) & (found.person != anchor)
     person = np.where(anchored, anchor, found.person)
