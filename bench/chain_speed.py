@@ -21,12 +21,11 @@ Measured on a 2-core machine (medians of 3): one round 0.62 s, chained 1.54 s
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from lfw import lfw_faces
+from suggest_speed import timed
 from facesort.engine.thresholds import thresholds_for
 from facesort.people import timeline
 from facesort.people.cluster_run import auto_names
@@ -73,13 +72,8 @@ def main() -> None:
         seconds, named = {}, {}
         for label, rounds in (("one", 1), ("chained", chained)):
             timeline.CHAIN_ROUNDS = rounds
-            runs = []
-            for _ in range(args.repeats):
-                started = time.perf_counter()
-                names = auto_names(data, labels, thresholds, set(), np.zeros(n, bool))
-                runs.append(time.perf_counter() - started)
-            seconds[label] = statistics.median(runs)
-            named[label] = names
+            seconds[label], named[label] = timed(
+                lambda: auto_names(data, labels, thresholds, set(), np.zeros(n, bool)), args.repeats)
         timeline.CHAIN_ROUNDS = chained
         wrong = {label: sum(person[f - 1] + 1 != p for f, p, _ in given) for label, given in named.items()}
         print(f"{n:>8}{seconds['one']:>13.2f}{seconds['chained']:>11.2f}"
