@@ -12,8 +12,8 @@ each drifting towards someone else's), so the wrong names it prints say how
 errors spread where people crowd, not how often an album gets them:
 bench/family.py and bench/cluster_quality.py measure that.
 
-Measured on a 2-core machine (medians of 3): one round 0.62 s, chained 1.54 s
-(2.5x) at 10,000 faces; 10.9 s and 32.1 s (2.9x) at 100,000.
+Measured on a 2-core machine (medians of 3): one round 0.65 s, chained 1.53 s
+(2.4x) at 10,000 faces; 11.8 s and 30.0 s (2.5x) at 100,000.
 
     python bench/chain_speed.py [--faces 10000,100000] [--repeats 3]
 """

@@ -47,7 +47,7 @@ GAP_YEARS_COUNTED = 8
 # round stand for their person in the next, up to this many rounds. Family
 # albums (bench/family.py), new photos named automatically right / wrong,
 # album 1 and 2: three batches 97/0 and 91/0 in one round, 131/0 and 122/0
-# chained; month by month 196/5, 181/2 -> 262/7, 263/2. Taking the nearest
+# chained; month by month 196/6, 181/3 -> 262/8, 263/3. Taking the nearest
 # faces first (the distance allowed growing in steps from 0.8 x) named fewer
 # and no fewer wrongly.
 CHAIN_ROUNDS = 10
