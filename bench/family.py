@@ -173,10 +173,23 @@ class Tally:
     right: int = 0
     wrong: int = 0
     wrong_children: int = 0  # of the wrong ones, faces under CHILD
+    # New faces of people the user had named when the faces arrived: the
+    # most any recognizer can name. Of those left unnamed, how far each is
+    # from its person's named faces of its time (Timeline.distances, no gap
+    # penalty): "near" within the pack's recognition distance (the margin or
+    # the group refused), "edge" within 1.1 x, "far" beyond.
+    reachable: int = 0
+    reachable_right: int = 0
+    unnamed_near: int = 0
+    unnamed_edge: int = 0
+    unnamed_far: int = 0
     decisions: int = 0  # names typed
     exclusions: int = 0  # faces x-ed out of a group before naming it
 
-    def add_new(self, names: dict[int, str | None], faces: list[int], truth: dict[int, Face]) -> None:
+    def add_new(self, store: Store, pack: str, faces: list[int], truth: dict[int, Face]) -> None:
+        names = auto_given(store)
+        known = user_named(store)
+        missed = []
         for face in faces:
             self.new_faces += 1
             name = names.get(face)
@@ -184,6 +197,38 @@ class Tally:
                 self.right += name == truth[face].person
                 self.wrong += name != truth[face].person
                 self.wrong_children += name != truth[face].person and truth[face].age < CHILD
+            if truth[face].person in known:
+                self.reachable += 1
+                self.reachable_right += name == truth[face].person
+                missed += [face] if name is None else []
+        if missed:
+            d = distance_to_own(store, pack, missed, truth)
+            limit = thresholds_for(pack).recognize
+            self.unnamed_near += int(np.sum(d <= limit))
+            self.unnamed_edge += int(np.sum((d > limit) & (d <= 1.1 * limit)))
+            self.unnamed_far += int(np.sum(d > 1.1 * limit))
+
+
+def user_named(store: Store) -> set[str]:
+    return {name for (name,) in store.db.execute(
+        "SELECT DISTINCT p.name FROM faces f JOIN people p ON p.id = f.person_id")}
+
+
+def distance_to_own(store: Store, pack: str, faces: list[int], truth: dict[int, Face]) -> np.ndarray:
+    """Distance of each face to its true person's named faces (the user's and
+    the automatic names) nearest its time, as automatic naming sees them;
+    infinite for a face too poor to be named at all."""
+    data = store.grouping_input(store.find_pack(pack))
+    evidence = np.where(data.person_ids > 0, data.person_ids, data.auto_person_ids)
+    people = timeline.Timeline.of(data.embeddings, evidence, data.days)
+    ids = dict((name, person) for person, name in store.db.execute("SELECT id, name FROM people"))
+    judged = np.isin(faces, data.face_ids)
+    faces = [f for f, ok in zip(faces, judged) if ok]
+    rows = np.searchsorted(data.face_ids, faces)
+    owner = np.searchsorted(people.gallery.person_ids, [ids[truth[f].person] for f in faces])
+    d = np.full(len(judged), np.inf)
+    d[judged] = people.distances(data.embeddings[rows], data.days[rows], owner[:, None], penalty=False)[:, 0]
+    return d
 
 
 def final_names(store: Store) -> dict[int, str | None]:
@@ -249,7 +294,7 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
             arrivals.arrive(store, faces)
             update_groups(store, pack)
             if number:
-                tally.add_new(auto_given(store), faces, truth)
+                tally.add_new(store, pack, faces, truth)
             name_groups(store, pack, truth, tally, born=born, careless=careless)
             if tune:
                 with contextlib.suppress(FacesortError):  # too few names yet
@@ -271,6 +316,11 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
         "auto unnamed": tally.new_faces - tally.right - tally.wrong,
         "auto right %": 100 * tally.right / max(tally.new_faces, 1),
         "auto wrong % of auto": 100 * tally.wrong / max(tally.right + tally.wrong, 1),
+        "person named before": tally.reachable,
+        "  right of those %": 100 * tally.reachable_right / max(tally.reachable, 1),
+        "  unnamed, d <= dist": tally.unnamed_near,
+        "  unnamed, <= 1.1 dist": tally.unnamed_edge,
+        "  unnamed, farther": tally.unnamed_far,
         "wrong at end": wrong_end, "named at end": len(given),
         "wrong at end %": 100 * wrong_end / max(len(given), 1),
         "decisions": tally.decisions, "x faces": tally.exclusions,

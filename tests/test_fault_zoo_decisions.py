@@ -228,6 +228,22 @@ def test_a_face_rejected_from_a_person_never_goes_back_into_their_group(cli, lib
     assert sum(f["cluster"] == group for f in faces(cli)) > 1, "the rest of the group stays"
 
 
+def test_a_face_assigned_to_someone_else_leaves_the_named_group(cli, library):
+    """A face of Colin Powell's group that the user says is someone else no
+    longer shows in his group: before, the group kept it, so `show` and
+    `clusters` listed a face named Bob among Colin's, and naming the group
+    again would have offered it as his."""
+    cli("cluster")
+    group = group_of(cli, "Colin_Powell")
+    cli("name", str(group), "Colin Powell")
+    face = next(f for f in faces(cli) if f["cluster"] == group)
+    assert cli("assign", str(face["id"]), "Bob").exit_code == 0
+    assert cli("cluster").exit_code == 0
+    after = {f["id"]: f for f in faces(cli)}
+    assert after[face["id"]]["cluster"] != group and after[face["id"]]["person"] == "Bob"
+    assert sum(f["cluster"] == group for f in after.values()) > 1, "Colin keeps his group"
+
+
 # -- names --------------------------------------------------------------------------
 
 def test_a_name_with_tabs_and_newlines_is_one_clean_name(cli, library):

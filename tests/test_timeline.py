@@ -134,3 +134,25 @@ def test_a_face_whose_time_says_someone_else_leaves_the_named_group():
     assert labels_after(_at(1.05, 0.98), dated) == [0, 1, -1]
     assert labels_after(_at(0.95, 0.98), dated) == [0, 1, 0]  # Alice is nearer, gap aside
     assert labels_after(_at(1.05, 0.98), [np.nan] * 3) == [0, 1, 0]  # no dates: as before
+
+
+def test_a_group_named_as_two_people_becomes_one_group_each():
+    # Siblings share a group: Alice named at 2 (2000), Bob at 2 (2003). An
+    # undecided face of 2003 goes with Bob (his photo of that year), though
+    # Alice's baby photo is as near: time tells them apart.
+    from facesort.people.cluster_run import apart_by_names
+
+    alice, bob = _unit((0, 1.0)), _unit((1, 1.0))
+    face = _at(0.9, 0.9)
+    data = GroupingInput(
+        face_ids=np.arange(1, 6), photo_ids=np.arange(1, 6),
+        embeddings=np.stack([alice, alice, bob, face, alice]), cluster_ids=np.zeros(5, np.int64),
+        person_ids=np.array([7, 7, 8, 0, 0]), ignored=np.zeros(5, bool),
+        days=np.array([DAY_2000, DAY_2000 + 0.1 * YEAR, DAY_2000 + 3 * YEAR, DAY_2000 + 3.1 * YEAR,
+                       DAY_2000 + 0.2 * YEAR]))
+    labels = apart_by_names(np.array([0, 0, 0, 0, 0]), data).tolist()
+    assert labels[0] == labels[1] == labels[4] == 0  # Alice's part, the larger, keeps the group
+    assert labels[2] == labels[3] != 0
+    # A group the user named as one person is left as it is.
+    one = GroupingInput(**{**data.__dict__, "person_ids": np.array([7, 7, 0, 0, 0])})
+    assert apart_by_names(np.array([0, 0, 0, 0, 0]), one).tolist() == [0] * 5
