@@ -209,14 +209,15 @@ def test_children_are_named_at_the_distance_measured_for_children(library, db_pa
         store.db.execute("UPDATE photos SET taken_at = '2010-06-01T10:00:00'")
         thresholds = replace(thresholds_for("sc_dlib"), child_recognize=0.2)
         names = [(face, colin.id, 0.25)]
-        assert within_ages(store, names, thresholds) == names  # no birth date: no age
+        assert within_ages(store, names, thresholds, store.birth_dates()) == names  # no birth date: no age
         store.set_born(colin.id, "1950")
-        assert within_ages(store, names, thresholds) == names
+        assert within_ages(store, names, thresholds, store.birth_dates()) == names
         store.set_born(colin.id, "2005-02")
-        assert within_ages(store, names, thresholds) == []
-        assert within_ages(store, [(face, colin.id, 0.15)], thresholds) == [(face, colin.id, 0.15)]
+        assert within_ages(store, names, thresholds, store.birth_dates()) == []
+        assert within_ages(store, [(face, colin.id, 0.15)], thresholds, store.birth_dates()) \
+            == [(face, colin.id, 0.15)]
         store.set_born(colin.id, "2011")
-        assert within_ages(store, [(face, colin.id, 0.15)], thresholds) == []
+        assert within_ages(store, [(face, colin.id, 0.15)], thresholds, store.birth_dates()) == []
 
 
 def test_measured_packs_have_a_distance_for_children():

@@ -313,13 +313,13 @@ def apart_from_others(labels: np.ndarray, data: GroupingInput) -> np.ndarray:
     return labels
 
 
-def within_ages(store: Store, names: list[tuple[int, int, float]],
-                thresholds: PackThresholds) -> list[tuple[int, int, float]]:
+def within_ages(store: Store, names: list[tuple[int, int, float]], thresholds: PackThresholds,
+                born: dict[int, str]) -> list[tuple[int, int, float]]:
     """The automatic ``(face, person, distance)`` names that the people's
-    birth dates allow: never a person on a photo taken before their birth,
-    and a face of a known child (people/ages.py) only within the distance
-    measured on children, where the pack has one."""
-    born = store.birth_dates()
+    birth dates (``born``, store.birth_dates) allow: never a person on a
+    photo taken before their birth, and a face of a known child
+    (people/ages.py) only within the distance measured on children, where
+    the pack has one."""
     if not born:
         return names
     taken = store.capture_times(face for face, person, _ in names if person in born)
@@ -422,8 +422,10 @@ def update_groups(store: Store, pack_name: str, params: ClusterParams | None = N
         if adapter is not None:
             named_from = replace(data, embeddings=adapter.apply(data.embeddings))
             thresholds = adapter.thresholds(thresholds)
+        # Read once: the chain's rounds each ask.
+        born = store.birth_dates()
         names = auto_names(named_from, labels, thresholds, rejected, excluded,
-                           allowed=lambda found: within_ages(store, found, thresholds))
+                           allowed=lambda found: within_ages(store, found, thresholds, born))
     store.save_auto_names(pack_id, names)
     report = ClusterReport(
         faces=len(data.face_ids),
