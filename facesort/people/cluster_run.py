@@ -239,11 +239,39 @@ def apart_by_names(labels: np.ndarray, data: GroupingInput) -> np.ndarray:
     from facesort.people import timeline
 
     both = (labels >= 0) & (data.person_ids > 0)
+    # Each group's people, sorted by group then person.
     pairs = np.unique(np.stack([labels[both], data.person_ids[both]], axis=1), axis=0)
-    groups, counts = np.unique(pairs[:, 0], return_counts=True)
-    mixed = groups[counts > 1]
-    if not len(mixed):
+    groups, starts, counts = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    if not (counts > 1).any():
         return labels
+    rows = np.flatnonzero(np.isin(labels, groups[counts > 1]))
+    owner = data.person_ids[rows].copy()
+    undecided = np.flatnonzero(owner == 0)
+    if len(undecided):
+        timed = timeline.in_use(data.days)
+        people = timeline.Timeline.of(data.embeddings, data.person_ids, data.days if timed else None)
+        group = np.searchsorted(groups, labels[rows[undecided]])
+        # Each face's candidates: its group's people, the last repeated to fill the row.
+        width = int(counts.max())
+        offsets = np.minimum(np.arange(width)[None, :], counts[group][:, None] - 1)
+        theirs = pairs[starts[group][:, None] + offsets, 1]
+        days = data.days[rows[undecided]] if timed else np.full(len(undecided), np.nan)
+        d = people.distances(data.embeddings[rows[undecided]], days,
+                             np.searchsorted(people.gallery.person_ids, theirs))
+        owner[undecided] = theirs[np.arange(len(undecided)), np.argmin(d, axis=1)]
+    span = int(owner.max()) + 1
+    parts, part_of_row, sizes = np.unique(labels[rows] * span + owner, return_inverse=True,
+                                          return_counts=True)
+    part_group = parts // span
+    # The largest part of each group (then the first person's) keeps its label.
+    order = np.lexsort((-sizes, part_group))
+    keeps = np.r_[True, part_group[order][1:] != part_group[order][:-1]]
+    label_of_part = np.empty(len(parts), np.int64)
+    label_of_part[order[keeps]] = part_group[order[keeps]]
+    label_of_part[order[~keeps]] = int(labels.max()) + 1 + np.arange(int((~keeps).sum()))
+    labels = labels.copy()
+    labels[rows] = label_of_part[part_of_row.ravel()]
+    return labels
     people = timeline.Timeline.of(data.embeddings, data.person_ids,
                                   data.days if timeline.in_use(data.days) else None)
     labels = labels.copy()
