@@ -153,6 +153,11 @@ def test_a_group_named_as_two_people_becomes_one_group_each():
     labels = apart_by_names(np.array([0, 0, 0, 0, 0]), data).tolist()
     assert labels[0] == labels[1] == labels[4] == 0  # Alice's part, the larger, keeps the group
     assert labels[2] == labels[3] != 0
+    # Not clearly nearer one of them by the margin asked: neither's.
+    assert apart_by_names(np.array([0, 0, 0, 0, 0]), data, margin=0.2).tolist()[3] == -1
+    near_bob = GroupingInput(**{**data.__dict__, "embeddings": np.stack([alice, alice, bob, _at(1.2, 0.5), alice])})
+    labels = apart_by_names(np.array([0, 0, 0, 0, 0]), near_bob, margin=0.2).tolist()
+    assert labels[2] == labels[3] != 0
     # A group the user named as one person is left as it is.
     one = GroupingInput(**{**data.__dict__, "person_ids": np.array([7, 7, 0, 0, 0])})
     assert apart_by_names(np.array([0, 0, 0, 0, 0]), one).tolist() == [0] * 5
