@@ -265,7 +265,7 @@ def apart_by_names(labels: np.ndarray, data: GroupingInput, margin: float = 0.0)
         d[np.arange(width)[None, :] >= counts[group][:, None]] = np.inf
         ranked = np.sort(d, axis=1)
         owner[undecided] = theirs[np.arange(len(undecided)), np.argmin(d, axis=1)]
-        # A face no clearer one than the other's is neither's: unknown.
+        # A face not clearly nearer one of them than the next is neither's: unknown.
         owner[undecided[ranked[:, 1] - ranked[:, 0] < margin]] = -1
     labels = labels.copy()
     labels[rows[owner < 0]] = -1
@@ -283,26 +283,6 @@ def apart_by_names(labels: np.ndarray, data: GroupingInput, margin: float = 0.0)
     label_of_part[order[keeps]] = part_group[order[keeps]]
     label_of_part[order[~keeps]] = int(labels.max()) + 1 + np.arange(int((~keeps).sum()))
     labels[rows] = label_of_part[part_of_row.ravel()]
-    return labels
-    people = timeline.Timeline.of(data.embeddings, data.person_ids,
-                                  data.days if timeline.in_use(data.days) else None)
-    labels = labels.copy()
-    fresh = int(labels.max()) + 1
-    for group in mixed:
-        rows = np.flatnonzero(labels == group)
-        theirs = pairs[pairs[:, 0] == group, 1]
-        owner = data.person_ids[rows].copy()
-        open_rows = owner == 0
-        if open_rows.any():
-            candidates = np.tile(np.searchsorted(people.gallery.person_ids, theirs), (int(open_rows.sum()), 1))
-            days = data.days[rows[open_rows]] if data.days is not None else None
-            d = people.distances(data.embeddings[rows[open_rows]],
-                                 days if days is not None else np.full(len(candidates), np.nan), candidates)
-            owner[open_rows] = theirs[np.argmin(d, axis=1)]
-        sizes = np.array([np.sum(owner == person) for person in theirs])
-        for person in np.delete(theirs, np.argmax(sizes)):
-            labels[rows[owner == person]] = fresh
-            fresh += 1
     return labels
 
 
