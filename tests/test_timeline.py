@@ -161,3 +161,26 @@ def test_a_group_named_as_two_people_becomes_one_group_each():
     # A group the user named as one person is left as it is.
     one = GroupingInput(**{**data.__dict__, "person_ids": np.array([7, 7, 0, 0, 0])})
     assert apart_by_names(np.array([0, 0, 0, 0, 0]), one).tolist() == [0] * 5
+
+
+def _away(face: np.ndarray, distance: float, axis: int) -> np.ndarray:
+    """A unit face at ``distance`` from ``face``, turned towards ``axis``."""
+    cos = 1 - distance ** 2 / 2
+    turned = cos * face + (1 - cos ** 2) ** 0.5 * _unit((axis, 1.0))
+    return turned / np.linalg.norm(turned)
+
+
+def test_a_face_as_near_a_group_nobody_named_is_not_named_after_someone_else():
+    # Alice named once; a new face (with one more of the same child in its
+    # own group) 0.9 from her, but only 0.95 from a group nobody has named
+    # yet: a baby of a child not named yet, not Alice. Farther from that
+    # group than from Alice by the margin, it is hers.
+    alice = _unit((0, 1.0))
+    new = _away(alice, 0.9, 1)
+    labels = [0, 2, 2, 1, 1]
+    for rival_distance, expected in ((0.95, {}), (1.2, {2: 7, 3: 7})):
+        rival = _away(new, rival_distance, 2)
+        assert np.linalg.norm(rival - alice) > SFACE.recognize  # never Alice's itself
+        faces, owners = [alice, new, new, rival, rival], [7, 0, 0, 0, 0]
+        for days in ([DAY_2000] * 5, [np.nan] * 5):
+            assert _names(faces, owners, days, labels) == expected, (rival_distance, days)
