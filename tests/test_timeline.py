@@ -136,6 +136,30 @@ def test_a_face_whose_time_says_someone_else_leaves_the_named_group():
     assert labels_after(_at(1.05, 0.98), [np.nan] * 3) == [0, 1, 0]  # no dates: as before
 
 
+def test_a_face_that_the_automatic_names_of_its_time_say_is_someone_else_leaves_the_group():
+    # Alice and Bob named as babies (2000). In 2010 Bob's group gains a photo
+    # named Bob automatically, and Alice's group holds a face 0.7 from that
+    # photo, 1.05 from Alice's: Bob's younger self looks like her, his photo
+    # of 2010 says it is him. It is named nobody, and leaves Alice's group.
+    from facesort.people.cluster_run import apart_from_others
+
+    alice, bob = _unit((0, 1.0)), _unit((1, 1.0))
+    bob_2010 = _at(1.3, 0.8)
+    a, b = 1 - 1.05 ** 2 / 2, 1 - 1.15 ** 2 / 2
+    c = (1 - 0.7 ** 2 / 2 - a * bob_2010[0] - b * bob_2010[1]) / bob_2010[2]
+    face = _unit((0, a), (1, b), (2, c), (3, (1 - a * a - b * b - c * c) ** 0.5))
+    assert np.isclose(np.linalg.norm(face - bob_2010), 0.7)
+    labels = np.array([0, 1, 1, 0])
+    data = GroupingInput(
+        face_ids=np.arange(1, 5), photo_ids=np.arange(1, 5), embeddings=np.stack([alice, bob, bob_2010, face]),
+        cluster_ids=np.zeros(4, np.int64), person_ids=np.array([7, 8, 0, 0]), ignored=np.zeros(4, bool),
+        days=np.array([DAY_2000, DAY_2000, DAY_2000 + 10 * YEAR, DAY_2000 + 10 * YEAR]))
+    names = auto_names(data, labels, SFACE, set(), np.zeros(4, bool))
+    assert {face: person for face, person, _ in names} == {3: 8}
+    assert apart_from_others(labels, data).tolist() == [0, 1, 1, 0]  # the user's photos alone: Alice's
+    assert apart_from_others(labels, data, names).tolist() == [0, 1, 1, -1]
+
+
 def test_a_group_named_as_two_people_becomes_one_group_each():
     # Siblings share a group: Alice named at 2 (2000), Bob at 2 (2003). An
     # undecided face of 2003 goes with Bob (his photo of that year), though
