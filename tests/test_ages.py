@@ -131,6 +131,25 @@ def test_naming_a_group_leaves_out_the_photos_taken_before_birth(cli, dated):
     assert named and all(number_of(name) >= 5 for name in named)
 
 
+def test_a_name_typed_with_a_starred_date_gives_the_birth_date_too(cli, dated):
+    """"Colin *2005-01" at the naming prompt names Colin, born January 2005:
+    his photos of 2001-2004 are left out of the group's name."""
+    cli("cluster")
+    group = group_of(cli, "Colin_Powell")
+    session = cli("name", "--preview", "0", input="Colin *2005-13\nColin *2005-01\nq\n")
+    assert session.exit_code == 0, session.output
+    assert "birth date '2005-13': no such date" in session.output  # asked again, nothing named
+    assert f"group {group} is Colin (born 2005-01)" in session.stdout
+    assert "taken before Colin was born (2005-01)" in session.stdout
+    named = {name for name, f in by_path(cli).items() if f["person"] == "Colin"}
+    assert named and all(number_of(name) >= 5 for name in named)
+    assert json.loads(cli("person", "Colin", "--json").stdout)["born"] == "2005-01"
+    # At once, and a star with no date after it is a plain name.
+    tony = group_of(cli, "Tony_Blair")
+    assert "is Tony (born 1953-05-06)" in cli("name", str(tony), "Tony *1953-05-06").stdout
+    assert ages.split_born("Tony *") == ("Tony *", None)
+
+
 def test_a_group_with_photos_before_birth_is_not_offered(cli, dated, db_path):
     """Tony's second group, photographed in 1990, is not offered as Tony born 1995."""
     cli("cluster")

@@ -37,7 +37,8 @@ _NOTHING_TO_NAME = {
              "run it to group them.",
     "current": "No unnamed groups. Run 'facesort cluster' after scanning new photos.",
 }
-PROMPT = "Name (Enter skips, i ignores the group, x 3 7 leaves faces 3 and 7 out, q quits)"
+PROMPT = ("Name (Ben *2015-03-02 adds a birth date; Enter skips, i ignores the group, "
+          "x 3 7 leaves faces 3 and 7 out, q quits)")
 PAGE_PROMPT = ("b Alice names group b, x b2 leaves face b2 out, i ignores the groups left, "
                "Enter skips them, q quits")
 
@@ -55,8 +56,8 @@ def name(
 
     Interactively, the unnamed groups come largest first. Each shows its best
     faces in the terminal and writes a contact sheet with all of them
-    numbered. Type a name (an existing name, in any case, joins that person),
-    Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
+    numbered. Type a name (an existing name, in any case, joins that person;
+    a birth date after a star gives them one: Ben *2015-03-02), Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
     and 7 out, q to quit. Small groups (3 faces or fewer, mostly strangers)
     come six to a page, lettered a to f: b Alice names group b, i ignores
     the groups left on the page. After each name, and first for the people
@@ -68,12 +69,14 @@ def name(
     Example: facesort name 12 "Alice Smith"
     """
     from facesort.people import decisions
+    from facesort.people.ages import split_born
 
     if (group is None) != (person is None):
         raise FacesortError("give both GROUP and NAME, or neither to name groups one by one")
     with open_library(db, write=True) as store:
         if group is not None:
-            _said_named(group, decisions.name_group(store, group, person))
+            name, born = split_born(person)
+            _said_named(group, decisions.name_group(store, group, name, born=born))
             return
         session = _NamingSession(store, pack_or_empty(store, model), open_viewer, preview_or(preview))
         session.run()
@@ -276,12 +279,14 @@ def _name_group(store: Store, group: int, typed: str, left_out: list[int]):
     """A typed answer taken as the group's name: what naming did, or None
     (said why) when it is a slip or a name naming cannot take: ask again."""
     from facesort.people import decisions
+    from facesort.people.ages import split_born
 
     if slip := _slip(store, typed):
         console.error_line(slip)
         return None
     try:
-        return decisions.name_group(store, group, typed, exclude=left_out)
+        name, born = split_born(typed)
+        return decisions.name_group(store, group, name, exclude=left_out, born=born)
     except FacesortError as exc:
         console.error_line(str(exc))
         return None
@@ -358,7 +363,8 @@ def _years(store, group: int) -> str:
 
 
 def _said_named(group: int, naming) -> None:
-    console.stdout.print(f"group {group} is {naming.person.name}: {plural(len(naming.named), 'face')}",
+    born = f" (born {naming.born})" if naming.born else ""
+    console.stdout.print(f"group {group} is {naming.person.name}{born}: {plural(len(naming.named), 'face')}",
                          highlight=False)
     left_out = sum(len(faces) for faces in naming.left_out.values())
     if left_out:

@@ -27,6 +27,8 @@ MONTHS_UNTIL = 24
 
 _BORN = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 _AGES = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?$")
+# A name typed with a birth date after a star, as genealogies mark births.
+_NAME_AND_BORN = re.compile(r"^(.*?\S)\s+\*\s*(\S+)$")
 
 
 def parse_born(text: str, today: date | None = None) -> str:
@@ -44,6 +46,16 @@ def parse_born(text: str, today: date | None = None) -> str:
     if born > (today or date.today()).isoformat()[:len(born)]:
         raise FacesortError(f"birth date {text!r} is in the future")
     return born
+
+
+def split_born(typed: str) -> tuple[str, str | None]:
+    """A name as typed when naming, with a birth date after a star or not
+    ("Ben *2015-03-02", "Ben *2015"): the name and the checked date
+    (parse_born), or the name and None."""
+    match = _NAME_AND_BORN.match(typed.strip())
+    if not match:
+        return typed, None
+    return match.group(1), parse_born(match.group(2))
 
 
 def before_birth(born: str | None, taken_at: str | None) -> bool:

@@ -83,16 +83,22 @@ class Naming:
     person: Person
     named: list[int]
     left_out: dict[str, list[int]]  # reason → face ids
+    born: str | None = None  # the birth date given with the name
 
 
-def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = ()) -> Naming:
+def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = (),
+               born: str | None = None) -> Naming:
     """Name a group's faces; faces in ``exclude`` leave the group and are
     rejected from this person. Faces the user already gave to someone else,
     or rejected from this person, keep those decisions. One person is in a
     photo once: of a group's faces in one photo, the one nearest the group's
-    other faces is named. Naming an ignored group takes the ignore back."""
+    other faces is named. Naming an ignored group takes the ignore back.
+    ``born`` (ages.parse_born) gives the person that birth date first: the
+    group's faces in photos taken before it are left out."""
     require_group(store, group_id)
     person = person_for_naming(store, name)
+    if born is not None:
+        store.set_born(person.id, born)
     store.unignore_cluster(group_id)
     excluded = set(exclude)
     if excluded:
@@ -123,7 +129,7 @@ def name_group(store: Store, group_id: int, name: str, exclude: Iterable[int] = 
     if crowded:
         left_out[f"another face in the same photo fits {person.name} better"] = crowded
     store.set_person(chosen, person.id)
-    return Naming(person, sorted(chosen), left_out)
+    return Naming(person, sorted(chosen), left_out, born)
 
 
 def _one_face_per_photo(store: Store, faces: list) -> set[int]:
