@@ -27,6 +27,7 @@ as before automatic names chained through time.
 
     python bench/family.py [--pack yunet_sface] [--seed 1] [--no-stream] [--modes baseline,new,new+born]
     python bench/family.py --modes new,new+born --sweep-anchor-margin 0,0.25,0.5,0.75,1,1.25
+    python bench/family.py --seeds 1-8 --modes new,new+born   # eight albums, a line each and totals
 """
 
 from __future__ import annotations
@@ -492,6 +493,51 @@ def mode(label: str):
         timeline.TIME_AWARE, timeline.CHAIN_ROUNDS = before
 
 
+def month_by_month(arrivals: Arrivals) -> list[list[int]]:
+    """The faces in the order they were taken, a step per month with photos."""
+    months: dict[str, list[int]] = {}
+    for f in sorted(arrivals.truth, key=lambda f: (arrivals.truth[f].taken, f)):
+        months.setdefault(f"{arrivals.truth[f].taken:%Y-%m}", []).append(f)
+    return list(months.values())
+
+
+def albums(seeds: list[int], pack_arg: str, labels: list[str], stream: bool) -> None:
+    """Instead of one album's tables: the headline figures of each album
+    (--seed N for each N), then their totals, for every protocol and mode."""
+    pack = resolve_pack(pack_arg).name
+    print(f"{'album':>5}  {'arriving':<15}{'mode':<12}{'right':>6}{'wrong':>6}{'wrong %':>8}"
+          f"{'children P':>11}{'names/floor':>12}{'wrong at end':>13}")
+    totals: dict[tuple[str, str], list] = {}
+    for seed in seeds:
+        album, truth = build_album(seed)
+        source = scanned_library(album, pack_arg)
+        work = Path(tempfile.mkdtemp(prefix="family_"))
+        arrivals = Arrivals(source, work / "arrivals.db", truth)
+        protocols = {"three batches": three_batches(arrivals),
+                     **({"month by month": month_by_month(arrivals)} if stream else {})}
+        for protocol, steps in protocols.items():
+            for label in labels:
+                if "+tune" in label and protocol != "three batches":
+                    continue
+                with mode(label):
+                    r = run(arrivals, work, f"{label}-{len(steps)}", pack, steps, tune="+tune" in label,
+                            born="+born" in label, careless="+careless" in label)
+                print(f"{seed:>5}  {protocol:<15}{label:<12}{r['auto right']:>6}{r['auto wrong']:>6}"
+                      f"{r['auto wrong % of auto']:>8.1f}{r['BCubed P children']:>11.3f}"
+                      f"{r['decisions / floor']:>12.2f}{r['wrong at end']:>13}", flush=True)
+                total = totals.setdefault((protocol, label), [0, 0, 1.0, 0.0, 0])
+                total[0] += r["auto right"]
+                total[1] += r["auto wrong"]
+                total[2] = min(total[2], r["BCubed P children"])
+                total[3] = max(total[3], r["decisions / floor"])
+                total[4] += r["wrong at end"]
+        shutil.rmtree(work)
+    print(f"\n{len(seeds)} albums (children's precision and names per person at worst):")
+    for (protocol, label), (right, wrong, worst_p, worst_names, end) in totals.items():
+        print(f"{'all':>5}  {protocol:<15}{label:<12}{right:>6}{wrong:>6}{100 * wrong / max(right + wrong, 1):>8.1f}"
+              f"{worst_p:>11.3f}{worst_names:>12.2f}{end:>13}")
+
+
 def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins: list[float],
           protocols: dict[str, list[list[int]]]) -> None:
     """The trade-off of the anchor's margin: new faces named right against wrong."""
@@ -520,6 +566,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", default="yunet_sface")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", metavar="N-M|N,M,...",
+                        help="instead of the tables: each album's headline figures and their totals, e.g. 1-8")
     parser.add_argument("--no-stream", action="store_true", help="skip the month-by-month variant")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--modes", default="baseline,new,new+born",
@@ -531,6 +579,11 @@ def main() -> None:
                         help="instead of the tables: automatic names right / wrong of the modes"
                              " (not baseline) at each timeline.ANCHOR_MARGIN (x the pack's margin), e.g. 0,0.25,0.5,0.75,1")
     args = parser.parse_args()
+    if args.seeds:
+        first, _, last = args.seeds.partition("-")
+        seeds = list(range(int(first), int(last) + 1)) if last else [int(n) for n in args.seeds.split(",")]
+        albums(seeds, args.pack, args.modes.split(","), not args.no_stream)
+        return
     pack = resolve_pack(args.pack).name
     album, truth = build_album(args.seed)
     source = scanned_library(album, args.pack)
@@ -538,16 +591,14 @@ def main() -> None:
     arrivals = Arrivals(source, work / "arrivals.db", truth)
     faces = sorted(arrivals.truth, key=lambda f: (arrivals.truth[f].taken, f))
     three = three_batches(arrivals)
-    months: dict[str, list[int]] = {}
-    for f in faces:
-        months.setdefault(f"{arrivals.truth[f].taken:%Y-%m}", []).append(f)
+    months = month_by_month(arrivals)
     people = Counter(arrivals.truth[f].person for f in faces)
     print(f"album seed {args.seed}, pack {pack}: {len(faces)} faces of {len(people)} people "
           f"({sum(arrivals.truth[f].age < CHILD for f in faces)} under {CHILD}), "
           f"{len(truth) - len(faces)} photos without a face; {len(months)} months with photos")
     if args.sweep_anchor_margin:
         sweep(arrivals, work, pack, args.modes.split(","), [float(m) for m in args.sweep_anchor_margin.split(",")],
-              {"three batches": three, **({} if args.no_stream else {"month by month": list(months.values())})})
+              {"three batches": three, **({} if args.no_stream else {"month by month": months})})
         shutil.rmtree(work)
         return
     results: dict[str, dict[str, dict]] = {}
@@ -559,7 +610,7 @@ def main() -> None:
                 **suggestion_run(arrivals, work, label, pack, born=born)}
             if not args.no_stream and not tune:
                 results.setdefault("month by month", {})[label] = run(
-                    arrivals, work, f"{label}-months", pack, list(months.values()), born=born, careless=careless)
+                    arrivals, work, f"{label}-months", pack, months, born=born, careless=careless)
         print(f"  {label}: done", flush=True)
     for protocol, by_mode in results.items():
         print(f"\n{protocol}:")
