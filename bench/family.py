@@ -184,13 +184,19 @@ class Tally:
     unnamed_near: int = 0
     unnamed_edge: int = 0
     unnamed_far: int = 0
+    # Wrong automatic names the pack cannot tell from right ones: the face's
+    # person had no name of the user's yet (nothing could name it right), or
+    # the person it was given is nearer to it than its own, both seen through
+    # their named faces of its time (the user's and the automatic ones).
+    wrong_unnamed_person: int = 0
+    wrong_nearer: int = 0
     decisions: int = 0  # names typed
     exclusions: int = 0  # faces x-ed out of a group before naming it
 
     def add_new(self, store: Store, pack: str, faces: list[int], truth: dict[int, Face]) -> None:
         names = auto_given(store)
         known = user_named(store)
-        missed = []
+        missed, mistaken = [], []
         for face in faces:
             self.new_faces += 1
             name = names.get(face)
@@ -198,6 +204,10 @@ class Tally:
                 self.right += name == truth[face].person
                 self.wrong += name != truth[face].person
                 self.wrong_children += name != truth[face].person and truth[face].age < CHILD
+                if name != truth[face].person and truth[face].person in known:
+                    mistaken.append(face)
+                elif name != truth[face].person:
+                    self.wrong_unnamed_person += 1
             if truth[face].person in known:
                 self.reachable += 1
                 self.reachable_right += name == truth[face].person
@@ -208,6 +218,10 @@ class Tally:
             self.unnamed_near += int(np.sum(d <= limit))
             self.unnamed_edge += int(np.sum((d > limit) & (d <= 1.1 * limit)))
             self.unnamed_far += int(np.sum(d > 1.1 * limit))
+        if mistaken:
+            own = distance_to(store, pack, mistaken, [truth[f].person for f in mistaken])
+            given = distance_to(store, pack, mistaken, [names[f] for f in mistaken])
+            self.wrong_nearer += int(np.sum(given <= own))
 
 
 def user_named(store: Store) -> set[str]:
@@ -216,19 +230,26 @@ def user_named(store: Store) -> set[str]:
 
 
 def distance_to_own(store: Store, pack: str, faces: list[int], truth: dict[int, Face]) -> np.ndarray:
-    """Distance of each face to its true person's named faces (the user's and
-    the automatic names) nearest its time, as automatic naming sees them;
-    infinite for a face too poor to be named at all."""
+    """Distance of each face to its true person's named faces nearest its
+    time (distance_to)."""
+    return distance_to(store, pack, faces, [truth[f].person for f in faces])
+
+
+def distance_to(store: Store, pack: str, faces: list[int], people: list[str]) -> np.ndarray:
+    """Distance of each face to that person's other named faces (the
+    user's and the automatic names) nearest its time, as automatic naming
+    sees them (Timeline.distances, no gap penalty); infinite for a face too
+    poor to be named at all."""
     data = store.grouping_input(store.find_pack(pack))
     evidence = np.where(data.person_ids > 0, data.person_ids, data.auto_person_ids)
-    people = timeline.Timeline.of(data.embeddings, evidence, data.days)
-    ids = dict((name, person) for person, name in store.db.execute("SELECT id, name FROM people"))
     judged = np.isin(faces, data.face_ids)
-    faces = [f for f, ok in zip(faces, judged) if ok]
-    rows = np.searchsorted(data.face_ids, faces)
-    owner = np.searchsorted(people.gallery.person_ids, [ids[truth[f].person] for f in faces])
+    rows = np.searchsorted(data.face_ids, [f for f, ok in zip(faces, judged) if ok])
+    evidence[rows] = 0  # a face's own name is no evidence for it
+    named = timeline.Timeline.of(data.embeddings, evidence, data.days)
+    ids = dict((name, person) for person, name in store.db.execute("SELECT id, name FROM people"))
+    owner = np.searchsorted(named.gallery.person_ids, [ids[p] for p, ok in zip(people, judged) if ok])
     d = np.full(len(judged), np.inf)
-    d[judged] = people.distances(data.embeddings[rows], data.days[rows], owner[:, None], penalty=False)[:, 0]
+    d[judged] = named.distances(data.embeddings[rows], data.days[rows], owner[:, None], penalty=False)[:, 0]
     return d
 
 
@@ -322,6 +343,8 @@ def run(arrivals: Arrivals, work: Path, label: str, pack: str, steps: list[list[
         "  unnamed, d <= dist": tally.unnamed_near,
         "  unnamed, <= 1.1 dist": tally.unnamed_edge,
         "  unnamed, farther": tally.unnamed_far,
+        "wrong: person unnamed": tally.wrong_unnamed_person,
+        "wrong: given is nearer": tally.wrong_nearer,
         "wrong at end": wrong_end, "named at end": len(given),
         "wrong at end %": 100 * wrong_end / max(len(given), 1),
         "decisions": tally.decisions, "x faces": tally.exclusions,
@@ -503,10 +526,12 @@ def month_by_month(arrivals: Arrivals) -> list[list[int]]:
 
 def albums(seeds: list[int], pack_arg: str, labels: list[str], stream: bool) -> None:
     """Instead of one album's tables: the headline figures of each album
-    (--seed N for each N), then their totals, for every protocol and mode."""
+    (--seed N for each N), then their totals, for every protocol and mode.
+    "as good as right": wrong automatic names the pack's embeddings cannot
+    tell from right ones (Tally.wrong_unnamed_person + wrong_nearer)."""
     pack = resolve_pack(pack_arg).name
     print(f"{'album':>5}  {'arriving':<15}{'mode':<12}{'right':>6}{'wrong':>6}{'wrong %':>8}"
-          f"{'children P':>11}{'names/floor':>12}{'wrong at end':>13}")
+          f"{'as good as right':>17}{'children P':>11}{'names/floor':>12}{'wrong at end':>13}")
     totals: dict[tuple[str, str], list] = {}
     for seed in seeds:
         album, truth = build_album(seed)
@@ -522,20 +547,22 @@ def albums(seeds: list[int], pack_arg: str, labels: list[str], stream: bool) -> 
                 with mode(label):
                     r = run(arrivals, work, f"{label}-{len(steps)}", pack, steps, tune="+tune" in label,
                             born="+born" in label, careless="+careless" in label)
+                indistinct = r["wrong: person unnamed"] + r["wrong: given is nearer"]
                 print(f"{seed:>5}  {protocol:<15}{label:<12}{r['auto right']:>6}{r['auto wrong']:>6}"
-                      f"{r['auto wrong % of auto']:>8.1f}{r['BCubed P children']:>11.3f}"
+                      f"{r['auto wrong % of auto']:>8.1f}{indistinct:>17}{r['BCubed P children']:>11.3f}"
                       f"{r['decisions / floor']:>12.2f}{r['wrong at end']:>13}", flush=True)
-                total = totals.setdefault((protocol, label), [0, 0, 1.0, 0.0, 0])
+                total = totals.setdefault((protocol, label), [0, 0, 0, 1.0, 0.0, 0])
                 total[0] += r["auto right"]
                 total[1] += r["auto wrong"]
-                total[2] = min(total[2], r["BCubed P children"])
-                total[3] = max(total[3], r["decisions / floor"])
-                total[4] += r["wrong at end"]
+                total[2] += indistinct
+                total[3] = min(total[3], r["BCubed P children"])
+                total[4] = max(total[4], r["decisions / floor"])
+                total[5] += r["wrong at end"]
         shutil.rmtree(work)
     print(f"\n{len(seeds)} albums (children's precision and names per person at worst):")
-    for (protocol, label), (right, wrong, worst_p, worst_names, end) in totals.items():
+    for (protocol, label), (right, wrong, indistinct, worst_p, worst_names, end) in totals.items():
         print(f"{'all':>5}  {protocol:<15}{label:<12}{right:>6}{wrong:>6}{100 * wrong / max(right + wrong, 1):>8.1f}"
-              f"{worst_p:>11.3f}{worst_names:>12.2f}{end:>13}")
+              f"{indistinct:>17}{worst_p:>11.3f}{worst_names:>12.2f}{end:>13}")
 
 
 def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins: list[float],
