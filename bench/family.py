@@ -187,7 +187,7 @@ class Tally:
     # Wrong automatic names the pack cannot tell from right ones: the face's
     # person had no name of the user's yet (nothing could name it right), or
     # the person it was given is nearer to it than its own, both seen through
-    # their named faces of its time (the user's and the automatic ones).
+    # the faces the user named of its time.
     wrong_unnamed_person: int = 0
     wrong_nearer: int = 0
     decisions: int = 0  # names typed
@@ -219,8 +219,8 @@ class Tally:
             self.unnamed_edge += int(np.sum((d > limit) & (d <= 1.1 * limit)))
             self.unnamed_far += int(np.sum(d > 1.1 * limit))
         if mistaken:
-            own = distance_to(store, pack, mistaken, [truth[f].person for f in mistaken])
-            given = distance_to(store, pack, mistaken, [names[f] for f in mistaken])
+            own = distance_to(store, pack, mistaken, [truth[f].person for f in mistaken], automatic=False)
+            given = distance_to(store, pack, mistaken, [names[f] for f in mistaken], automatic=False)
             self.wrong_nearer += int(np.sum(given <= own))
 
 
@@ -235,13 +235,14 @@ def distance_to_own(store: Store, pack: str, faces: list[int], truth: dict[int, 
     return distance_to(store, pack, faces, [truth[f].person for f in faces])
 
 
-def distance_to(store: Store, pack: str, faces: list[int], people: list[str]) -> np.ndarray:
+def distance_to(store: Store, pack: str, faces: list[int], people: list[str],
+                automatic: bool = True) -> np.ndarray:
     """Distance of each face to that person's other named faces (the
-    user's and the automatic names) nearest its time, as automatic naming
-    sees them (Timeline.distances, no gap penalty); infinite for a face too
-    poor to be named at all."""
+    user's, and with ``automatic`` the automatic names) nearest its time, as
+    automatic naming sees them (Timeline.distances, no gap penalty);
+    infinite for a face too poor to be named at all."""
     data = store.grouping_input(store.find_pack(pack))
-    evidence = np.where(data.person_ids > 0, data.person_ids, data.auto_person_ids)
+    evidence = np.where(data.person_ids > 0, data.person_ids, data.auto_person_ids if automatic else 0)
     judged = np.isin(faces, data.face_ids)
     rows = np.searchsorted(data.face_ids, [f for f, ok in zip(faces, judged) if ok])
     evidence[rows] = 0  # a face's own name is no evidence for it
