@@ -57,8 +57,9 @@ def name(
     Interactively, the unnamed groups come largest first. Each shows its best
     faces in the terminal and writes a contact sheet with all of them
     numbered. Type a name (an existing name, in any case, joins that person;
-    a birth date after a star gives them one: Ben *2015-03-02), Enter to skip, i to ignore the group (strangers), x 3 7 to leave faces 3
-    and 7 out, q to quit. Small groups (3 faces or fewer, mostly strangers)
+    a birth date after a star gives them one: Ben *2015-03-02), Enter to
+    skip, i to ignore the group (strangers), x 3 7 to leave faces 3 and 7
+    out, q to quit. Small groups (3 faces or fewer, mostly strangers)
     come six to a page, lettered a to f: b Alice names group b, i ignores
     the groups left on the page. After each name, and first for the people
     named before, the unnamed groups that look like that person are offered
