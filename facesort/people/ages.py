@@ -53,9 +53,11 @@ def split_born(typed: str) -> tuple[str, str | None]:
     ("Ben *2015-03-02", "Ben *2015"): the name and the checked date
     (parse_born), or the name and None."""
     match = _NAME_AND_BORN.match(typed.strip())
-    if not match:
-        return typed, None
-    return match.group(1), parse_born(match.group(2))
+    if match:
+        return match.group(1), parse_born(match.group(2))
+    if typed.strip().endswith("*"):
+        raise FacesortError(f"{typed.strip()!r}: give the birth date after the star, as in Ben *2015-03-02")
+    return typed, None
 
 
 def before_birth(born: str | None, taken_at: str | None) -> bool:
