@@ -201,19 +201,20 @@ class Tally:
             self.new_faces += 1
             name = names.get(face)
             if name is not None:
-                self.right += name == truth[face].person
-                self.wrong += name != truth[face].person
-                self.wrong_children += name != truth[face].person and truth[face].age < CHILD
-                if name != truth[face].person and truth[face].person in known:
+                wrong = name != truth[face].person
+                self.right += not wrong
+                self.wrong += wrong
+                self.wrong_children += wrong and truth[face].age < CHILD
+                if wrong and truth[face].person in known:
                     mistaken.append(face)
-                elif name != truth[face].person:
+                elif wrong:
                     self.wrong_unnamed_person += 1
             if truth[face].person in known:
                 self.reachable += 1
                 self.reachable_right += name == truth[face].person
                 missed += [face] if name is None else []
         if missed:
-            d = distance_to_own(store, pack, missed, truth)
+            d = distance_to(store, pack, missed, [truth[f].person for f in missed])
             limit = thresholds_for(pack).recognize
             self.unnamed_near += int(np.sum(d <= limit))
             self.unnamed_edge += int(np.sum((d > limit) & (d <= 1.1 * limit)))
@@ -227,12 +228,6 @@ class Tally:
 def user_named(store: Store) -> set[str]:
     return {name for (name,) in store.db.execute(
         "SELECT DISTINCT p.name FROM faces f JOIN people p ON p.id = f.person_id")}
-
-
-def distance_to_own(store: Store, pack: str, faces: list[int], truth: dict[int, Face]) -> np.ndarray:
-    """Distance of each face to its true person's named faces nearest its
-    time (distance_to)."""
-    return distance_to(store, pack, faces, [truth[f].person for f in faces])
 
 
 def distance_to(store: Store, pack: str, faces: list[int], people: list[str],
@@ -503,6 +498,11 @@ def three_batches(arrivals: Arrivals) -> list[list[int]]:
     return [list(part) for part in np.array_split(np.array(faces), 3)]
 
 
+def flags(label: str) -> dict[str, bool]:
+    """run()'s switches that a mode's label carries (+tune, +born, +careless)."""
+    return {"tune": "+tune" in label, "born": "+born" in label, "careless": "+careless" in label}
+
+
 @contextlib.contextmanager
 def mode(label: str):
     """The code path a mode names: "baseline" ignores capture time, as before
@@ -533,7 +533,7 @@ def albums(seeds: list[int], pack_arg: str, labels: list[str], stream: bool) -> 
     pack = resolve_pack(pack_arg).name
     print(f"{'album':>5}  {'arriving':<15}{'mode':<12}{'right':>6}{'wrong':>6}{'wrong %':>8}"
           f"{'as good as right':>17}{'children P':>11}{'names/floor':>12}{'wrong at end':>13}")
-    totals: dict[tuple[str, str], list] = {}
+    measured: dict[tuple[str, str], list[dict]] = {}
     for seed in seeds:
         album, truth = build_album(seed)
         source = scanned_library(album, pack_arg)
@@ -543,27 +543,23 @@ def albums(seeds: list[int], pack_arg: str, labels: list[str], stream: bool) -> 
                      **({"month by month": month_by_month(arrivals)} if stream else {})}
         for protocol, steps in protocols.items():
             for label in labels:
-                if "+tune" in label and protocol != "three batches":
+                if flags(label)["tune"] and protocol != "three batches":
                     continue
                 with mode(label):
-                    r = run(arrivals, work, f"{label}-{len(steps)}", pack, steps, tune="+tune" in label,
-                            born="+born" in label, careless="+careless" in label)
-                indistinct = r["wrong: person unnamed"] + r["wrong: given is nearer"]
+                    r = run(arrivals, work, f"{label}-{len(steps)}", pack, steps, **flags(label))
+                r["as good as right"] = r["wrong: person unnamed"] + r["wrong: given is nearer"]
+                measured.setdefault((protocol, label), []).append(r)
                 print(f"{seed:>5}  {protocol:<15}{label:<12}{r['auto right']:>6}{r['auto wrong']:>6}"
-                      f"{r['auto wrong % of auto']:>8.1f}{indistinct:>17}{r['BCubed P children']:>11.3f}"
-                      f"{r['decisions / floor']:>12.2f}{r['wrong at end']:>13}", flush=True)
-                total = totals.setdefault((protocol, label), [0, 0, 0, 1.0, 0.0, 0])
-                total[0] += r["auto right"]
-                total[1] += r["auto wrong"]
-                total[2] += indistinct
-                total[3] = min(total[3], r["BCubed P children"])
-                total[4] = max(total[4], r["decisions / floor"])
-                total[5] += r["wrong at end"]
+                      f"{r['auto wrong % of auto']:>8.1f}{r['as good as right']:>17}"
+                      f"{r['BCubed P children']:>11.3f}{r['decisions / floor']:>12.2f}{r['wrong at end']:>13}",
+                      flush=True)
         shutil.rmtree(work)
     print(f"\n{len(seeds)} albums (children's precision and names per person at worst):")
-    for (protocol, label), (right, wrong, indistinct, worst_p, worst_names, end) in totals.items():
+    for (protocol, label), rs in measured.items():
+        right, wrong = sum(r["auto right"] for r in rs), sum(r["auto wrong"] for r in rs)
         print(f"{'all':>5}  {protocol:<15}{label:<12}{right:>6}{wrong:>6}{100 * wrong / max(right + wrong, 1):>8.1f}"
-              f"{indistinct:>17}{worst_p:>11.3f}{worst_names:>12.2f}{end:>13}")
+              f"{sum(r['as good as right'] for r in rs):>17}{min(r['BCubed P children'] for r in rs):>11.3f}"
+              f"{max(r['decisions / floor'] for r in rs):>12.2f}{sum(r['wrong at end'] for r in rs):>13}")
 
 
 def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins: list[float],
@@ -583,7 +579,7 @@ def sweep(arrivals: Arrivals, work: Path, pack: str, labels: list[str], margins:
             for protocol, steps in protocols.items():
                 for label in labels:
                     with mode(label):
-                        r = run(arrivals, work, f"{label}-{margin}", pack, steps, born="+born" in label)
+                        r = run(arrivals, work, f"{label}-{margin}", pack, steps, born=flags(label)["born"])
                     cells.append(f"{r['auto right']} / {r['auto wrong']} ({r['auto wrong % of auto']:.1f}%)")
             print(f"{margin:<8}" + "".join(f"{c:>28}" for c in cells), flush=True)
     finally:
@@ -631,14 +627,14 @@ def main() -> None:
         return
     results: dict[str, dict[str, dict]] = {}
     for label in args.modes.split(","):
-        tune, born, careless = "+tune" in label, "+born" in label, "+careless" in label
+        switches = flags(label)
         with mode(label):
             results.setdefault("three batches", {})[label] = {
-                **run(arrivals, work, f"{label}-batches", pack, three, tune=tune, born=born, careless=careless),
-                **suggestion_run(arrivals, work, label, pack, born=born)}
-            if not args.no_stream and not tune:
+                **run(arrivals, work, f"{label}-batches", pack, three, **switches),
+                **suggestion_run(arrivals, work, label, pack, born=switches["born"])}
+            if not args.no_stream and not switches["tune"]:
                 results.setdefault("month by month", {})[label] = run(
-                    arrivals, work, f"{label}-months", pack, months, born=born, careless=careless)
+                    arrivals, work, f"{label}-months", pack, months, **switches)
         print(f"  {label}: done", flush=True)
     for protocol, by_mode in results.items():
         print(f"\n{protocol}:")
